@@ -1,0 +1,121 @@
+/* shmbuf.h: the libshmbuf client API for shmbufd, the shared-memory buffer
+ * service. Link with `pkg-config --cflags --libs shmbuf`.
+ *
+ * Every function that returns int returns 0 on success or a negative errno.
+ * shmbuf_strerror() turns that into words.
+ *
+ * Threads: one shmbuf_client may be used by several threads at once. Each call
+ * is one request/reply exchange; calls from different threads are pipelined on
+ * the one connection, and a thread waiting in shmbuf_acquire() does not hold up
+ * other threads' calls. shmbuf_disconnect() must not race with other calls on
+ * the same client.
+ */
+#ifndef SHMBUF_H
+#define SHMBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHMBUF_VERSION_MAJOR 0
+#define SHMBUF_VERSION_MINOR 1
+#define SHMBUF_VERSION_PATCH 0
+#define SHMBUF_VERSION_STRING "0.1.0"
+#define SHMBUF_VERSION_HEX ((SHMBUF_VERSION_MAJOR << 16) | (SHMBUF_VERSION_MINOR << 8) | SHMBUF_VERSION_PATCH)
+
+#if defined(SHMBUF_BUILDING) && defined(__GNUC__)
+#define SHMBUF_EXPORT __attribute__((visibility("default")))
+#else
+#define SHMBUF_EXPORT
+#endif
+
+/* Longest segment name, in bytes. Names are printable ASCII and must not start with '/'. */
+#define SHMBUF_NAME_MAX 255
+
+/* Flags for shmbuf_acquire(): exactly one of these. */
+#define SHMBUF_READ 0x1u
+#define SHMBUF_WRITE 0x2u
+
+typedef struct shmbuf_client shmbuf_client;
+
+/* A mapped view of a byte range of a segment, filled by shmbuf_acquire().
+ * The memory stays valid until shmbuf_release() (or shmbuf_disconnect()). */
+typedef struct shmbuf_view {
+	void *data;        /* first requested byte */
+	size_t len;        /* bytes from data */
+	uint64_t offset;   /* offset of data within the segment */
+	int readonly;      /* 1 for SHMBUF_READ views: writes through data fault */
+	uint64_t lease_id; /* the daemon's id for this lease, unique per daemon */
+} shmbuf_view;
+
+typedef struct shmbuf_stat_info {
+	uint64_t size;         /* bytes */
+	unsigned mode;         /* permission bits given at create */
+	uid_t uid;             /* creator's uid */
+	gid_t gid;             /* creator's gid */
+	uint32_t read_leases;  /* read leases held now */
+	uint32_t write_leases; /* write leases held now */
+	uint32_t waiters;      /* acquire requests waiting */
+} shmbuf_stat_info;
+
+/* Connect to shmbufd. socket_path NULL means $SHMBUF_SOCKET when set, else the
+ * default: /run/shmbuf/shmbufd.sock for root, $XDG_RUNTIME_DIR/shmbuf/shmbufd.sock
+ * for other users (/tmp/shmbuf-<uid>/shmbufd.sock when XDG_RUNTIME_DIR is unset).
+ * Returns 0, -ENOENT / -ECONNREFUSED when no daemon listens there,
+ * -EPROTONOSUPPORT when the daemon speaks no common protocol version. */
+SHMBUF_EXPORT int shmbuf_connect(const char *socket_path, shmbuf_client **out);
+
+/* Close the connection. The daemon releases every lease this client still
+ * holds, and the library unmaps those views: their data pointers become invalid. */
+SHMBUF_EXPORT void shmbuf_disconnect(shmbuf_client *c);
+
+/* Create a segment of size bytes (> 0). mode: permission bits (<= 0777), as for files.
+ * -EEXIST name taken, -EINVAL bad name/size/mode, -ENOSPC byte limit or memory
+ * exhausted, -EDQUOT segment count limit. */
+SHMBUF_EXPORT int shmbuf_create(shmbuf_client *c, const char *name, uint64_t size, unsigned mode);
+
+/* Remove the name at once; the memory goes when the last lease is released.
+ * Waiting acquires fail with -ENOENT. -ENOENT no such segment. */
+SHMBUF_EXPORT int shmbuf_destroy(shmbuf_client *c, const char *name);
+
+/* Change the size. Growing always works (within limits); shrinking below a
+ * leased byte fails with -EBUSY. Existing views stay valid. */
+SHMBUF_EXPORT int shmbuf_resize(shmbuf_client *c, const char *name, uint64_t size);
+
+/* Lease and map [offset, offset+length) of a segment; length 0 means to the end.
+ * flags: SHMBUF_READ (shared; the mapping is read-only, enforced by the kernel)
+ * or SHMBUF_WRITE (exclusive over its range). Offsets need not be page-aligned.
+ * timeout_ms: 0 fail at once with -EBUSY on conflict, -1 wait as long as it
+ * takes, > 0 wait at most that long (-ETIMEDOUT). Waiters are served in arrival order.
+ * -ENOENT no such segment, -ERANGE range outside the segment or overflowing,
+ * -EDQUOT lease count limit. */
+SHMBUF_EXPORT int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length,
+				 unsigned flags, int timeout_ms, shmbuf_view *out);
+
+/* Unmap the view and end its lease. The view is zeroed. -ENOENT when the view
+ * was already released (or never acquired on this client). */
+SHMBUF_EXPORT int shmbuf_release(shmbuf_client *c, shmbuf_view *v);
+
+/* Size, mode, owner and lease counts of a segment. -ENOENT no such segment. */
+SHMBUF_EXPORT int shmbuf_stat(shmbuf_client *c, const char *name, shmbuf_stat_info *out);
+
+/* A static English description of err (a negative errno from this API). */
+SHMBUF_EXPORT const char *shmbuf_strerror(int err);
+
+/* The daemon's own words for the last failed call made by this thread (for
+ * example "offset 4096 + length 8192 exceeds segment size 8192"), or "" when
+ * the last failure was local. Valid until this thread's next call. */
+SHMBUF_EXPORT const char *shmbuf_last_error_detail(void);
+
+/* The library's version string, e.g. "0.1.0". */
+SHMBUF_EXPORT const char *shmbuf_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -144,16 +144,22 @@ struct proto_msg {
 };
 
 /* Encode m into buf (capacity cap). Returns the encoded length (> 0), or
- * -EINVAL if m is not a valid message (bad name, unknown op, ...), or
- * -EMSGSIZE if cap is too small. */
+ * -EINVAL if m is not a valid message (unknown op, invalid name, ...),
+ * -ENAMETOOLONG for a name over PROTO_NAME_MAX bytes, or -EMSGSIZE if cap is
+ * too small. Encoding is strict so a client fails locally, before sending. */
 int proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap);
 
-/* Decode len bytes at buf into m. Returns 0, or:
- *   -EBADMSG     malformed: short header, length mismatch, bad field,
- *                trailing bytes, bad name, nonzero reserved bytes
- *   -EOPNOTSUPP  header well-formed but opcode unknown (m->op and m->seq set)
- */
-int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m);
+/* Decode len bytes at buf into m. Decoding checks structure only; the daemon
+ * checks meaning (name charset, flags, sizes, ranges) and answers with an
+ * error reply. Returns 0, or:
+ *   -EBADMSG       malformed: short header, length mismatch, nonzero reserved
+ *                  bytes, truncated or trailing payload, NUL inside a string.
+ *                  The daemon answers PROTO_E_PROTO and closes the connection.
+ *   -EOPNOTSUPP    header well-formed but opcode unknown (m->op, m->seq set)
+ *   -ENAMETOOLONG  well-formed but the name is longer than PROTO_NAME_MAX
+ *                  (m->op, m->seq set)
+ * When why is not NULL, *why is set to a static one-line reason on error. */
+int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m, const char **why);
 
 /* Names: 1..255 bytes of printable ASCII (0x20..0x7e), not starting with '/'. */
 bool proto_name_is_valid(const char *name, size_t len);

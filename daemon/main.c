@@ -1,0 +1,254 @@
+/* main.c: shmbufd's command line, process set-up, and the run loop. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "log.h"
+#include "server.h"
+#include "size.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: shmbufd [OPTION]...\n"
+		"Serve shared-memory segments and range leases to local clients.\n"
+		"\n"
+		"  -s, --socket PATH         listen here (default: $SHMBUF_SOCKET, else\n"
+		"                            /run/shmbuf/shmbufd.sock for root,\n"
+		"                            $XDG_RUNTIME_DIR/shmbuf/shmbufd.sock for others)\n"
+		"      --socket-mode MODE    permission bits of the socket (default 0660)\n"
+		"  -b, --max-bytes SIZE      total bytes of all segments (default: half of /dev/shm)\n"
+		"      --max-segments N      segments (default 4096)\n"
+		"      --max-connections N   clients connected at once (default 1024)\n"
+		"      --max-leases N        leases held or waited for per client (default 4096)\n"
+		"      --max-message SIZE    largest request accepted (default 4096, 512..65536)\n"
+		"      --max-queue N         replies queued for a slow client before it is\n"
+		"                            disconnected (default 256)\n"
+		"      --no-prealloc         do not reserve segment memory at create/resize\n"
+		"  -l, --log-level LEVEL     error, warning, notice (default), info or debug\n"
+		"  -h, --help                show this help\n"
+		"  -V, --version             show the version\n"
+		"\n"
+		"SIZE takes K, M, G, T suffixes (powers of 1024), e.g. 64M.\n"
+		"Every option can also be set with an environment variable SHMBUFD_<OPTION>,\n"
+		"e.g. SHMBUFD_MAX_BYTES=8G; options on the command line win.\n");
+}
+
+enum { OPT_SOCKET_MODE = 256, OPT_MAX_SEGMENTS, OPT_MAX_CONNECTIONS, OPT_MAX_LEASES, OPT_MAX_MESSAGE,
+       OPT_MAX_QUEUE, OPT_NO_PREALLOC };
+
+static const struct option long_opts[] = {
+	{ "socket", required_argument, NULL, 's' },
+	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+	{ "max-bytes", required_argument, NULL, 'b' },
+	{ "max-segments", required_argument, NULL, OPT_MAX_SEGMENTS },
+	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
+	{ "max-leases", required_argument, NULL, OPT_MAX_LEASES },
+	{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
+	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
+	{ "no-prealloc", no_argument, NULL, OPT_NO_PREALLOC },
+	{ "log-level", required_argument, NULL, 'l' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_count(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *out)
+{
+	int r = size_parse(arg, out);
+
+	if (r < 0 || *out < min || *out > max) {
+		fprintf(stderr, "shmbufd: --%s: '%s' is not a number in %llu..%llu\n", opt, arg,
+			(unsigned long long)min, (unsigned long long)max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Apply one option; shared by the environment pass and the command-line pass. */
+static int apply_option(int id, const char *name, const char *arg, struct server_config *cfg, int *log_level)
+{
+	uint64_t v;
+	char *end;
+
+	switch (id) {
+	case 's':
+		cfg->socket_path = arg;
+		return 0;
+	case OPT_SOCKET_MODE:
+		errno = 0;
+		v = strtoul(arg, &end, 8);
+		if (errno || *end || !*arg || v > 0777) {
+			fprintf(stderr, "shmbufd: --socket-mode: '%s' is not an octal mode\n", arg);
+			return -EINVAL;
+		}
+		cfg->socket_mode = (unsigned)v;
+		return 0;
+	case 'b':
+		if (parse_count(name, arg, 1, UINT64_MAX, &cfg->limits.max_bytes) < 0)
+			return -EINVAL;
+		return 0;
+	case OPT_MAX_SEGMENTS:
+	case OPT_MAX_CONNECTIONS:
+	case OPT_MAX_LEASES:
+	case OPT_MAX_QUEUE:
+		if (parse_count(name, arg, 1, 1u << 24, &v) < 0)
+			return -EINVAL;
+		if (id == OPT_MAX_SEGMENTS)
+			cfg->limits.max_segments = (uint32_t)v;
+		else if (id == OPT_MAX_CONNECTIONS)
+			cfg->limits.max_connections = (uint32_t)v;
+		else if (id == OPT_MAX_LEASES)
+			cfg->limits.max_leases = (uint32_t)v;
+		else
+			cfg->limits.max_queue = (uint32_t)v;
+		return 0;
+	case OPT_MAX_MESSAGE:
+		if (parse_count(name, arg, 512, PROTO_MAX_MESSAGE, &v) < 0)
+			return -EINVAL;
+		cfg->limits.max_message = (uint32_t)v;
+		return 0;
+	case OPT_NO_PREALLOC:
+		/* On the command line arg is NULL; SHMBUFD_NO_PREALLOC=0 or =no keeps preallocation. */
+		cfg->prealloc = arg && (strcmp(arg, "0") == 0 || strcmp(arg, "no") == 0);
+		return 0;
+	case 'l':
+		*log_level = log_level_parse(arg);
+		if (*log_level < 0) {
+			fprintf(stderr, "shmbufd: --log-level: '%s' is not error, warning, notice, info or debug\n",
+				arg);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* SHMBUFD_MAX_BYTES=8G and friends: how the systemd unit's EnvironmentFile configures us. */
+static int apply_environment(struct server_config *cfg, int *log_level)
+{
+	for (const struct option *o = long_opts; o->name; o++) {
+		char var[64];
+		const char *val;
+
+		if (o->val == 'h' || o->val == 'V')
+			continue;
+		snprintf(var, sizeof(var), "SHMBUFD_%s", o->name);
+		for (char *p = var; *p; p++)
+			*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+		val = getenv(var);
+		if (!val || !*val)
+			continue;
+		if (apply_option(o->val, o->name, val, cfg, log_level) < 0) {
+			fprintf(stderr, "shmbufd: (from the environment variable %s)\n", var);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static uint64_t default_max_bytes(void)
+{
+	struct statvfs vfs;
+
+	if (statvfs("/dev/shm", &vfs) == 0 && vfs.f_blocks > 0)
+		return (uint64_t)vfs.f_blocks * vfs.f_frsize / 2;
+	return 1ull << 30;
+}
+
+/* Every segment costs two fds: take the hard limit rather than the 1024 soft default. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct server_config cfg = {
+		.socket_mode = 0660,
+		.prealloc = true,
+		.limits = {
+			.max_bytes = 0,
+			.max_segments = 4096,
+			.max_connections = 1024,
+			.max_leases = 4096,
+			.max_message = 4096,
+			.max_queue = 256,
+		},
+	};
+	int log_level = LOG_NOTICE, opt, r;
+	struct server srv;
+	uv_loop_t loop;
+
+	cfg.limits.max_bytes = default_max_bytes();
+	if (apply_environment(&cfg, &log_level) < 0)
+		return 2;
+	while ((opt = getopt_long(argc, argv, "s:b:l:hV", long_opts, NULL)) != -1) {
+		const char *name = "?";
+
+		for (const struct option *o = long_opts; o->name; o++)
+			if (o->val == opt)
+				name = o->name;
+		switch (opt) {
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("shmbufd %s (protocol %d)\n", SHMBUF_VERSION_STR, PROTO_VERSION);
+			return 0;
+		case '?':
+			usage(stderr);
+			return 2;
+		default:
+			if (apply_option(opt, name, optarg, &cfg, &log_level) < 0)
+				return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "shmbufd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	log_init(log_level);
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+	if (uv_loop_init(&loop) < 0)
+		return 1;
+	r = server_init(&srv, &loop, &cfg);
+	if (r < 0) {
+		log_err("cannot start: %s", strerror(-r));
+		uv_loop_close(&loop);
+		return 1;
+	}
+#ifdef HAVE_LIBSYSTEMD
+	sd_notify(0, "READY=1\nSTATUS=serving");
+#endif
+	uv_run(&loop, UV_RUN_DEFAULT);
+#ifdef HAVE_LIBSYSTEMD
+	sd_notify(0, "STOPPING=1");
+#endif
+	server_deinit(&srv);
+	uv_run(&loop, UV_RUN_DEFAULT); /* let close callbacks free connections */
+	r = uv_loop_close(&loop);
+	if (r < 0)
+		log_warn("event loop closed with handles still open: %s", uv_strerror(r));
+	log_notice("stopped");
+	return 0;
+}

@@ -1,0 +1,531 @@
+/* request.c: one handler per opcode, and the life of a grant (a lease held or waited for). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+
+#define grant_of(l) ((struct grant *)((char *)(l) - offsetof(struct grant, lease)))
+
+static void reply_error(struct conn *c, const struct proto_msg *req, enum proto_status st, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void reply_error(struct conn *c, const struct proto_msg *req, enum proto_status st, const char *fmt, ...)
+{
+	char text[PROTO_ERRMSG_MAX + 1];
+	struct proto_msg rep;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_debug("client %d (%s): %s failed: %s: %s", (int)c->cred.pid, c->comm, proto_op_name(req->op),
+		  proto_status_name(st), text);
+	proto_make_error(&rep, req, st, text);
+	conn_send(c, &rep, -1);
+}
+
+static void reply_ok(struct conn *c, const struct proto_msg *req)
+{
+	struct proto_msg rep = { .op = req->op | PROTO_REPLY_BIT, .seq = req->seq };
+
+	conn_send(c, &rep, -1);
+}
+
+/* ---- grants ---------------------------------------------------------------- */
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void grant_free(struct grant *g)
+{
+	if (g->has_timer)
+		uv_close((uv_handle_t *)&g->timer, on_timer_closed); /* frees g */
+	else
+		free(g);
+}
+
+static void send_granted(struct grant *g)
+{
+	struct proto_msg rep = { .op = PROTO_OP_ACQUIRE | PROTO_REPLY_BIT, .seq = g->seq };
+	struct segment *seg = g->seg;
+
+	rep.u.acquire_reply.lease_id = g->id;
+	rep.u.acquire_reply.offset = g->lease.offset;
+	rep.u.acquire_reply.length = g->lease.length;
+	rep.u.acquire_reply.segment_size = seg->size;
+	rep.u.acquire_reply.flags = g->lease.write ? PROTO_ACQ_WRITE : PROTO_ACQ_READ;
+	conn_send(g->conn, &rep, g->lease.write ? seg->fd_rw : seg->fd_ro);
+}
+
+static void on_promoted(struct lease *l, void *ctx)
+{
+	struct grant *g = grant_of(l);
+
+	if (g->has_timer)
+		uv_timer_stop(&g->timer);
+	g->conn->n_waiting--;
+	g->since_ns = server_now_ns();
+	send_granted(g);
+}
+
+/* A writable fd lets its holder ftruncate the object; put the size back. */
+static void check_size_after_write(struct segment *seg, const struct conn *c)
+{
+	uint64_t found;
+	int r = segment_restore_size(seg, &found);
+
+	if (r == 1)
+		log_warn("client %d (%s, uid %d) changed the size of segment '%s' from %" PRIu64 " to %" PRIu64
+			 " bytes through its writable fd; size restored",
+			 (int)c->cred.pid, c->comm, (int)c->cred.uid, seg->name, seg->size, found);
+	else if (r < 0)
+		log_err("cannot check the size of segment '%s': %s", seg->name, strerror(-r));
+}
+
+/* Unlink g from everything and free it. The caller settles g's segment after. */
+static void grant_remove(struct server *srv, struct grant *g)
+{
+	struct conn *c = g->conn;
+	bool held_write = g->lease.state == LEASE_GRANTED && g->lease.write;
+
+	if (g->lease.state == LEASE_WAITING)
+		c->n_waiting--;
+	lease_set_remove(&g->seg->leases, &g->lease);
+	TAILQ_REMOVE(&c->grants, g, conn_link);
+	c->n_grants--;
+	HASH_DEL(srv->grants, g);
+	if (held_write && !g->seg->destroyed)
+		check_size_after_write(g->seg, c);
+	g->seg->refs--;
+	grant_free(g);
+}
+
+/* After leases left seg: wake waiters that may now go, and free the segment
+ * once it is destroyed and nothing refers to it. */
+static void segment_settle(struct server *srv, struct segment *seg)
+{
+	lease_set_promote(&seg->leases, on_promoted, srv);
+	if (seg->destroyed && seg->refs == 0) {
+		log_debug("segment '%s' (%s): last lease gone, memory freed", seg->name, seg->shm_name);
+		srv->bytes -= seg->size;
+		srv->n_segments--;
+		segment_free(seg);
+	}
+}
+
+/* Fail every waiter on seg for which fails(g, size) holds. */
+static void fail_waiters(struct server *srv, struct segment *seg, uint64_t size, enum proto_status st)
+{
+	struct lease *l, *next;
+
+	for (l = TAILQ_FIRST(&seg->leases.waiting); l; l = next) {
+		struct grant *g = grant_of(l);
+		struct proto_msg req = { .op = PROTO_OP_ACQUIRE, .seq = g->seq };
+
+		next = TAILQ_NEXT(l, link);
+		if (st == PROTO_E_RANGE && l->offset + l->length <= size)
+			continue;
+		if (st == PROTO_E_NOENT)
+			reply_error(g->conn, &req, st, "segment '%s' was destroyed while waiting", seg->name);
+		else
+			reply_error(g->conn, &req, st, "segment '%s' shrank to %" PRIu64 " bytes while waiting",
+				    seg->name, size);
+		grant_remove(srv, g);
+	}
+}
+
+static void on_wait_timeout(uv_timer_t *t)
+{
+	struct grant *g = t->data;
+	struct segment *seg = g->seg;
+	struct server *srv = g->conn->srv;
+	struct proto_msg req = { .op = PROTO_OP_ACQUIRE, .seq = g->seq };
+
+	reply_error(g->conn, &req, PROTO_E_TIMEDOUT, "timed out waiting for a lease on '%s'", seg->name);
+	grant_remove(srv, g);
+	segment_settle(srv, seg); /* a waiter leaving can unblock those behind it */
+}
+
+void server_drop_conn_grants(struct server *srv, struct conn *c)
+{
+	struct grant *g;
+
+	/* Waits first, so none of them is granted by the release of a lease of the same client. */
+	for (struct grant *next, *w = TAILQ_FIRST(&c->grants); w; w = next) {
+		next = TAILQ_NEXT(w, conn_link);
+		if (w->lease.state == LEASE_WAITING) {
+			struct segment *seg = w->seg;
+
+			grant_remove(srv, w);
+			segment_settle(srv, seg);
+		}
+	}
+	while ((g = TAILQ_FIRST(&c->grants))) {
+		struct segment *seg = g->seg;
+
+		grant_remove(srv, g);
+		segment_settle(srv, seg);
+	}
+}
+
+/* ---- handlers ------------------------------------------------------------- */
+
+static struct segment *find_segment(struct conn *c, const struct proto_msg *req, const char *name)
+{
+	struct segment *seg = NULL;
+
+	if (!proto_name_is_valid(name, strlen(name))) {
+		reply_error(c, req, PROTO_E_INVAL,
+			    "invalid segment name: use 1-255 printable ASCII bytes, not starting with '/'");
+		return NULL;
+	}
+	HASH_FIND_STR(c->srv->segments, name, seg);
+	if (!seg)
+		reply_error(c, req, PROTO_E_NOENT, "no segment named '%s'", name);
+	return seg;
+}
+
+static void handle_hello(struct conn *c, const struct proto_msg *req)
+{
+	const struct proto_hello *h = &req->u.hello;
+	struct proto_msg rep = { .op = PROTO_OP_HELLO | PROTO_REPLY_BIT, .seq = req->seq };
+
+	if (c->hello_done) {
+		reply_error(c, req, PROTO_E_PROTO, "HELLO sent twice");
+		return;
+	}
+	if (h->min_version > PROTO_VERSION || h->max_version < PROTO_VERSION) {
+		reply_error(c, req, PROTO_E_VERSION, "client speaks versions %u-%u, shmbufd speaks %u",
+			    h->min_version, h->max_version, PROTO_VERSION);
+		conn_fail(c, "no common protocol version");
+		return;
+	}
+	c->hello_done = true;
+	rep.u.hello_reply.version = PROTO_VERSION;
+	rep.u.hello_reply.max_message = c->srv->cfg.limits.max_message;
+	rep.u.hello_reply.server_pid = (uint32_t)getpid();
+	snprintf(rep.u.hello_reply.server_version, sizeof(rep.u.hello_reply.server_version), "%s",
+		 SHMBUF_VERSION_STR);
+	conn_send(c, &rep, -1);
+}
+
+static void handle_create(struct conn *c, const struct proto_msg *req)
+{
+	const struct proto_segment_req *r = &req->u.segment;
+	struct server *srv = c->srv;
+	const struct server_limits *lim = &srv->cfg.limits;
+	char shm_name[SEGMENT_SHM_NAME_MAX];
+	struct segment *seg = NULL;
+	uint64_t total;
+	int err;
+
+	if (!proto_name_is_valid(r->name, strlen(r->name))) {
+		reply_error(c, req, PROTO_E_INVAL,
+			    "invalid segment name: use 1-255 printable ASCII bytes, not starting with '/'");
+		return;
+	}
+	if (r->size == 0) {
+		reply_error(c, req, PROTO_E_INVAL, "segment size must be at least 1 byte");
+		return;
+	}
+	if (r->mode > 0777) {
+		reply_error(c, req, PROTO_E_INVAL, "mode %#o has bits outside 0777", r->mode);
+		return;
+	}
+	HASH_FIND_STR(srv->segments, r->name, seg);
+	if (seg) {
+		reply_error(c, req, PROTO_E_EXIST, "segment '%s' already exists", r->name);
+		return;
+	}
+	if (srv->n_segments >= lim->max_segments) {
+		reply_error(c, req, PROTO_E_LIMIT, "segment limit reached (%u)", lim->max_segments);
+		return;
+	}
+	if (__builtin_add_overflow(srv->bytes, r->size, &total) || total > lim->max_bytes) {
+		reply_error(c, req, PROTO_E_NOSPC,
+			    "%" PRIu64 " more bytes would pass the byte limit (%" PRIu64 " of %" PRIu64 " in use)",
+			    r->size, srv->bytes, lim->max_bytes);
+		return;
+	}
+	snprintf(shm_name, sizeof(shm_name), "%s%" PRIu64, srv->shm_prefix, srv->next_object++);
+	err = segment_new(r->name, shm_name, r->size, srv->cfg.prealloc, &seg);
+	if (err == -ENOSPC || err == -ENOMEM || err == -EFBIG) {
+		reply_error(c, req, PROTO_E_NOSPC, "no memory for %" PRIu64 " bytes in /dev/shm", r->size);
+		return;
+	}
+	if (err == -EMFILE || err == -ENFILE) {
+		reply_error(c, req, PROTO_E_LIMIT, "shmbufd is out of file descriptors");
+		log_warn("out of file descriptors creating segment '%s'", r->name);
+		return;
+	}
+	if (err < 0) {
+		log_err("cannot create shm object %s: %s", shm_name, strerror(-err));
+		reply_error(c, req, PROTO_E_INTERNAL, "cannot create the shared-memory object: %s", strerror(-err));
+		return;
+	}
+	seg->mode = r->mode;
+	seg->uid = c->cred.uid;
+	seg->gid = c->cred.gid;
+	seg->pid = c->cred.pid;
+	HASH_ADD_STR(srv->segments, name, seg);
+	srv->bytes += seg->size;
+	srv->n_segments++;
+	log_info("client %d (%s, uid %d) created segment '%s' (%" PRIu64 " bytes, mode %03o) as %s", (int)c->cred.pid,
+		 c->comm, (int)c->cred.uid, seg->name, seg->size, seg->mode, seg->shm_name);
+	reply_ok(c, req);
+}
+
+static void handle_destroy(struct conn *c, const struct proto_msg *req)
+{
+	struct server *srv = c->srv;
+	struct segment *seg = find_segment(c, req, req->u.segment.name);
+
+	if (!seg)
+		return;
+	HASH_DEL(srv->segments, seg);
+	segment_unlink(seg);
+	log_info("client %d (%s) destroyed segment '%s'%s", (int)c->cred.pid, c->comm, seg->name,
+		 segment_is_leased(seg) ? "; memory stays until its leases end" : "");
+	reply_ok(c, req);
+	fail_waiters(srv, seg, 0, PROTO_E_NOENT);
+	segment_settle(srv, seg); /* frees it now if nothing holds it */
+}
+
+static void handle_resize(struct conn *c, const struct proto_msg *req)
+{
+	struct server *srv = c->srv;
+	uint64_t size = req->u.segment.size, old, end, total;
+	struct segment *seg = find_segment(c, req, req->u.segment.name);
+	int err;
+
+	if (!seg)
+		return;
+	if (size == 0) {
+		reply_error(c, req, PROTO_E_INVAL, "segment size must be at least 1 byte");
+		return;
+	}
+	if (size == seg->size) {
+		reply_ok(c, req);
+		return;
+	}
+	end = lease_set_granted_end(&seg->leases);
+	if (size < end) {
+		reply_error(c, req, PROTO_E_BUSY,
+			    "cannot shrink '%s' to %" PRIu64 " bytes: bytes up to %" PRIu64 " are leased", seg->name,
+			    size, end);
+		return;
+	}
+	if (size > seg->size &&
+	    (__builtin_add_overflow(srv->bytes, size - seg->size, &total) || total > srv->cfg.limits.max_bytes)) {
+		reply_error(c, req, PROTO_E_NOSPC,
+			    "%" PRIu64 " more bytes would pass the byte limit (%" PRIu64 " of %" PRIu64 " in use)",
+			    size - seg->size, srv->bytes, srv->cfg.limits.max_bytes);
+		return;
+	}
+	old = seg->size;
+	err = segment_resize(seg, size, srv->cfg.prealloc);
+	if (err < 0) {
+		if (err == -ENOSPC || err == -ENOMEM || err == -EFBIG)
+			reply_error(c, req, PROTO_E_NOSPC, "no memory for %" PRIu64 " bytes in /dev/shm", size);
+		else
+			reply_error(c, req, PROTO_E_INTERNAL, "cannot resize the shared-memory object: %s",
+				    strerror(-err));
+		return;
+	}
+	log_info("client %d (%s) resized segment '%s' from %" PRIu64 " to %" PRIu64 " bytes", (int)c->cred.pid,
+		 c->comm, seg->name, old, size);
+	srv->bytes = srv->bytes - old + size;
+	reply_ok(c, req);
+	if (size < old && !TAILQ_EMPTY(&seg->leases.waiting)) {
+		fail_waiters(srv, seg, size, PROTO_E_RANGE);
+		segment_settle(srv, seg);
+	}
+}
+
+static void handle_acquire(struct conn *c, const struct proto_msg *req)
+{
+	const struct proto_acquire *a = &req->u.acquire;
+	struct server *srv = c->srv;
+	uint64_t length = a->length, end;
+	struct segment *seg;
+	struct grant *g;
+	enum lease_verdict v;
+
+	if (a->flags != PROTO_ACQ_READ && a->flags != PROTO_ACQ_WRITE) {
+		reply_error(c, req, PROTO_E_INVAL, "flags must be READ (1) or WRITE (2), not %#x", a->flags);
+		return;
+	}
+	if (a->timeout_ms < -1) {
+		reply_error(c, req, PROTO_E_INVAL, "timeout must be -1, 0 or positive, not %d", a->timeout_ms);
+		return;
+	}
+	seg = find_segment(c, req, a->name);
+	if (!seg)
+		return;
+	if (a->offset >= seg->size) {
+		reply_error(c, req, PROTO_E_RANGE, "offset %" PRIu64 " is not inside '%s' (%" PRIu64 " bytes)",
+			    a->offset, seg->name, seg->size);
+		return;
+	}
+	if (length == 0)
+		length = seg->size - a->offset;
+	if (__builtin_add_overflow(a->offset, length, &end) || end > seg->size) {
+		reply_error(c, req, PROTO_E_RANGE,
+			    "offset %" PRIu64 " + length %" PRIu64 " passes the end of '%s' (%" PRIu64 " bytes)",
+			    a->offset, length, seg->name, seg->size);
+		return;
+	}
+	if (c->n_grants >= srv->cfg.limits.max_leases) {
+		reply_error(c, req, PROTO_E_LIMIT, "lease limit per connection reached (%u)",
+			    srv->cfg.limits.max_leases);
+		return;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		reply_error(c, req, PROTO_E_INTERNAL, "out of memory");
+		return;
+	}
+	lease_init(&g->lease, a->offset, length, a->flags == PROTO_ACQ_WRITE);
+	v = lease_set_request(&seg->leases, &g->lease, a->timeout_ms != 0);
+	if (v == LEASE_VERDICT_BUSY) {
+		free(g);
+		reply_error(c, req, PROTO_E_BUSY,
+			    "range %" PRIu64 "+%" PRIu64 " of '%s' conflicts with a lease held or waited for",
+			    a->offset, length, seg->name);
+		return;
+	}
+	g->id = ++srv->next_lease_id;
+	g->seg = seg;
+	g->conn = c;
+	g->seq = req->seq;
+	g->since_ns = server_now_ns();
+	seg->refs++;
+	TAILQ_INSERT_TAIL(&c->grants, g, conn_link);
+	c->n_grants++;
+	HASH_ADD(hh, srv->grants, id, sizeof(g->id), g);
+	if (v == LEASE_VERDICT_GRANTED) {
+		send_granted(g);
+		return;
+	}
+	c->n_waiting++;
+	if (a->timeout_ms > 0) {
+		uv_timer_init(srv->loop, &g->timer);
+		g->timer.data = g;
+		g->has_timer = true;
+		uv_timer_start(&g->timer, on_wait_timeout, (uint64_t)a->timeout_ms, 0);
+	}
+}
+
+static void handle_release(struct conn *c, const struct proto_msg *req)
+{
+	struct server *srv = c->srv;
+	uint64_t id = req->u.release.lease_id;
+	struct segment *seg;
+	struct grant *g = NULL;
+
+	HASH_FIND(hh, srv->grants, &id, sizeof(id), g);
+	/* Another client's lease is reported as absent: ids reveal nothing. */
+	if (!g || g->conn != c || g->lease.state != LEASE_GRANTED) {
+		reply_error(c, req, PROTO_E_NOENT, "no lease %" PRIu64 " is held by this connection", id);
+		return;
+	}
+	seg = g->seg;
+	grant_remove(srv, g);
+	reply_ok(c, req);
+	segment_settle(srv, seg);
+}
+
+static void handle_stat(struct conn *c, const struct proto_msg *req)
+{
+	struct proto_msg rep = { .op = PROTO_OP_STAT | PROTO_REPLY_BIT, .seq = req->seq };
+	struct segment *seg = find_segment(c, req, req->u.segment.name);
+
+	if (!seg)
+		return;
+	rep.u.stat_reply.size = seg->size;
+	rep.u.stat_reply.mode = seg->mode;
+	rep.u.stat_reply.uid = seg->uid;
+	rep.u.stat_reply.gid = seg->gid;
+	rep.u.stat_reply.read_leases = seg->leases.n_read;
+	rep.u.stat_reply.write_leases = seg->leases.n_write;
+	rep.u.stat_reply.waiters = seg->leases.n_waiting;
+	conn_send(c, &rep, -1);
+}
+
+/* ---- dispatch ------------------------------------------------------------- */
+
+void request_handle(struct conn *c, const uint8_t *buf, size_t len, int fd)
+{
+	struct proto_msg req;
+	const char *why = "malformed message";
+	int r;
+
+	if (fd >= 0) {
+		close(fd);
+		req.op = PROTO_OP_HELLO;
+		req.seq = len >= 8 ? (uint32_t)buf[4] | (uint32_t)buf[5] << 8 | (uint32_t)buf[6] << 16 |
+						 (uint32_t)buf[7] << 24
+				   : 0;
+		reply_error(c, &req, PROTO_E_BADFD, "file descriptors are not accepted");
+		conn_fail(c, "sent a file descriptor");
+		return;
+	}
+	r = proto_decode(buf, len, &req, &why);
+	if (r == -EOPNOTSUPP) {
+		reply_error(c, &req, PROTO_E_NOTSUP, "unknown opcode %u", req.op);
+		return;
+	}
+	if (r == -ENAMETOOLONG) {
+		reply_error(c, &req, PROTO_E_NAMETOOLONG, "segment name longer than %d bytes", PROTO_NAME_MAX);
+		return;
+	}
+	if (r < 0 || (req.op & PROTO_REPLY_BIT)) {
+		struct proto_msg bad = { .op = PROTO_OP_HELLO, .seq = 0 };
+
+		if (r == 0)
+			why = "clients send requests, not replies";
+		reply_error(c, r < 0 ? &bad : &req, PROTO_E_PROTO, "malformed message: %s", why);
+		conn_fail(c, why);
+		return;
+	}
+	if (!c->hello_done && req.op != PROTO_OP_HELLO) {
+		reply_error(c, &req, PROTO_E_PROTO, "HELLO must come first");
+		conn_fail(c, "request before HELLO");
+		return;
+	}
+	switch ((enum proto_op)req.op) {
+	case PROTO_OP_HELLO:
+		handle_hello(c, &req);
+		return;
+	case PROTO_OP_CREATE:
+		handle_create(c, &req);
+		return;
+	case PROTO_OP_DESTROY:
+		handle_destroy(c, &req);
+		return;
+	case PROTO_OP_RESIZE:
+		handle_resize(c, &req);
+		return;
+	case PROTO_OP_ACQUIRE:
+		handle_acquire(c, &req);
+		return;
+	case PROTO_OP_RELEASE:
+		handle_release(c, &req);
+		return;
+	case PROTO_OP_STAT:
+		handle_stat(c, &req);
+		return;
+	}
+	/* Decoded ops are known ops; reaching here is a daemon bug. */
+	reply_error(c, &req, PROTO_E_INTERNAL, "opcode %u has no handler", req.op);
+}

@@ -1,0 +1,130 @@
+/* segment.c: POSIX shm objects behind segments: create, resize, unlink, size restore. */
+#define _GNU_SOURCE
+#include "segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* posix_fallocate returns the error instead of setting errno. On tmpfs it
+ * allocates the pages now, so running out of memory is an error here and not
+ * a SIGBUS in whichever client first touches the page. */
+static int reserve(int fd, uint64_t from, uint64_t to)
+{
+	int r;
+
+	if (to <= from)
+		return 0;
+	do
+		r = posix_fallocate(fd, (off_t)from, (off_t)(to - from));
+	while (r == EINTR);
+	return -r;
+}
+
+int segment_new(const char *name, const char *shm_name, uint64_t size, bool prealloc, struct segment **out)
+{
+	struct segment *seg;
+	struct timespec ts;
+	int r;
+
+	if (size > (uint64_t)INT64_MAX)
+		return -EFBIG;
+	seg = calloc(1, sizeof(*seg));
+	if (!seg)
+		return -ENOMEM;
+	seg->fd_rw = seg->fd_ro = -1;
+	strncpy(seg->name, name, sizeof(seg->name) - 1);
+	strncpy(seg->shm_name, shm_name, sizeof(seg->shm_name) - 1);
+	seg->size = size;
+	lease_set_init(&seg->leases);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	seg->created_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+
+	seg->fd_rw = shm_open(shm_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (seg->fd_rw < 0) {
+		r = -errno;
+		free(seg);
+		return r;
+	}
+	/* The umask may have narrowed the mode; the daemon needs exactly 0600. */
+	if (fchmod(seg->fd_rw, 0600) < 0 || ftruncate(seg->fd_rw, (off_t)size) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (prealloc && (r = reserve(seg->fd_rw, 0, size)) < 0)
+		goto fail;
+	seg->fd_ro = shm_open(shm_name, O_RDONLY | O_CLOEXEC, 0);
+	if (seg->fd_ro < 0) {
+		r = -errno;
+		goto fail;
+	}
+	*out = seg;
+	return 0;
+fail:
+	shm_unlink(shm_name);
+	close(seg->fd_rw);
+	free(seg);
+	return r;
+}
+
+void segment_unlink(struct segment *seg)
+{
+	if (!seg->destroyed) {
+		shm_unlink(seg->shm_name);
+		seg->destroyed = true;
+	}
+}
+
+void segment_free(struct segment *seg)
+{
+	if (!seg)
+		return;
+	segment_unlink(seg);
+	lease_set_deinit(&seg->leases);
+	if (seg->fd_ro >= 0)
+		close(seg->fd_ro);
+	if (seg->fd_rw >= 0)
+		close(seg->fd_rw);
+	free(seg);
+}
+
+int segment_resize(struct segment *seg, uint64_t size, bool prealloc)
+{
+	int r;
+
+	if (size > (uint64_t)INT64_MAX)
+		return -EFBIG;
+	if (ftruncate(seg->fd_rw, (off_t)size) < 0)
+		return -errno;
+	if (prealloc && (r = reserve(seg->fd_rw, seg->size, size)) < 0) {
+		if (ftruncate(seg->fd_rw, (off_t)seg->size) < 0)
+			return -errno;
+		return r;
+	}
+	seg->size = size;
+	return 0;
+}
+
+int segment_restore_size(struct segment *seg, uint64_t *found_size)
+{
+	struct stat st;
+
+	if (fstat(seg->fd_rw, &st) < 0)
+		return -errno;
+	*found_size = (uint64_t)st.st_size;
+	if (*found_size == seg->size)
+		return 0;
+	if (ftruncate(seg->fd_rw, (off_t)seg->size) < 0)
+		return -errno;
+	return 1;
+}
+
+bool segment_is_leased(const struct segment *seg)
+{
+	return !lease_set_is_empty(&seg->leases);
+}

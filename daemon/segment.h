@@ -1,0 +1,58 @@
+/* segment.h: one shared-memory segment: its POSIX shm object, its two fds and its leases. */
+#ifndef SHMBUFD_SEGMENT_H
+#define SHMBUFD_SEGMENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uthash.h>
+
+#include "lease.h"
+#include "proto.h"
+
+#define SEGMENT_SHM_NAME_MAX 64
+
+/* Owned by the server: in server->segments (by name) while live; after destroy
+ * only the grants that still reference it keep it (refs), and the last one to
+ * go frees it. */
+struct segment {
+	char name[PROTO_NAME_MAX + 1];
+	char shm_name[SEGMENT_SHM_NAME_MAX]; /* "/shmbuf.<instance>.<n>" in /dev/shm */
+	int fd_rw;  /* O_RDWR: handed to write leases, used for resize */
+	int fd_ro;  /* O_RDONLY: handed to read leases; cannot be mapped writable */
+	uint64_t size;
+	uint32_t mode; /* permission bits asked for at create (enforced by a later change) */
+	uid_t uid;     /* creator, from SO_PEERCRED */
+	gid_t gid;
+	pid_t pid;
+	uint64_t created_ns; /* CLOCK_REALTIME */
+	bool destroyed;      /* name removed; memory lives until refs drops to 0 */
+	uint32_t refs;       /* grants (held or waiting) that point here */
+	struct lease_set leases;
+	UT_hash_handle hh; /* server->segments, keyed by name */
+};
+
+/* Create the shm object shm_name (mode 0600, O_EXCL), size it, optionally
+ * reserve its memory (so an exhausted /dev/shm fails here with -ENOSPC rather
+ * than as SIGBUS in a client later), and open its read-only twin.
+ * Returns 0 or a negative errno; on failure nothing is left behind. */
+int segment_new(const char *name, const char *shm_name, uint64_t size, bool prealloc, struct segment **out);
+
+/* Remove the object's name from /dev/shm. Open fds and mappings keep the memory. */
+void segment_unlink(struct segment *seg);
+
+/* Close the fds (unlinking first if still linked) and free. */
+void segment_free(struct segment *seg);
+
+/* Change the size of the object. Returns 0 or a negative errno; on failure
+ * the size is unchanged. */
+int segment_resize(struct segment *seg, uint64_t size, bool prealloc);
+
+/* A writable fd lets a client ftruncate the object behind our back. Compare
+ * the object's size with ours and put it back if it changed. Returns 0 when
+ * the size was right, 1 when it was restored, or a negative errno. */
+int segment_restore_size(struct segment *seg, uint64_t *found_size);
+
+bool segment_is_leased(const struct segment *seg);
+
+#endif

@@ -1,0 +1,89 @@
+/* server.h: the one server object: listening socket, segments, leases, connections, limits. */
+#ifndef SHMBUFD_SERVER_H
+#define SHMBUFD_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/un.h>
+#include <uthash.h>
+#include <uv.h>
+
+#include "conn.h"
+#include "lease.h"
+#include "segment.h"
+
+struct server_limits {
+	uint64_t max_bytes;          /* sum of segment sizes, destroyed-but-leased included */
+	uint32_t max_segments;       /* live and destroyed-but-leased */
+	uint32_t max_connections;
+	uint32_t max_leases;         /* per connection, held plus waiting */
+	uint32_t max_message;        /* largest request accepted, bytes */
+	uint32_t max_queue;          /* replies queued for a slow client before it is dropped */
+};
+
+struct server_config {
+	const char *socket_path;     /* NULL: proto_default_socket_path() */
+	unsigned socket_mode;        /* permission bits of a socket we create */
+	bool prealloc;               /* reserve segment memory at create/grow */
+	struct server_limits limits;
+};
+
+/* A lease held or waited for by a connection. Owned by its connection
+ * (conn->grants); also indexed by id in server->grants and linked into its
+ * segment's lease_set through .lease. */
+struct grant {
+	struct lease lease;
+	uint64_t id;
+	struct segment *seg; /* counted in seg->refs */
+	struct conn *conn;
+	uint32_t seq;        /* ACQUIRE request to answer while waiting */
+	uint64_t since_ns;   /* CLOCK_MONOTONIC: requested, then granted */
+	bool has_timer;
+	uv_timer_t timer;    /* wait deadline; data = grant */
+	TAILQ_ENTRY(grant) conn_link;
+	UT_hash_handle hh;   /* server->grants, keyed by id */
+};
+
+struct server {
+	uv_loop_t *loop;
+	struct server_config cfg;
+	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	bool socket_is_ours; /* created by us (unlink at exit), not passed by systemd */
+	int listen_fd;
+	uv_poll_t listen_poll;
+	uv_timer_t accept_retry; /* out of fds: accepting pauses briefly */
+	uv_signal_t sig_term, sig_int;
+	uv_idle_t reaper; /* closes dead connections outside any callback that uses them */
+	char shm_prefix[32];  /* "/shmbuf.<instance>." */
+	uint64_t next_object; /* suffix of the next shm object name */
+	uint64_t next_lease_id;
+	uint64_t next_conn_id;
+	uint64_t started_ns;  /* CLOCK_REALTIME */
+	struct segment *segments; /* live segments by name */
+	struct grant *grants;     /* all grants by id */
+	uint64_t bytes;           /* sum of sizes of all segments still in memory */
+	uint32_t n_segments;      /* likewise */
+	uint32_t n_conns;
+	TAILQ_HEAD(, conn) conns;
+	TAILQ_HEAD(, conn) dead_conns;
+	uint8_t *rxbuf;           /* one receive buffer: the loop handles one message at a time */
+};
+
+int server_init(struct server *srv, uv_loop_t *loop, const struct server_config *cfg);
+/* Release everything: leases, connections, segments (unlinked), the socket. */
+void server_deinit(struct server *srv);
+
+/* Called by conn_fail() to get a connection closed at the next loop iteration. */
+void server_schedule_reap(struct server *srv);
+
+/* A connection is going away: end its grants (releasing held leases, cancelling
+ * waits) and wake whoever that unblocks. */
+void server_drop_conn_grants(struct server *srv, struct conn *c);
+
+/* Handle one received datagram (len bytes in srv->rxbuf; fd >= 0 if one came with it). */
+void request_handle(struct conn *c, const uint8_t *buf, size_t len, int fd);
+
+uint64_t server_now_ns(void); /* CLOCK_MONOTONIC */
+
+#endif

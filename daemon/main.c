@@ -10,11 +10,9 @@
 #include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
-#ifdef HAVE_LIBSYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 #include "size.h"
 
@@ -194,6 +192,7 @@ int main(int argc, char **argv)
 	};
 	int log_level = LOG_NOTICE, opt, r;
 	struct server srv;
+	struct notifier notifier;
 	uv_loop_t loop;
 
 	cfg.limits.max_bytes = default_max_bytes();
@@ -237,13 +236,9 @@ int main(int argc, char **argv)
 		uv_loop_close(&loop);
 		return 1;
 	}
-#ifdef HAVE_LIBSYSTEMD
-	sd_notify(0, "READY=1\nSTATUS=serving");
-#endif
+	notify_start(&notifier, &srv);
 	uv_run(&loop, UV_RUN_DEFAULT);
-#ifdef HAVE_LIBSYSTEMD
-	sd_notify(0, "STOPPING=1");
-#endif
+	notify_stop(&notifier);
 	server_deinit(&srv);
 	uv_run(&loop, UV_RUN_DEFAULT); /* let close callbacks free connections */
 	r = uv_loop_close(&loop);

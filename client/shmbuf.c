@@ -228,6 +228,23 @@ static void client_break(struct shmbuf_client *c)
 	c->pending.count = 0;
 }
 
+/* Called with c->lock held: answer every pending call with the connection-level
+ * error reply err, then treat the connection as broken. */
+static void client_fail_all(struct shmbuf_client *c, const struct proto_msg *err)
+{
+	for (size_t i = 0; c->pending.slots && i <= c->pending.mask; i++) {
+		if (c->pending.slots[i].used) {
+			struct call *call = c->pending.slots[i].ptr;
+
+			c->pending.slots[i].used = false;
+			call->reply = *err;
+			call_finish(c, call, 0);
+		}
+	}
+	c->pending.count = 0;
+	c->dead = true;
+}
+
 /* Called with c->lock held, as the reader; returns with it held. Receives one
  * datagram (without the lock) and hands it to the call it answers. */
 static void client_read_one(struct shmbuf_client *c)
@@ -249,6 +266,14 @@ static void client_read_one(struct shmbuf_client *c)
 	 * failure here ends the connection (a garbled reply is not a guess away). */
 	if (n <= 0 || r < 0 || !(c->rmsg.op & PROTO_REPLY_BIT))
 		goto broken;
+	if (c->rmsg.seq == 0 && c->rmsg.status != PROTO_OK) {
+		/* seq 0: the daemon's last word on the whole connection (limit reached,
+		 * malformed request, ...) before it closes it. Every pending call gets it. */
+		if (fd >= 0)
+			close(fd);
+		client_fail_all(c, &c->rmsg);
+		return;
+	}
 	s = idmap_find(&c->pending, c->rmsg.seq);
 	if (!s) {
 		/* No one asked: drop it, and any fd it carried. */

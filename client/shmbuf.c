@@ -365,13 +365,11 @@ static int client_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out
 	pthread_mutex_lock(&c->lock);
 	/* Unless the connection broke meanwhile (and the call is done already),
 	 * a failed send finishes the call with that error. */
-	if (r < 0 && !call.done) {
+	if (r < 0 && !call.done && r != -EPIPE && r != -ECONNRESET && r != -ENOTCONN)
 		call_forget(c, &call, r);
-		if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
-			client_break(c);
-			call.err = -ECONNRESET;
-		}
-	}
+	/* A closed peer may have left its reason queued (a seq-0 error such as
+	 * "connection limit reached"): the call stays pending, and reading finds
+	 * that reason or end-of-file, which breaks the connection. */
 	if (!call.done)
 		waiters_push(c, &call);
 	while (!call.done) {

@@ -38,8 +38,21 @@ enum proto_op {
 	PROTO_OP_ACQUIRE = 5,
 	PROTO_OP_RELEASE = 6,
 	PROTO_OP_STAT = 7,
-	/* 8..63 reserved for introspection (shmbufctl). */
+	/* Introspection, for shmbufctl and monitoring. */
+	PROTO_OP_STATUS = 8,
+	PROTO_OP_LIST_SEGMENTS = 9,
+	PROTO_OP_LIST_LEASES = 10,
+	PROTO_OP_LIST_CLIENTS = 11,
+	PROTO_OP_SUBSCRIBE = 12,
+	/* Sent by the daemon only, unasked, to subscribed clients: always with
+	 * PROTO_REPLY_BIT set, seq 0 and status PROTO_OK. */
+	PROTO_OP_EVENT = 64,
 };
+
+/* Entries per LIST_* reply page. A listing is a series of requests, each
+ * carrying the cursor the previous reply returned (0 to start). */
+#define PROTO_LIST_PAGE 16
+#define PROTO_COMM_MAX 16 /* /proc/<pid>/comm */
 
 /* Acquire flags on the wire: exactly one of READ or WRITE. */
 #define PROTO_ACQ_READ 0x1u
@@ -122,6 +135,118 @@ struct proto_stat_reply {
 	uint32_t waiters;
 };
 
+struct proto_status_reply {
+	uint32_t server_pid;
+	uint64_t started_ns; /* CLOCK_REALTIME, ns since the epoch */
+	uint64_t uptime_ns;
+	uint64_t bytes;      /* in use, destroyed-but-leased segments included */
+	uint64_t max_bytes;
+	uint32_t segments;   /* likewise */
+	uint32_t max_segments;
+	uint32_t clients;
+	uint32_t max_clients;
+	uint32_t read_leases;
+	uint32_t write_leases;
+	uint32_t waiters;
+	char server_version[PROTO_VERSION_STR_MAX + 1];
+	char socket_path[PROTO_NAME_MAX + 1];
+};
+
+/* LIST_SEGMENTS, LIST_LEASES, LIST_CLIENTS request. */
+struct proto_list_req {
+	uint64_t cursor;                /* 0: from the start; else a reply's next_cursor */
+	char name[PROTO_NAME_MAX + 1];  /* LIST_LEASES: only this segment's; "" = all. Others: "" */
+};
+
+#define PROTO_SEG_DESTROYED 0x1u /* name removed, memory kept by leases */
+
+struct proto_segment_entry {
+	uint64_t id;          /* daemon-wide, increasing with creation */
+	uint64_t size;
+	uint64_t created_ns;  /* CLOCK_REALTIME */
+	uint32_t mode;
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t pid;         /* creator */
+	uint32_t read_leases;
+	uint32_t write_leases;
+	uint32_t waiters;
+	uint32_t flags;       /* PROTO_SEG_* */
+	char name[PROTO_NAME_MAX + 1];
+};
+
+#define PROTO_LEASE_WRITE 0x1u   /* else read */
+#define PROTO_LEASE_WAITING 0x2u /* requested, not granted yet */
+
+struct proto_lease_entry {
+	uint64_t id;
+	uint64_t client_id;
+	uint64_t offset;
+	uint64_t length;
+	uint64_t age_ns;      /* since granted, or since requested when waiting */
+	uint32_t flags;       /* PROTO_LEASE_* */
+	uint32_t pid;
+	uint32_t uid;
+	uint32_t segment_flags; /* PROTO_SEG_* of the segment */
+	char comm[PROTO_COMM_MAX + 1];
+	char segment[PROTO_NAME_MAX + 1];
+};
+
+struct proto_client_entry {
+	uint64_t id;          /* daemon-wide, increasing with connection */
+	uint64_t age_ns;      /* since connected */
+	uint32_t pid;
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t leases;      /* held */
+	uint32_t waiting;
+	uint32_t flags;       /* PROTO_CLIENT_* */
+	char comm[PROTO_COMM_MAX + 1];
+};
+
+#define PROTO_CLIENT_SELF 0x1u       /* the connection that asked */
+#define PROTO_CLIENT_SUBSCRIBED 0x2u
+
+/* One page of a listing. next_cursor 0: this was the last page. */
+struct proto_list_reply {
+	uint64_t next_cursor;
+	uint32_t count; /* <= PROTO_LIST_PAGE */
+	union {
+		struct proto_segment_entry segments[PROTO_LIST_PAGE];
+		struct proto_lease_entry leases[PROTO_LIST_PAGE];
+		struct proto_client_entry clients[PROTO_LIST_PAGE];
+	} e;
+};
+
+enum proto_event_type {
+	PROTO_EV_SEGMENT_CREATED = 1,
+	PROTO_EV_SEGMENT_RESIZED = 2,   /* size: the new size */
+	PROTO_EV_SEGMENT_DESTROYED = 3, /* name removed */
+	PROTO_EV_SEGMENT_FREED = 4,     /* memory released (last lease of a destroyed segment gone) */
+	PROTO_EV_LEASE_ACQUIRED = 5,
+	PROTO_EV_LEASE_RELEASED = 6,    /* also when the holder disconnected */
+	PROTO_EV_LEASE_WAITING = 7,
+	PROTO_EV_LEASE_CANCELLED = 8,   /* a wait ended without a lease: timeout, destroy, shrink, disconnect */
+	PROTO_EV_CLIENT_CONNECTED = 9,
+	PROTO_EV_CLIENT_DISCONNECTED = 10,
+	PROTO_EV_TYPE_MAX = 10
+};
+
+struct proto_event {
+	uint16_t type;        /* enum proto_event_type; unknown types are decoded, not rejected */
+	uint64_t time_ns;     /* CLOCK_REALTIME */
+	uint64_t client_id;   /* the client that caused it */
+	uint64_t lease_id;    /* LEASE_* events */
+	uint64_t offset;      /* LEASE_* events */
+	uint64_t length;      /* LEASE_* events */
+	uint64_t size;        /* SEGMENT_* events */
+	uint32_t flags;       /* LEASE_*: PROTO_LEASE_WRITE */
+	uint32_t pid;
+	uint32_t uid;
+	char comm[PROTO_COMM_MAX + 1];
+	char segment[PROTO_NAME_MAX + 1]; /* "" for CLIENT_* events */
+};
+
 /* Any reply with status != PROTO_OK carries only this. */
 struct proto_error {
 	char message[PROTO_ERRMSG_MAX + 1];
@@ -139,6 +264,10 @@ struct proto_msg {
 		struct proto_acquire_reply acquire_reply;
 		struct proto_release release;
 		struct proto_stat_reply stat_reply;
+		struct proto_status_reply status_reply;
+		struct proto_list_req list;          /* LIST_* requests */
+		struct proto_list_reply list_reply;  /* LIST_* replies; entries by op */
+		struct proto_event event;
 		struct proto_error error;
 	} u;
 };

@@ -114,6 +114,113 @@ SHMBUF_EXPORT const char *shmbuf_last_error_detail(void);
 /* The library's version string, e.g. "0.1.0". */
 SHMBUF_EXPORT const char *shmbuf_version(void);
 
+
+/* ---- Introspection (what shmbufctl shows) ------------------------------- */
+
+#define SHMBUF_COMM_MAX 16
+
+typedef struct shmbuf_server_status {
+	char version[33];       /* shmbufd's version */
+	char socket_path[256];  /* where it listens */
+	pid_t pid;
+	uint64_t started_ns;    /* CLOCK_REALTIME, ns since the epoch */
+	uint64_t uptime_ns;
+	uint64_t bytes, max_bytes;          /* segment bytes in use (destroyed-but-leased included) */
+	uint32_t segments, max_segments;
+	uint32_t clients, max_clients;
+	uint32_t read_leases, write_leases, waiters;
+} shmbuf_server_status;
+
+typedef struct shmbuf_segment_info {
+	char name[SHMBUF_NAME_MAX + 1];
+	uint64_t id;            /* increases with creation */
+	uint64_t size;
+	uint64_t created_ns;    /* CLOCK_REALTIME */
+	unsigned mode;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;              /* creator */
+	uint32_t read_leases, write_leases, waiters;
+	int destroyed;          /* 1: name removed, memory kept alive by leases */
+} shmbuf_segment_info;
+
+typedef struct shmbuf_lease_info {
+	uint64_t lease_id;
+	uint64_t client_id;
+	char segment[SHMBUF_NAME_MAX + 1];
+	int segment_destroyed;
+	uint64_t offset, length;
+	int write;              /* 1 write lease, 0 read lease */
+	int waiting;            /* 1: requested, not granted yet */
+	uint64_t age_ns;        /* since granted (or requested, while waiting) */
+	pid_t pid;              /* holder's credentials at connect time */
+	uid_t uid;
+	char comm[SHMBUF_COMM_MAX + 1];
+} shmbuf_lease_info;
+
+typedef struct shmbuf_client_info {
+	uint64_t client_id;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	char comm[SHMBUF_COMM_MAX + 1];
+	uint32_t leases;        /* held */
+	uint32_t waiting;       /* acquires waiting */
+	uint64_t age_ns;        /* since connected */
+	int self;               /* 1: this connection */
+	int subscribed;         /* 1: receives events */
+} shmbuf_client_info;
+
+/* Daemon-wide figures. */
+SHMBUF_EXPORT int shmbuf_server_status_get(shmbuf_client *c, shmbuf_server_status *out);
+
+/* Listings: *out is an array of *count entries, allocated by the library, to
+ * be freed with shmbuf_free(). Large listings are fetched page by page, so
+ * they are not one atomic snapshot. -ENOMEM when out of memory. */
+SHMBUF_EXPORT int shmbuf_list_segments(shmbuf_client *c, shmbuf_segment_info **out, size_t *count);
+/* name NULL: every lease; else only that segment's (-ENOENT if there is no such segment). */
+SHMBUF_EXPORT int shmbuf_list_leases(shmbuf_client *c, const char *name, shmbuf_lease_info **out, size_t *count);
+SHMBUF_EXPORT int shmbuf_list_clients(shmbuf_client *c, shmbuf_client_info **out, size_t *count);
+SHMBUF_EXPORT void shmbuf_free(void *p);
+
+typedef enum shmbuf_event_type {
+	SHMBUF_EVENT_SEGMENT_CREATED = 1,
+	SHMBUF_EVENT_SEGMENT_RESIZED = 2,
+	SHMBUF_EVENT_SEGMENT_DESTROYED = 3,
+	SHMBUF_EVENT_SEGMENT_FREED = 4,
+	SHMBUF_EVENT_LEASE_ACQUIRED = 5,
+	SHMBUF_EVENT_LEASE_RELEASED = 6,
+	SHMBUF_EVENT_LEASE_WAITING = 7,
+	SHMBUF_EVENT_LEASE_CANCELLED = 8,
+	SHMBUF_EVENT_CLIENT_CONNECTED = 9,
+	SHMBUF_EVENT_CLIENT_DISCONNECTED = 10,
+} shmbuf_event_type;
+
+typedef struct shmbuf_event {
+	int type;               /* shmbuf_event_type; newer daemons may send types not listed */
+	uint64_t time_ns;       /* CLOCK_REALTIME */
+	uint64_t client_id;     /* the client that caused it */
+	pid_t pid;
+	uid_t uid;
+	char comm[SHMBUF_COMM_MAX + 1];
+	char segment[SHMBUF_NAME_MAX + 1]; /* "" for client events */
+	uint64_t size;          /* segment events */
+	uint64_t lease_id, offset, length; /* lease events */
+	int write;              /* lease events */
+} shmbuf_event;
+
+/* Ask the daemon to send this client an event for every change from now on.
+ * Events queue in the library until read with shmbuf_next_event(); a client
+ * that does not read them is eventually disconnected by the daemon. */
+SHMBUF_EXPORT int shmbuf_subscribe(shmbuf_client *c);
+
+/* Wait up to timeout_ms (-1: forever, 0: poll) for the next event.
+ * -ETIMEDOUT none came, -ECONNRESET connection lost, -EINVAL not subscribed. */
+SHMBUF_EXPORT int shmbuf_next_event(shmbuf_client *c, shmbuf_event *out, int timeout_ms);
+
+/* A short name for an event type ("lease-acquired"), "unknown" if not known. */
+SHMBUF_EXPORT const char *shmbuf_event_name(int type);
+
 #ifdef __cplusplus
 }
 #endif

@@ -275,6 +275,8 @@ void conn_close(struct conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	if (c->subscribed)
+		c->srv->n_subscribers--;
 	while ((o = TAILQ_FIRST(&c->outq))) {
 		TAILQ_REMOVE(&c->outq, o, link);
 		outmsg_free(o);

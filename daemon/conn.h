@@ -28,6 +28,7 @@ struct conn {
 	char comm[17];     /* /proc/<pid>/comm at accept, "?" when unreadable */
 	uint64_t connected_ns;
 	bool hello_done;
+	bool subscribed;  /* sent SUBSCRIBE: receives events */
 	bool dead;        /* failed: will be closed at the next safe point */
 	bool closing;     /* uv_close() called, waiting for the callback */
 	struct grant_list grants; /* held and waiting, in request order */

@@ -14,10 +14,7 @@
 
 #define grant_of(l) ((struct grant *)((char *)(l) - offsetof(struct grant, lease)))
 
-static void reply_error(struct conn *c, const struct proto_msg *req, enum proto_status st, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void reply_error(struct conn *c, const struct proto_msg *req, enum proto_status st, const char *fmt, ...)
+void reply_error(struct conn *c, const struct proto_msg *req, enum proto_status st, const char *fmt, ...)
 {
 	char text[PROTO_ERRMSG_MAX + 1];
 	struct proto_msg rep;
@@ -32,7 +29,7 @@ static void reply_error(struct conn *c, const struct proto_msg *req, enum proto_
 	conn_send(c, &rep, -1);
 }
 
-static void reply_ok(struct conn *c, const struct proto_msg *req)
+void reply_ok(struct conn *c, const struct proto_msg *req)
 {
 	struct proto_msg rep = { .op = req->op | PROTO_REPLY_BIT, .seq = req->seq };
 
@@ -76,6 +73,7 @@ static void on_promoted(struct lease *l, void *ctx)
 	g->conn->n_waiting--;
 	g->since_ns = server_now_ns();
 	send_granted(g);
+	event_lease(g->conn->srv, PROTO_EV_LEASE_ACQUIRED, g);
 }
 
 /* A writable fd lets its holder ftruncate the object; put the size back. */
@@ -98,10 +96,12 @@ static void grant_remove(struct server *srv, struct grant *g)
 	struct conn *c = g->conn;
 	bool held_write = g->lease.state == LEASE_GRANTED && g->lease.write;
 
+	event_lease(srv, g->lease.state == LEASE_GRANTED ? PROTO_EV_LEASE_RELEASED : PROTO_EV_LEASE_CANCELLED, g);
 	if (g->lease.state == LEASE_WAITING)
 		c->n_waiting--;
 	lease_set_remove(&g->seg->leases, &g->lease);
 	TAILQ_REMOVE(&c->grants, g, conn_link);
+	TAILQ_REMOVE(&srv->all_grants, g, order_link);
 	c->n_grants--;
 	HASH_DEL(srv->grants, g);
 	if (held_write && !g->seg->destroyed)
@@ -117,8 +117,10 @@ static void segment_settle(struct server *srv, struct segment *seg)
 	lease_set_promote(&seg->leases, on_promoted, srv);
 	if (seg->destroyed && seg->refs == 0) {
 		log_debug("segment '%s' (%s): last lease gone, memory freed", seg->name, seg->shm_name);
+		event_segment(srv, PROTO_EV_SEGMENT_FREED, seg, NULL);
 		srv->bytes -= seg->size;
 		srv->n_segments--;
+		TAILQ_REMOVE(&srv->all_segments, seg, order_link);
 		segment_free(seg);
 	}
 }
@@ -277,9 +279,12 @@ static void handle_create(struct conn *c, const struct proto_msg *req)
 	seg->uid = c->cred.uid;
 	seg->gid = c->cred.gid;
 	seg->pid = c->cred.pid;
+	seg->id = ++srv->next_segment_id;
 	HASH_ADD_STR(srv->segments, name, seg);
+	TAILQ_INSERT_TAIL(&srv->all_segments, seg, order_link);
 	srv->bytes += seg->size;
 	srv->n_segments++;
+	event_segment(srv, PROTO_EV_SEGMENT_CREATED, seg, c);
 	log_info("client %d (%s, uid %d) created segment '%s' (%" PRIu64 " bytes, mode %03o) as %s", (int)c->cred.pid,
 		 c->comm, (int)c->cred.uid, seg->name, seg->size, seg->mode, seg->shm_name);
 	reply_ok(c, req);
@@ -297,6 +302,7 @@ static void handle_destroy(struct conn *c, const struct proto_msg *req)
 	log_info("client %d (%s) destroyed segment '%s'%s", (int)c->cred.pid, c->comm, seg->name,
 		 segment_is_leased(seg) ? "; memory stays until its leases end" : "");
 	reply_ok(c, req);
+	event_segment(srv, PROTO_EV_SEGMENT_DESTROYED, seg, c);
 	fail_waiters(srv, seg, 0, PROTO_E_NOENT);
 	segment_settle(srv, seg); /* frees it now if nothing holds it */
 }
@@ -346,6 +352,7 @@ static void handle_resize(struct conn *c, const struct proto_msg *req)
 		 c->comm, seg->name, old, size);
 	srv->bytes = srv->bytes - old + size;
 	reply_ok(c, req);
+	event_segment(srv, PROTO_EV_SEGMENT_RESIZED, seg, c);
 	if (size < old && !TAILQ_EMPTY(&seg->leases.waiting)) {
 		fail_waiters(srv, seg, size, PROTO_E_RANGE);
 		segment_settle(srv, seg);
@@ -411,13 +418,16 @@ static void handle_acquire(struct conn *c, const struct proto_msg *req)
 	g->since_ns = server_now_ns();
 	seg->refs++;
 	TAILQ_INSERT_TAIL(&c->grants, g, conn_link);
+	TAILQ_INSERT_TAIL(&srv->all_grants, g, order_link);
 	c->n_grants++;
 	HASH_ADD(hh, srv->grants, id, sizeof(g->id), g);
 	if (v == LEASE_VERDICT_GRANTED) {
 		send_granted(g);
+		event_lease(srv, PROTO_EV_LEASE_ACQUIRED, g);
 		return;
 	}
 	c->n_waiting++;
+	event_lease(srv, PROTO_EV_LEASE_WAITING, g);
 	if (a->timeout_ms > 0) {
 		uv_timer_init(srv->loop, &g->timer);
 		g->timer.data = g;
@@ -525,7 +535,23 @@ void request_handle(struct conn *c, const uint8_t *buf, size_t len, int fd)
 	case PROTO_OP_STAT:
 		handle_stat(c, &req);
 		return;
+	case PROTO_OP_STATUS:
+		handle_status(c, &req);
+		return;
+	case PROTO_OP_LIST_SEGMENTS:
+		handle_list_segments(c, &req);
+		return;
+	case PROTO_OP_LIST_LEASES:
+		handle_list_leases(c, &req);
+		return;
+	case PROTO_OP_LIST_CLIENTS:
+		handle_list_clients(c, &req);
+		return;
+	case PROTO_OP_SUBSCRIBE:
+		handle_subscribe(c, &req);
+		return;
+	case PROTO_OP_EVENT:
+		break; /* daemon-to-client only */
 	}
-	/* Decoded ops are known ops; reaching here is a daemon bug. */
-	reply_error(c, &req, PROTO_E_INTERNAL, "opcode %u has no handler", req.op);
+	reply_error(c, &req, PROTO_E_NOTSUP, "opcode %u is not a request", req.op);
 }

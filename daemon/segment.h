@@ -16,6 +16,7 @@
  * only the grants that still reference it keep it (refs), and the last one to
  * go frees it. */
 struct segment {
+	uint64_t id; /* daemon-wide, increasing with creation; listing order */
 	char name[PROTO_NAME_MAX + 1];
 	char shm_name[SEGMENT_SHM_NAME_MAX]; /* "/shmbuf.<instance>.<n>" in /dev/shm */
 	int fd_rw;  /* O_RDWR: handed to write leases, used for resize */
@@ -30,6 +31,7 @@ struct segment {
 	uint32_t refs;       /* grants (held or waiting) that point here */
 	struct lease_set leases;
 	UT_hash_handle hh; /* server->segments, keyed by name */
+	TAILQ_ENTRY(segment) order_link; /* server->all_segments, live or destroyed, by id */
 };
 
 /* Create the shm object shm_name (mode 0600, O_EXCL), size it, optionally

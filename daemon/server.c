@@ -226,6 +226,7 @@ static void on_listen(uv_poll_t *h, int status, int events)
 			continue;
 		}
 		log_debug("client %d (%s, uid %d) connected", (int)c->cred.pid, c->comm, (int)c->cred.uid);
+		event_client(srv, PROTO_EV_CLIENT_CONNECTED, c);
 	}
 }
 
@@ -245,6 +246,7 @@ static void on_reap(uv_idle_t *h)
 		TAILQ_REMOVE(&srv->dead_conns, c, dead_link);
 		server_drop_conn_grants(srv, c);
 		conn_close(c);
+		event_client(srv, PROTO_EV_CLIENT_DISCONNECTED, c); /* c stays valid until the close callback */
 	}
 	uv_idle_stop(h);
 }
@@ -264,7 +266,6 @@ static void on_signal(uv_signal_t *h, int signum)
 
 int server_init(struct server *srv, uv_loop_t *loop, const struct server_config *cfg)
 {
-	struct timespec ts;
 	int r;
 
 	memset(srv, 0, sizeof(*srv));
@@ -273,8 +274,10 @@ int server_init(struct server *srv, uv_loop_t *loop, const struct server_config 
 	srv->listen_fd = -1;
 	TAILQ_INIT(&srv->conns);
 	TAILQ_INIT(&srv->dead_conns);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	srv->started_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	TAILQ_INIT(&srv->all_segments);
+	TAILQ_INIT(&srv->all_grants);
+	srv->started_ns = server_realtime_ns();
+	srv->started_mono_ns = server_now_ns();
 	if (cfg->socket_path)
 		r = snprintf(srv->socket_path, sizeof(srv->socket_path), "%s", cfg->socket_path) <
 				    (int)sizeof(srv->socket_path) ? 0 : -ENAMETOOLONG;
@@ -319,7 +322,7 @@ fail:
 
 void server_deinit(struct server *srv)
 {
-	struct segment *seg, *tmp;
+	struct segment *seg;
 	struct conn *c;
 
 	/* Every connection goes the way a vanished client does: its grants end. */
@@ -329,8 +332,11 @@ void server_deinit(struct server *srv)
 		server_drop_conn_grants(srv, c);
 		conn_close(c);
 	}
-	HASH_ITER(hh, srv->segments, seg, tmp) {
-		HASH_DEL(srv->segments, seg);
+	/* Only live segments are left: destroyed ones went with their last grant. */
+	while ((seg = TAILQ_FIRST(&srv->all_segments))) {
+		TAILQ_REMOVE(&srv->all_segments, seg, order_link);
+		if (!seg->destroyed)
+			HASH_DEL(srv->segments, seg);
 		segment_free(seg);
 	}
 	uv_close((uv_handle_t *)&srv->listen_poll, NULL);

@@ -42,6 +42,7 @@ struct grant {
 	bool has_timer;
 	uv_timer_t timer;    /* wait deadline; data = grant */
 	TAILQ_ENTRY(grant) conn_link;
+	TAILQ_ENTRY(grant) order_link; /* server->all_grants, by id */
 	UT_hash_handle hh;   /* server->grants, keyed by id */
 };
 
@@ -59,9 +60,14 @@ struct server {
 	uint64_t next_object; /* suffix of the next shm object name */
 	uint64_t next_lease_id;
 	uint64_t next_conn_id;
+	uint64_t next_segment_id;
+	uint64_t started_mono_ns; /* CLOCK_MONOTONIC, for uptime */
 	uint64_t started_ns;  /* CLOCK_REALTIME */
 	struct segment *segments; /* live segments by name */
 	struct grant *grants;     /* all grants by id */
+	TAILQ_HEAD(, segment) all_segments; /* every segment still in memory, by id */
+	TAILQ_HEAD(, grant) all_grants;     /* every grant, by id */
+	uint32_t n_subscribers;   /* connections that asked for events */
 	uint64_t bytes;           /* sum of sizes of all segments still in memory */
 	uint32_t n_segments;      /* likewise */
 	uint32_t n_conns;
@@ -85,5 +91,23 @@ void server_drop_conn_grants(struct server *srv, struct conn *c);
 void request_handle(struct conn *c, const uint8_t *buf, size_t len, int fd);
 
 uint64_t server_now_ns(void); /* CLOCK_MONOTONIC */
+uint64_t server_realtime_ns(void); /* CLOCK_REALTIME */
+
+/* Answer req with an error (logged at debug level) or with an empty success. */
+void reply_error(struct conn *c, const struct proto_msg *req, enum proto_status st, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void reply_ok(struct conn *c, const struct proto_msg *req);
+
+/* introspect.c: STATUS, LIST_*, SUBSCRIBE, and events for subscribers. */
+void handle_status(struct conn *c, const struct proto_msg *req);
+void handle_list_segments(struct conn *c, const struct proto_msg *req);
+void handle_list_leases(struct conn *c, const struct proto_msg *req);
+void handle_list_clients(struct conn *c, const struct proto_msg *req);
+void handle_subscribe(struct conn *c, const struct proto_msg *req);
+/* Events cost one branch when nobody subscribed. by: the client that caused it. */
+void event_segment(struct server *srv, enum proto_event_type type, const struct segment *seg,
+		   const struct conn *by);
+void event_lease(struct server *srv, enum proto_event_type type, const struct grant *g);
+void event_client(struct server *srv, enum proto_event_type type, const struct conn *c);
 
 #endif

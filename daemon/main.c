@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -74,6 +75,21 @@ static int parse_count(const char *opt, const char *arg, uint64_t min, uint64_t 
 	return 0;
 }
 
+/* 1, 0, or -EINVAL: the boolean spellings systemd accepts in unit and environment files. */
+static int parse_bool(const char *s)
+{
+	static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" };
+	static const char *const no[] = { "0", "no", "n", "false", "f", "off" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(s, no[i]) == 0)
+			return 0;
+	}
+	return -EINVAL;
+}
+
 /* Apply one option; shared by the environment pass and the command-line pass. */
 static int apply_option(int id, const char *name, const char *arg, struct server_config *cfg, int *log_level)
 {
@@ -117,10 +133,19 @@ static int apply_option(int id, const char *name, const char *arg, struct server
 			return -EINVAL;
 		cfg->limits.max_message = (uint32_t)v;
 		return 0;
-	case OPT_NO_PREALLOC:
-		/* On the command line arg is NULL; SHMBUFD_NO_PREALLOC=0 or =no keeps preallocation. */
-		cfg->prealloc = arg && (strcmp(arg, "0") == 0 || strcmp(arg, "no") == 0);
+	case OPT_NO_PREALLOC: {
+		/* On the command line arg is NULL. From the environment it is a boolean spelled as
+		 * systemd spells them; SHMBUFD_NO_PREALLOC=false must not mean "yes". */
+		int no_prealloc = arg ? parse_bool(arg) : 1;
+
+		if (no_prealloc < 0) {
+			fprintf(stderr, "shmbufd: --%s: '%s' is not 1, yes, true, on, 0, no, false or off\n",
+				name, arg);
+			return -EINVAL;
+		}
+		cfg->prealloc = !no_prealloc;
 		return 0;
+	}
 	case 'l':
 		*log_level = log_level_parse(arg);
 		if (*log_level < 0) {

@@ -230,7 +230,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	if (c->dead || c->closing)
 		return;
 	if (status < 0) {
-		conn_fail(c, uv_strerror(status));
+		/* libuv reports EPOLLERR as UV_EBADF: the socket has a pending error,
+		 * typically a peer that closed with replies unread. Take what it sent
+		 * before that; recv then reports the real error and fails the connection. */
+		read_requests(c);
+		conn_fail(c, "connection reset by the client");
 		return;
 	}
 	if (events & UV_WRITABLE)

@@ -68,6 +68,24 @@ static void remove_stale_objects(const struct server *srv)
 		log_notice("removed %d shared-memory objects left by a previous shmbufd on this socket", n);
 }
 
+/* The socket's directory must be ours (or root's) and not writable by others,
+ * or another user could have put it there to swap in a socket of their own
+ * (e.g. a pre-made /tmp/shmbuf-<uid>). */
+static int socket_dir_is_safe(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		return -errno;
+	if ((st.st_uid != geteuid() && st.st_uid != 0) ||
+	    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
+		log_err("%s is owned by uid %d or writable by others; refusing to put the socket there", dir,
+			(int)st.st_uid);
+		return -EPERM;
+	}
+	return 0;
+}
+
 static int mkdir_parents(const char *path, mode_t mode)
 {
 	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -88,7 +106,7 @@ static int mkdir_parents(const char *path, mode_t mode)
 	}
 	if (mkdir(buf, mode) < 0 && errno != EEXIST)
 		return -errno;
-	return 0;
+	return socket_dir_is_safe(buf);
 }
 
 /* A socket file that exists may be a live daemon's or a stale one. */

@@ -1,0 +1,630 @@
+/* test_hostile.c: a real shmbufd fed hand-built bytes on raw SOCK_SEQPACKET sockets (malformed
+ * frames, stray fds, oversized datagrams, floods, connection storms); after each, a well-behaved
+ * libshmbuf client must still be served. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "fdio.h"
+#include "harness.h"
+#include "proto.h"
+
+TestSuite(hostile, .init = daemon_setup, .fini = daemon_teardown, .timeout = 30);
+
+#define REPLY_TIMEOUT_MS 5000
+
+/* ---- raw wire helpers ---- */
+
+static int raw_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(s, 0, "socket: %s", strerror(errno));
+	memcpy(sa.sun_path, daemon_socket(), strlen(daemon_socket()) + 1);
+	cr_assert_eq(connect(s, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect: %s", strerror(errno));
+	return s;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A 16-byte header, written by hand so it can lie. */
+static void put_header(uint8_t *p, uint16_t op, uint32_t seq, uint32_t length)
+{
+	memset(p, 0, PROTO_HEADER_SIZE);
+	put_le(p, op, 2);
+	put_le(p + 4, seq, 4);
+	put_le(p + 8, length, 4);
+}
+
+static void raw_send(int s, const void *buf, size_t len)
+{
+	int r = fdio_send(s, buf, len, -1);
+
+	cr_assert_eq(r, 0, "sending %zu bytes: %s", len, strerror(-r));
+}
+
+/* Encode a valid request with the project's own encoder. */
+static size_t encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
+{
+	int n = proto_encode(m, buf, cap);
+
+	cr_assert_gt(n, 0, "proto_encode: %s", strerror(-n));
+	return (size_t)n;
+}
+
+static void raw_request(int s, const struct proto_msg *m)
+{
+	uint8_t buf[1024];
+
+	raw_send(s, buf, encode(m, buf, sizeof(buf)));
+}
+
+/* One message from the daemon within REPLY_TIMEOUT_MS: its length (> 0), 0 at end of
+ * file, or a negative errno (-ETIMEDOUT, -ECONNRESET). A message must decode. */
+static long raw_recv(int s, struct proto_msg *m)
+{
+	static uint8_t buf[PROTO_MAX_MESSAGE];
+	struct pollfd pfd = { .fd = s, .events = POLLIN };
+	const char *why = "";
+	int fd = -1, r;
+	long n;
+
+	do
+		r = poll(&pfd, 1, REPLY_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return -ETIMEDOUT;
+	n = fdio_recv(s, buf, sizeof(buf), &fd);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return n;
+	r = proto_decode(buf, (size_t)n, m, &why);
+	cr_assert_eq(r, 0, "a message from the daemon does not decode: %s", why);
+	return n;
+}
+
+/* The next message must be a reply to op with this seq and status. */
+static void expect_reply(int s, uint16_t op, uint32_t seq, uint16_t status, struct proto_msg *out)
+{
+	struct proto_msg m;
+	long n = raw_recv(s, &m);
+
+	cr_assert_gt(n, 0, "no reply to %s (seq %u): %s", proto_op_name(op), seq,
+		     n == 0 ? "connection closed" : strerror((int)-n));
+	cr_assert_eq(m.op, op | PROTO_REPLY_BIT, "reply op %#x, expected %#x", m.op, op | PROTO_REPLY_BIT);
+	cr_assert_eq(m.seq, seq, "reply seq %u, expected %u", m.seq, seq);
+	cr_assert_eq(m.status, status, "status %s (\"%s\"), expected %s", proto_status_name(m.status),
+		     m.status ? m.u.error.message : "", proto_status_name(status));
+	if (out)
+		*out = m;
+}
+
+/* For replies to what could not be decoded, the op and seq are unknown to the
+ * daemon: only the status is checked (and that it is a reply). */
+static void expect_error(int s, uint16_t status)
+{
+	struct proto_msg m;
+	long n = raw_recv(s, &m);
+
+	cr_assert_gt(n, 0, "no error reply: %s", n == 0 ? "connection closed" : strerror((int)-n));
+	cr_assert(m.op & PROTO_REPLY_BIT, "op %#x is not a reply", m.op);
+	cr_assert_eq(m.status, status, "status %s (\"%s\"), expected %s", proto_status_name(m.status),
+		     m.status ? m.u.error.message : "", proto_status_name(status));
+	cr_assert_str_neq(m.u.error.message, "", "an error reply carries a message");
+}
+
+static void expect_closed(int s)
+{
+	struct proto_msg m;
+	long n = raw_recv(s, &m);
+
+	cr_assert(n == 0 || n == -ECONNRESET, "the daemon should have closed the connection, got %s",
+		  n > 0 ? proto_op_name(m.op) : strerror((int)-n));
+}
+
+static void raw_hello(int s)
+{
+	struct proto_msg m = { .op = PROTO_OP_HELLO, .seq = 1 };
+
+	m.u.hello = (struct proto_hello){ .magic = PROTO_MAGIC, .min_version = PROTO_VERSION,
+					  .max_version = PROTO_VERSION };
+	raw_request(s, &m);
+	expect_reply(s, PROTO_OP_HELLO, 1, PROTO_OK, &m);
+	cr_assert_eq(m.u.hello_reply.version, PROTO_VERSION);
+}
+
+static void raw_stat(int s, uint32_t seq, const char *name, uint16_t status)
+{
+	struct proto_msg m = { .op = PROTO_OP_STAT, .seq = seq };
+
+	snprintf(m.u.segment.name, sizeof(m.u.segment.name), "%s", name);
+	raw_request(s, &m);
+	expect_reply(s, PROTO_OP_STAT, seq, status, NULL);
+}
+
+/* After each abuse: a separate, well-behaved client is served as usual. */
+static void expect_others_served(void)
+{
+	static unsigned n;
+	char name[64];
+	shmbuf_client *c = client_new();
+	shmbuf_stat_info st;
+	shmbuf_view v;
+
+	snprintf(name, sizeof(name), "%s.%u", seg_name("bystander"), n++);
+	cr_assert_eq(shmbuf_create(c, name, 4096, 0600), 0);
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &v), 0);
+	cr_assert_eq(shmbuf_release(c, &v), 0);
+	cr_assert_eq(shmbuf_stat(c, name, &st), 0);
+	cr_assert_eq(st.size, 4096);
+	cr_assert_eq(shmbuf_destroy(c, name), 0);
+	shmbuf_disconnect(c);
+}
+
+/* ---- malformed frames ---- */
+
+Test(hostile, a_garbage_datagram_gets_eproto_and_the_connection_is_closed)
+{
+	static const char garbage[] = "this is not a shmbuf message at all";
+	int s = raw_connect();
+
+	raw_send(s, garbage, sizeof(garbage) - 1);
+	expect_error(s, PROTO_E_PROTO);
+	expect_closed(s);
+	close(s);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
+Test(hostile, a_short_header_gets_eproto_and_the_connection_is_closed)
+{
+	uint8_t buf[PROTO_HEADER_SIZE];
+	int s = raw_connect();
+
+	raw_hello(s);
+	put_header(buf, PROTO_OP_STAT, 2, 0);
+	raw_send(s, buf, 8);
+	expect_error(s, PROTO_E_PROTO);
+	expect_closed(s);
+	close(s);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
+Test(hostile, a_length_field_that_disagrees_with_the_datagram_gets_eproto)
+{
+	struct proto_msg m = { .op = PROTO_OP_STAT, .seq = 2 };
+	uint8_t buf[512];
+	size_t n;
+	int s = raw_connect(), t = raw_connect();
+
+	snprintf(m.u.segment.name, sizeof(m.u.segment.name), "x");
+	n = encode(&m, buf, sizeof(buf));
+
+	raw_hello(s);
+	put_le(buf + 8, n - PROTO_HEADER_SIZE + 1, 4); /* claims one byte more than sent */
+	raw_send(s, buf, n);
+	expect_error(s, PROTO_E_PROTO);
+	expect_closed(s);
+
+	raw_hello(t);
+	put_le(buf + 8, n - PROTO_HEADER_SIZE - 1, 4); /* claims one byte less */
+	raw_send(t, buf, n);
+	expect_error(t, PROTO_E_PROTO);
+	expect_closed(t);
+	close(s);
+	close(t);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
+Test(hostile, an_unknown_opcode_gets_enotsup_and_the_connection_stays_usable)
+{
+	shmbuf_client *c = client_new();
+	const char *name = seg_name("known");
+	uint8_t buf[PROTO_HEADER_SIZE + 4];
+	int s = raw_connect();
+
+	cr_assert_eq(shmbuf_create(c, name, 4096, 0600), 0);
+	raw_hello(s);
+	put_header(buf, 0x7fff, 4242, 0);
+	raw_send(s, buf, PROTO_HEADER_SIZE);
+	expect_reply(s, 0x7fff, 4242, PROTO_E_NOTSUP, NULL);
+	put_header(buf, 0x7ffe, 4243, 4); /* with a payload nobody can know the layout of */
+	memcpy(buf + PROTO_HEADER_SIZE, "\x01\x02\x03\x04", 4);
+	raw_send(s, buf, sizeof(buf));
+	expect_reply(s, 0x7ffe, 4243, PROTO_E_NOTSUP, NULL);
+	raw_stat(s, 4244, name, PROTO_OK);
+	close(s);
+	shmbuf_disconnect(c);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
+Test(hostile, a_request_before_hello_gets_eproto_and_the_connection_is_closed)
+{
+	struct proto_msg m = { .op = PROTO_OP_STAT, .seq = 9 };
+	int s = raw_connect();
+
+	snprintf(m.u.segment.name, sizeof(m.u.segment.name), "early");
+	raw_request(s, &m);
+	expect_reply(s, PROTO_OP_STAT, 9, PROTO_E_PROTO, NULL);
+	expect_closed(s);
+	close(s);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
+/* HELLO built by hand: proto_encode refuses versions and magics it knows are wrong. */
+static void send_hello(int s, uint32_t seq, uint32_t magic, uint16_t min_version, uint16_t max_version)
+{
+	uint8_t buf[PROTO_HEADER_SIZE + 8];
+
+	put_header(buf, PROTO_OP_HELLO, seq, 8);
+	put_le(buf + PROTO_HEADER_SIZE, magic, 4);
+	put_le(buf + PROTO_HEADER_SIZE + 4, min_version, 2);
+	put_le(buf + PROTO_HEADER_SIZE + 6, max_version, 2);
+	raw_send(s, buf, sizeof(buf));
+}
+
+Test(hostile, a_hello_without_a_common_version_gets_eversion_and_the_connection_is_closed)
+{
+	int s = raw_connect(), t = raw_connect();
+
+	send_hello(s, 3, PROTO_MAGIC, PROTO_VERSION + 1, PROTO_VERSION + 5);
+	expect_reply(s, PROTO_OP_HELLO, 3, PROTO_E_VERSION, NULL);
+	expect_closed(s);
+
+	/* A wrong magic is not a HELLO at all. */
+	send_hello(t, 3, 0x12345678, PROTO_VERSION, PROTO_VERSION);
+	expect_error(t, PROTO_E_PROTO);
+	expect_closed(t);
+	close(s);
+	close(t);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
+Test(hostile, a_reply_sent_as_a_request_gets_eproto_and_the_connection_is_closed)
+{
+	struct proto_msg m = { .op = PROTO_OP_STAT | PROTO_REPLY_BIT, .seq = 5 };
+	int s = raw_connect();
+
+	m.u.stat_reply.size = 1;
+	raw_hello(s);
+	raw_request(s, &m);
+	expect_error(s, PROTO_E_PROTO);
+	expect_closed(s);
+	close(s);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
+Test(hostile, a_name_of_300_bytes_gets_enametoolong_and_the_connection_stays)
+{
+	uint8_t buf[PROTO_HEADER_SIZE + 2 + 300];
+	int s = raw_connect();
+
+	raw_hello(s);
+	put_header(buf, PROTO_OP_STAT, 6, 2 + 300);
+	put_le(buf + PROTO_HEADER_SIZE, 300, 2);
+	memset(buf + PROTO_HEADER_SIZE + 2, 'n', 300);
+	raw_send(s, buf, sizeof(buf));
+	expect_reply(s, PROTO_OP_STAT, 6, PROTO_E_NAMETOOLONG, NULL);
+	raw_stat(s, 7, "no-such-segment", PROTO_E_NOENT);
+	close(s);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
+Test(hostile, arguments_the_decoder_lets_through_are_refused_by_the_daemon_without_closing)
+{
+	shmbuf_client *c = client_new();
+	const char *name = seg_name("args");
+	struct proto_msg m = { .op = PROTO_OP_ACQUIRE };
+	uint8_t buf[512];
+	size_t n;
+	int s = raw_connect();
+
+	cr_assert_eq(shmbuf_create(c, name, 4096, 0600), 0);
+	raw_hello(s);
+	/* proto_encode is strict, so encode a valid request and break it by hand. */
+	m.seq = 10;
+	m.u.acquire = (struct proto_acquire){ .offset = 0, .length = 0, .flags = PROTO_ACQ_READ, .timeout_ms = 0 };
+	snprintf(m.u.acquire.name, sizeof(m.u.acquire.name), "%s", name);
+	n = encode(&m, buf, sizeof(buf));
+	put_le(buf + PROTO_HEADER_SIZE + 16, PROTO_ACQ_READ | PROTO_ACQ_WRITE, 4);
+	raw_send(s, buf, n);
+	expect_reply(s, PROTO_OP_ACQUIRE, 10, PROTO_E_INVAL, NULL);
+
+	m.seq = 11;
+	n = encode(&m, buf, sizeof(buf));
+	put_le(buf + PROTO_HEADER_SIZE + 20, (uint32_t)-2, 4); /* timeout -2 */
+	raw_send(s, buf, n);
+	expect_reply(s, PROTO_OP_ACQUIRE, 11, PROTO_E_INVAL, NULL);
+
+	m.seq = 12;
+	n = encode(&m, buf, sizeof(buf));
+	buf[PROTO_HEADER_SIZE + 26] = '/'; /* the name's first byte */
+	raw_send(s, buf, n);
+	expect_reply(s, PROTO_OP_ACQUIRE, 12, PROTO_E_INVAL, NULL);
+
+	raw_stat(s, 13, name, PROTO_OK);
+	close(s);
+	shmbuf_disconnect(c);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
+/* ---- file descriptors and sizes ---- */
+
+Test(hostile, a_file_descriptor_sent_with_a_request_gets_ebadfd_and_the_connection_is_closed)
+{
+	struct proto_msg m = { .op = PROTO_OP_STAT, .seq = 8 };
+	uint8_t buf[512];
+	int p[2], baseline = daemon_fd_count(), s = raw_connect(), after;
+	size_t n;
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	raw_hello(s);
+	snprintf(m.u.segment.name, sizeof(m.u.segment.name), "x");
+	n = encode(&m, buf, sizeof(buf));
+	cr_assert_eq(fdio_send(s, buf, n, p[0]), 0);
+	expect_error(s, PROTO_E_BADFD);
+	expect_closed(s);
+	close(s);
+	after = daemon_fd_count_settles(baseline, 5000);
+	cr_assert_eq(after, baseline, "the daemon has %d fds, %d before: it kept the fd it was sent", after,
+		     baseline);
+	close(p[0]);
+	close(p[1]);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
+Test(hostile, several_file_descriptors_in_one_message_get_ebadfd_and_none_is_kept)
+{
+	struct proto_msg m = { .op = PROTO_OP_STAT, .seq = 8 };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(3 * sizeof(int))];
+	} control = { 0 };
+	uint8_t buf[512];
+	struct iovec iov = { .iov_base = buf };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			      .msg_controllen = sizeof(control.buf) };
+	struct cmsghdr *cmsg;
+	int p[2], fds[3], baseline = daemon_fd_count(), s = raw_connect(), after;
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	fds[0] = p[0];
+	fds[1] = p[1];
+	fds[2] = p[0];
+	raw_hello(s);
+	snprintf(m.u.segment.name, sizeof(m.u.segment.name), "x");
+	iov.iov_len = encode(&m, buf, sizeof(buf));
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(cmsg), fds, sizeof(fds));
+	cr_assert_eq(sendmsg(s, &msg, MSG_NOSIGNAL), (ssize_t)iov.iov_len, "sendmsg: %s", strerror(errno));
+	expect_error(s, PROTO_E_BADFD);
+	expect_closed(s);
+	close(s);
+	after = daemon_fd_count_settles(baseline, 5000);
+	cr_assert_eq(after, baseline, "the daemon has %d fds, %d before: it kept fds it was sent", after, baseline);
+	close(p[0]);
+	close(p[1]);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
+Test(hostile, a_datagram_of_100000_bytes_gets_emsgsize_and_the_connection_stays)
+{
+	const size_t size = 100000;
+	uint8_t *buf = calloc(1, size);
+	int s = raw_connect();
+
+	cr_assert_not_null(buf);
+	raw_hello(s);
+	put_header(buf, PROTO_OP_STAT, 20, (uint32_t)(size - PROTO_HEADER_SIZE));
+	raw_send(s, buf, size);
+	free(buf);
+	expect_error(s, PROTO_E_MSGSIZE);
+	raw_stat(s, 21, "no-such-segment", PROTO_E_NOENT);
+	close(s);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
+/* ---- clients that misbehave over time ---- */
+
+Test(hostile, a_client_that_hangs_up_while_waiting_leaves_no_trace)
+{
+	shmbuf_client *c = client_new();
+	const char *name = seg_name("hangup");
+	struct proto_msg m = { .op = PROTO_OP_ACQUIRE, .seq = 30 };
+	int baseline, s, after;
+	shmbuf_view w;
+
+	cr_assert_eq(shmbuf_create(c, name, 4096, 0600), 0);
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &w), 0);
+	baseline = daemon_fd_count();
+	s = raw_connect();
+	raw_hello(s);
+	m.u.acquire = (struct proto_acquire){ .offset = 0, .length = 10, .flags = PROTO_ACQ_READ, .timeout_ms = -1 };
+	snprintf(m.u.acquire.name, sizeof(m.u.acquire.name), "%s", name);
+	raw_request(s, &m);
+	cr_assert_eq(wait_for_waiters(c, name, 1, 10000), 0);
+	close(s);
+	cr_assert_eq(wait_for_waiters(c, name, 0, 5000), 0, "the waiter is gone with its connection");
+	after = daemon_fd_count_settles(baseline, 5000);
+	cr_assert_eq(after, baseline, "the daemon has %d fds, %d before", after, baseline);
+
+	/* Releasing wakes nobody (no fd is sent to a closed socket) and the range is free. */
+	cr_assert_eq(shmbuf_release(c, &w), 0);
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &w), 0);
+	cr_assert_eq(shmbuf_release(c, &w), 0);
+	shmbuf_disconnect(c);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
+Test(hostile, a_client_that_floods_requests_without_reading_does_not_hold_up_others)
+{
+	shmbuf_client *c = client_new();
+	const char *name = seg_name("flood");
+	struct proto_msg m = { .op = PROTO_OP_STAT };
+	bool throttled = false, disconnected = false;
+	uint32_t sent = 0, got = 0;
+	shmbuf_stat_info st;
+	uint8_t buf[512];
+	int64_t t0, took;
+	size_t n;
+	int s = raw_connect();
+
+	cr_assert_eq(shmbuf_create(c, name, 12345, 0600), 0);
+	raw_hello(s);
+	snprintf(m.u.segment.name, sizeof(m.u.segment.name), "%s", name);
+	n = encode(&m, buf, sizeof(buf));
+	while (sent < 10000) {
+		struct pollfd pfd = { .fd = s, .events = POLLOUT };
+
+		put_le(buf + 4, sent + 100, 4); /* seq */
+		if (send(s, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)n) {
+			sent++;
+			continue;
+		}
+		if (errno == EPIPE || errno == ECONNRESET) {
+			disconnected = true;
+			break;
+		}
+		cr_assert(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR, "send: %s", strerror(errno));
+		/* Full: the daemon has stopped reading from us. Still full a second later = throttled. */
+		if (poll(&pfd, 1, 1000) == 0) {
+			throttled = true;
+			break;
+		}
+	}
+	cr_assert(throttled || disconnected, "all %u requests went through without the daemon pushing back",
+		  sent);
+
+	/* Meanwhile another client is served at once. */
+	t0 = now_ms();
+	cr_assert_eq(shmbuf_stat(c, name, &st), 0);
+	took = now_ms() - t0;
+	cr_assert_lt(took, 1000, "a stat took %lld ms while another client flooded", (long long)took);
+	cr_assert_eq(st.size, 12345);
+
+	/* The flooder's replies come in order, every one of them unless it was cut off. */
+	for (;;) {
+		long r = raw_recv(s, &m);
+
+		if (r <= 0) {
+			cr_assert(r == 0 || r == -ECONNRESET, "after %u of %u replies: %s", got, sent,
+				  strerror((int)-r));
+			disconnected = true;
+			break;
+		}
+		cr_assert_eq(m.seq, got + 100, "reply %u has seq %u", got, m.seq);
+		cr_assert_eq(m.status, PROTO_OK);
+		cr_assert_eq(m.u.stat_reply.size, 12345);
+		if (++got == sent && !disconnected)
+			break;
+	}
+	cr_log_info("flood: %u requests sent before the daemon %s; %u replies read", sent,
+		    disconnected ? "disconnected the client" : "stopped reading (back-pressure)", got);
+	if (!disconnected)
+		raw_stat(s, 99999, name, PROTO_OK); /* and once it reads, it is served again */
+	close(s);
+	shmbuf_disconnect(c);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
+Test(hostile, releasing_another_clients_lease_is_refused_with_enoent)
+{
+	shmbuf_client *c = client_new();
+	const char *name = seg_name("theirs");
+	struct proto_msg m = { .op = PROTO_OP_RELEASE, .seq = 40 };
+	shmbuf_stat_info st;
+	shmbuf_view w;
+	int s = raw_connect();
+
+	cr_assert_eq(shmbuf_create(c, name, 4096, 0600), 0);
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &w), 0);
+	raw_hello(s);
+	m.u.release.lease_id = w.lease_id;
+	raw_request(s, &m);
+	expect_reply(s, PROTO_OP_RELEASE, 40, PROTO_E_NOENT, NULL);
+	cr_assert_eq(shmbuf_stat(c, name, &st), 0);
+	cr_assert_eq(st.write_leases, 1, "the lease is still held");
+	cr_assert_eq(shmbuf_release(c, &w), 0);
+	close(s);
+	shmbuf_disconnect(c);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
+/* ---- too many connections ---- */
+
+#define MAX_CONNECTIONS 8
+#define STORM 1100
+
+static void connection_limit_setup(void)
+{
+	static const char *const args[] = { "--max-connections", "8", NULL };
+
+	daemon_start(args);
+}
+
+TestSuite(connection_limit, .init = connection_limit_setup, .fini = daemon_teardown, .timeout = 30);
+
+Test(connection_limit, connections_past_the_limit_get_elimit_and_are_closed)
+{
+	int baseline = daemon_fd_count(), *s = calloc(STORM, sizeof(int)), after, r;
+	shmbuf_client *c = NULL;
+
+	cr_assert_not_null(s);
+	/* All at once: none is served before the last one connects. */
+	for (int i = 0; i < STORM; i++)
+		s[i] = raw_connect();
+	for (int i = 0; i < MAX_CONNECTIONS; i++)
+		raw_hello(s[i]);
+	for (int i = MAX_CONNECTIONS; i < STORM; i++) {
+		expect_error(s[i], PROTO_E_LIMIT);
+		expect_closed(s[i]);
+		close(s[i]);
+	}
+	r = shmbuf_connect(daemon_socket(), &c);
+	cr_assert_eq(r, -EDQUOT, "libshmbuf over the limit: %s (%s)", shmbuf_strerror(r),
+		     shmbuf_last_error_detail());
+
+	/* One leaves; once the daemon has closed its side there is room for one more. */
+	close(s[0]);
+	after = daemon_fd_count_settles(baseline + MAX_CONNECTIONS - 1, 5000);
+	cr_assert_eq(after, baseline + MAX_CONNECTIONS - 1);
+	c = client_new();
+	shmbuf_disconnect(c);
+
+	for (int i = 1; i < MAX_CONNECTIONS; i++)
+		close(s[i]);
+	free(s);
+	after = daemon_fd_count_settles(baseline, 5000);
+	cr_assert_eq(after, baseline, "the daemon has %d fds, %d before the storm", after, baseline);
+	expect_others_served();
+	expect_clean_shutdown();
+}

@@ -206,6 +206,13 @@ static void refuse(int fd, enum proto_status st, const char *text)
 	len = proto_encode(&rep, buf, sizeof(buf));
 	if (len > 0)
 		fdio_send(fd, buf, (size_t)len, -1); /* best effort: the socket is new and empty */
+	/* Closing a Unix socket with unread data (the client's HELLO, sent at once
+	 * after connect) makes the client's next recv fail with ECONNRESET before it
+	 * sees our reply. Refuse further data (the client's send gets EPIPE) and
+	 * drop what came, so the client reads the reason and then end-of-file. */
+	shutdown(fd, SHUT_RD);
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
 	close(fd);
 }
 

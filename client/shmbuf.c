@@ -1,11 +1,12 @@
 /* shmbuf.c: libshmbuf, the client side of shmbufd: connecting, pairing replies with
- * requests across threads, and mapping leased ranges. */
+ * requests across threads, mapping leased ranges, introspection and events. */
 #define _GNU_SOURCE             /* strerrordesc_np */
 #define _FILE_OFFSET_BITS 64    /* mmap offsets past 2 GiB on 32-bit hosts */
 
 #include "shmbuf.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fdio.h"
@@ -21,9 +23,22 @@
 _Static_assert(sizeof(off_t) == 8, "mmap needs 64-bit offsets");
 _Static_assert(SHMBUF_NAME_MAX == PROTO_NAME_MAX, "public and wire name limits differ");
 _Static_assert(SHMBUF_READ == PROTO_ACQ_READ && SHMBUF_WRITE == PROTO_ACQ_WRITE, "acquire flags differ");
+_Static_assert(SHMBUF_COMM_MAX == PROTO_COMM_MAX, "public and wire command name limits differ");
+_Static_assert((int)SHMBUF_EVENT_SEGMENT_CREATED == (int)PROTO_EV_SEGMENT_CREATED &&
+	       (int)SHMBUF_EVENT_LEASE_ACQUIRED == (int)PROTO_EV_LEASE_ACQUIRED &&
+	       (int)SHMBUF_EVENT_CLIENT_DISCONNECTED == (int)PROTO_EV_CLIENT_DISCONNECTED &&
+	       (int)PROTO_EV_TYPE_MAX == (int)SHMBUF_EVENT_CLIENT_DISCONNECTED, "public and wire event types differ");
+_Static_assert(sizeof(((shmbuf_server_status *)0)->version) == PROTO_VERSION_STR_MAX + 1 &&
+	       sizeof(((shmbuf_server_status *)0)->socket_path) == PROTO_NAME_MAX + 1,
+	       "public and wire status string limits differ");
 
 /* Largest request we encode: an ACQUIRE with a 255-byte name is 297 bytes. */
 #define REQUEST_MAX 512
+
+/* Events held for shmbuf_next_event() at most; past this the oldest go. A
+ * subscriber that reads this far behind has lost track anyway, and the
+ * library must not grow without bound for it. */
+#define EVENT_QUEUE_MAX 4096
 
 /* ---- idmap: u64 key -> (pointer, length), open addressing ----
  *
@@ -158,6 +173,14 @@ struct shmbuf_client {
 	struct call *waiters;      /* calls whose threads are in the wait loop, oldest first */
 	struct call *waiters_tail;
 	struct idmap views;        /* lease id -> (map base, map length): live mappings */
+	/* Events, oldest first: a ring of ev_cap slots (grown by doubling up to
+	 * EVENT_QUEUE_MAX) holding ev_count events from ev_head on. Owned. */
+	bool subscribed;
+	shmbuf_event *events;
+	size_t ev_cap, ev_head, ev_count;
+	uint64_t ev_dropped;       /* events lost to a full queue (no API reports it yet) */
+	unsigned ev_waiters;       /* threads asleep on ev_cond */
+	pthread_cond_t ev_cond;    /* an event arrived, the reader role is free, or the connection broke */
 	/* Owned by whichever thread is the reader. */
 	uint8_t *rbuf;             /* PROTO_MAX_MESSAGE bytes */
 	struct proto_msg rmsg;
@@ -193,6 +216,67 @@ static void waiters_unlink(struct shmbuf_client *c, struct call *call)
 	call->listed = false;
 }
 
+/* Called with c->lock held: queue an event for shmbuf_next_event(). */
+static void event_push(struct shmbuf_client *c, const struct proto_event *e)
+{
+	shmbuf_event *ev;
+
+	if (c->ev_count == c->ev_cap && c->ev_cap < EVENT_QUEUE_MAX) {
+		size_t cap = c->ev_cap ? c->ev_cap * 2 : 16;
+		shmbuf_event *grown = malloc(cap * sizeof(*grown));
+
+		/* Out of memory, a full queue just drops its oldest event below. */
+		if (grown) {
+			for (size_t i = 0; i < c->ev_count; i++)
+				grown[i] = c->events[(c->ev_head + i) & (c->ev_cap - 1)];
+			free(c->events);
+			c->events = grown;
+			c->ev_cap = cap;
+			c->ev_head = 0;
+		}
+	}
+	if (c->ev_cap == 0) {
+		c->ev_dropped++;
+		return;
+	}
+	if (c->ev_count == c->ev_cap) {
+		c->ev_head = (c->ev_head + 1) & (c->ev_cap - 1);
+		c->ev_count--;
+		c->ev_dropped++;
+	}
+	ev = &c->events[(c->ev_head + c->ev_count) & (c->ev_cap - 1)];
+	*ev = (shmbuf_event){
+		.type = e->type,
+		.time_ns = e->time_ns,
+		.client_id = e->client_id,
+		.pid = (pid_t)e->pid,
+		.uid = (uid_t)e->uid,
+		.size = e->size,
+		.lease_id = e->lease_id,
+		.offset = e->offset,
+		.length = e->length,
+		.write = (e->flags & PROTO_LEASE_WRITE) != 0,
+	};
+	memcpy(ev->comm, e->comm, sizeof(ev->comm));
+	memcpy(ev->segment, e->segment, sizeof(ev->segment));
+	c->ev_count++;
+	if (c->ev_waiters)
+		pthread_cond_broadcast(&c->ev_cond);
+}
+
+/* Called with c->lock held by the thread giving up the reader role. */
+static void reader_release(struct shmbuf_client *c)
+{
+	c->reader_active = false;
+	/* Every listed thread sleeps in pthread_cond_wait: wake one to read. A
+	 * thread waiting for events reads when no call needs to; while a call
+	 * thread reads, it wakes event waiters as events arrive. */
+	if (c->waiters)
+		pthread_cond_signal(&c->waiters->cond);
+	else if (c->ev_waiters)
+		pthread_cond_broadcast(&c->ev_cond);
+}
+
 /* Called with c->lock held. The call is out of client->pending already. */
 static void call_finish(struct shmbuf_client *c, struct call *call, int err)
 {
@@ -226,6 +310,7 @@ static void client_break(struct shmbuf_client *c)
 		}
 	}
 	c->pending.count = 0;
+	pthread_cond_broadcast(&c->ev_cond);
 }
 
 /* Called with c->lock held: answer every pending call with the connection-level
@@ -243,6 +328,7 @@ static void client_fail_all(struct shmbuf_client *c, const struct proto_msg *err
 	}
 	c->pending.count = 0;
 	c->dead = true;
+	pthread_cond_broadcast(&c->ev_cond);
 }
 
 /* Called with c->lock held, as the reader; returns with it held. Receives one
@@ -272,6 +358,13 @@ static void client_read_one(struct shmbuf_client *c)
 		if (fd >= 0)
 			close(fd);
 		client_fail_all(c, &c->rmsg);
+		return;
+	}
+	if (c->rmsg.seq == 0 && c->rmsg.op == (PROTO_OP_EVENT | PROTO_REPLY_BIT)) {
+		/* Unasked news for a subscriber (status is PROTO_OK here). */
+		if (fd >= 0)
+			close(fd);
+		event_push(c, &c->rmsg.u.event);
 		return;
 	}
 	s = idmap_find(&c->pending, c->rmsg.seq);
@@ -380,10 +473,7 @@ static int client_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out
 		c->reader_active = true;
 		while (!call.done)
 			client_read_one(c);
-		c->reader_active = false;
-		/* Every listed thread sleeps in pthread_cond_wait: wake one to read. */
-		if (c->waiters)
-			pthread_cond_signal(&c->waiters->cond);
+		reader_release(c);
 	}
 	r = call.err;
 	if (r == 0) {
@@ -434,6 +524,8 @@ static void client_free(struct shmbuf_client *c)
 			munmap(c->views.slots[i].ptr, c->views.slots[i].len);
 	idmap_deinit(&c->views);
 	idmap_deinit(&c->pending);
+	free(c->events);
+	pthread_cond_destroy(&c->ev_cond);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->send_lock);
 	free(c->rbuf);
@@ -449,6 +541,21 @@ static int connect_unix(int sock, const struct sockaddr_un *sa)
 			return -errno;
 	}
 	return 0;
+}
+
+/* Event waits have deadlines: measure them on the clock that never jumps. */
+static int cond_init_monotonic(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+	int r;
+
+	if (pthread_condattr_init(&attr) != 0)
+		return -ENOMEM;
+	r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (r == 0)
+		r = pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+	return r == 0 ? 0 : -ENOMEM;
 }
 
 static int client_hello(struct shmbuf_client *c)
@@ -510,6 +617,12 @@ int shmbuf_connect(const char *socket_path, shmbuf_client **out)
 		return -ENOMEM;
 	}
 	if (pthread_mutex_init(&c->send_lock, NULL) != 0) {
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		return -ENOMEM;
+	}
+	if (cond_init_monotonic(&c->ev_cond) != 0) {
+		pthread_mutex_destroy(&c->send_lock);
 		pthread_mutex_destroy(&c->lock);
 		free(c);
 		return -ENOMEM;
@@ -757,6 +870,352 @@ int shmbuf_release(shmbuf_client *c, shmbuf_view *v)
 	if (r < 0)
 		return r;
 	return reply_result(&m);
+}
+
+/* ---- introspection ---- */
+
+int shmbuf_server_status_get(shmbuf_client *c, shmbuf_server_status *out)
+{
+	struct proto_msg m = { .op = PROTO_OP_STATUS };
+	const struct proto_status_reply *s = &m.u.status_reply;
+	int r;
+
+	last_detail[0] = '\0';
+	if (!c || !out)
+		return -EINVAL;
+	r = client_call(c, &m, NULL);
+	if (r < 0)
+		return r;
+	r = reply_result(&m);
+	if (r < 0)
+		return r;
+	*out = (shmbuf_server_status){
+		.pid = (pid_t)s->server_pid,
+		.started_ns = s->started_ns,
+		.uptime_ns = s->uptime_ns,
+		.bytes = s->bytes,
+		.max_bytes = s->max_bytes,
+		.segments = s->segments,
+		.max_segments = s->max_segments,
+		.clients = s->clients,
+		.max_clients = s->max_clients,
+		.read_leases = s->read_leases,
+		.write_leases = s->write_leases,
+		.waiters = s->waiters,
+	};
+	memcpy(out->version, s->server_version, sizeof(out->version));
+	memcpy(out->socket_path, s->socket_path, sizeof(out->socket_path));
+	return 0;
+}
+
+/* Fills public entry dst from entry i of a LIST_* reply page. */
+typedef void list_convert_fn(const struct proto_list_reply *page, uint32_t i, void *dst);
+
+static void segment_from_wire(const struct proto_list_reply *page, uint32_t i, void *dst)
+{
+	const struct proto_segment_entry *e = &page->e.segments[i];
+	shmbuf_segment_info *s = dst;
+
+	*s = (shmbuf_segment_info){
+		.id = e->id,
+		.size = e->size,
+		.created_ns = e->created_ns,
+		.mode = e->mode,
+		.uid = (uid_t)e->uid,
+		.gid = (gid_t)e->gid,
+		.pid = (pid_t)e->pid,
+		.read_leases = e->read_leases,
+		.write_leases = e->write_leases,
+		.waiters = e->waiters,
+		.destroyed = (e->flags & PROTO_SEG_DESTROYED) != 0,
+	};
+	memcpy(s->name, e->name, sizeof(s->name));
+}
+
+static void lease_from_wire(const struct proto_list_reply *page, uint32_t i, void *dst)
+{
+	const struct proto_lease_entry *e = &page->e.leases[i];
+	shmbuf_lease_info *l = dst;
+
+	*l = (shmbuf_lease_info){
+		.lease_id = e->id,
+		.client_id = e->client_id,
+		.segment_destroyed = (e->segment_flags & PROTO_SEG_DESTROYED) != 0,
+		.offset = e->offset,
+		.length = e->length,
+		.write = (e->flags & PROTO_LEASE_WRITE) != 0,
+		.waiting = (e->flags & PROTO_LEASE_WAITING) != 0,
+		.age_ns = e->age_ns,
+		.pid = (pid_t)e->pid,
+		.uid = (uid_t)e->uid,
+	};
+	memcpy(l->segment, e->segment, sizeof(l->segment));
+	memcpy(l->comm, e->comm, sizeof(l->comm));
+}
+
+static void client_from_wire(const struct proto_list_reply *page, uint32_t i, void *dst)
+{
+	const struct proto_client_entry *e = &page->e.clients[i];
+	shmbuf_client_info *k = dst;
+
+	*k = (shmbuf_client_info){
+		.client_id = e->id,
+		.pid = (pid_t)e->pid,
+		.uid = (uid_t)e->uid,
+		.gid = (gid_t)e->gid,
+		.leases = e->leases,
+		.waiting = e->waiting,
+		.age_ns = e->age_ns,
+		.self = (e->flags & PROTO_CLIENT_SELF) != 0,
+		.subscribed = (e->flags & PROTO_CLIENT_SUBSCRIBED) != 0,
+	};
+	memcpy(k->comm, e->comm, sizeof(k->comm));
+}
+
+/* Fetches a whole listing (LIST_* op, filter name or "") page by page into a
+ * malloc'ed array of elem_size-byte entries. */
+static int list_all(shmbuf_client *c, uint16_t op, const char *name, size_t elem_size, list_convert_fn *convert,
+		    void **out, size_t *count)
+{
+	struct proto_msg m;
+	char filter[PROTO_NAME_MAX + 1];
+	uint8_t *arr = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t cursor = 0;
+	int r;
+
+	last_detail[0] = '\0';
+	if (!c || !out || !count)
+		return -EINVAL;
+	*out = NULL;
+	*count = 0;
+	r = copy_name(filter, name);
+	if (r < 0)
+		return r;
+	for (;;) {
+		const struct proto_list_reply *page = &m.u.list_reply;
+
+		m = (struct proto_msg){ .op = op };
+		m.u.list.cursor = cursor;
+		memcpy(m.u.list.name, filter, sizeof(filter));
+		r = client_call(c, &m, NULL);
+		if (r < 0)
+			goto fail;
+		r = reply_result(&m);
+		if (r < 0)
+			goto fail;
+		if (page->count > PROTO_LIST_PAGE) {
+			r = -EPROTO;
+			goto fail;
+		}
+		if (n + page->count > cap) {
+			size_t new_cap = cap ? cap * 2 : 64;
+			uint8_t *grown;
+
+			if (new_cap > SIZE_MAX / elem_size) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			grown = realloc(arr, new_cap * elem_size);
+			if (!grown) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			arr = grown;
+			cap = new_cap;
+		}
+		for (uint32_t i = 0; i < page->count; i++)
+			convert(page, i, arr + (n + i) * elem_size);
+		n += page->count;
+		if (page->next_cursor == 0)
+			break;
+		/* Cursors only move forward; one that does not would page forever. */
+		if (page->next_cursor <= cursor) {
+			r = -EPROTO;
+			goto fail;
+		}
+		cursor = page->next_cursor;
+	}
+	*out = arr;
+	*count = n;
+	return 0;
+
+fail:
+	free(arr);
+	return r;
+}
+
+int shmbuf_list_segments(shmbuf_client *c, shmbuf_segment_info **out, size_t *count)
+{
+	return list_all(c, PROTO_OP_LIST_SEGMENTS, "", sizeof(**out), segment_from_wire, (void **)out, count);
+}
+
+int shmbuf_list_leases(shmbuf_client *c, const char *name, shmbuf_lease_info **out, size_t *count)
+{
+	return list_all(c, PROTO_OP_LIST_LEASES, name ? name : "", sizeof(**out), lease_from_wire, (void **)out,
+			count);
+}
+
+int shmbuf_list_clients(shmbuf_client *c, shmbuf_client_info **out, size_t *count)
+{
+	return list_all(c, PROTO_OP_LIST_CLIENTS, "", sizeof(**out), client_from_wire, (void **)out, count);
+}
+
+void shmbuf_free(void *p)
+{
+	free(p);
+}
+
+/* ---- events ---- */
+
+int shmbuf_subscribe(shmbuf_client *c)
+{
+	struct proto_msg m = { .op = PROTO_OP_SUBSCRIBE };
+	int r;
+
+	last_detail[0] = '\0';
+	if (!c)
+		return -EINVAL;
+	r = client_call(c, &m, NULL);
+	if (r < 0)
+		return r;
+	r = reply_result(&m);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&c->lock);
+	c->subscribed = true;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+/* Milliseconds until deadline (rounded up), 0 once it passed; -1 when timeout_ms is -1 (no deadline). */
+static int ms_left(int timeout_ms, const struct timespec *deadline)
+{
+	struct timespec now;
+	int64_t ns;
+
+	if (timeout_ms < 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns = (int64_t)(deadline->tv_sec - now.tv_sec) * 1000000000 + (deadline->tv_nsec - now.tv_nsec);
+	if (ns <= 0)
+		return 0;
+	return (int)((ns + 999999) / 1000000);
+}
+
+/* Called with c->lock held, as the reader; returns with it held. Waits until
+ * the socket has something to read (true) or the deadline passes (false). */
+static bool client_wait_readable(struct shmbuf_client *c, int timeout_ms, const struct timespec *deadline)
+{
+	struct pollfd p = { .fd = c->sock, .events = POLLIN };
+	int n;
+
+	pthread_mutex_unlock(&c->lock);
+	do
+		n = poll(&p, 1, ms_left(timeout_ms, deadline));
+	while (n < 0 && errno == EINTR);
+	pthread_mutex_lock(&c->lock);
+	/* An error or hang-up counts as readable: reading it breaks the connection. */
+	return n != 0;
+}
+
+int shmbuf_next_event(shmbuf_client *c, shmbuf_event *out, int timeout_ms)
+{
+	struct timespec deadline = { 0 };
+	int r;
+
+	last_detail[0] = '\0';
+	if (!c || !out || timeout_ms < -1)
+		return -EINVAL;
+	if (timeout_ms > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += timeout_ms / 1000;
+		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+	}
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->subscribed) {
+		r = -EINVAL;
+		goto out;
+	}
+	for (;;) {
+		int left;
+		bool readable;
+
+		if (c->ev_count) {
+			*out = c->events[c->ev_head];
+			c->ev_head = (c->ev_head + 1) & (c->ev_cap - 1);
+			c->ev_count--;
+			r = 0;
+			break;
+		}
+		if (c->dead) {
+			r = -ECONNRESET;
+			break;
+		}
+		left = ms_left(timeout_ms, &deadline);
+		if (c->reader_active) {
+			/* Another thread reads: it wakes us for each event, and
+			 * when it gives the reader role up. */
+			if (left == 0) {
+				r = -ETIMEDOUT;
+				break;
+			}
+			c->ev_waiters++;
+			if (left < 0)
+				pthread_cond_wait(&c->ev_cond, &c->lock);
+			else
+				pthread_cond_timedwait(&c->ev_cond, &c->lock, &deadline);
+			c->ev_waiters--;
+			continue;
+		}
+		/* Nobody reads: this thread does, one datagram at a time, and
+		 * polls first so as never to block in recv past the deadline.
+		 * What it reads may as well be another thread's reply. */
+		c->reader_active = true;
+		readable = client_wait_readable(c, timeout_ms, &deadline);
+		if (readable)
+			client_read_one(c);
+		reader_release(c);
+		if (!readable) {
+			r = -ETIMEDOUT;
+			break;
+		}
+	}
+out:
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+const char *shmbuf_event_name(int type)
+{
+	switch (type) {
+	case SHMBUF_EVENT_SEGMENT_CREATED:
+		return "segment-created";
+	case SHMBUF_EVENT_SEGMENT_RESIZED:
+		return "segment-resized";
+	case SHMBUF_EVENT_SEGMENT_DESTROYED:
+		return "segment-destroyed";
+	case SHMBUF_EVENT_SEGMENT_FREED:
+		return "segment-freed";
+	case SHMBUF_EVENT_LEASE_ACQUIRED:
+		return "lease-acquired";
+	case SHMBUF_EVENT_LEASE_RELEASED:
+		return "lease-released";
+	case SHMBUF_EVENT_LEASE_WAITING:
+		return "lease-waiting";
+	case SHMBUF_EVENT_LEASE_CANCELLED:
+		return "lease-cancelled";
+	case SHMBUF_EVENT_CLIENT_CONNECTED:
+		return "client-connected";
+	case SHMBUF_EVENT_CLIENT_DISCONNECTED:
+		return "client-disconnected";
+	}
+	return "unknown";
 }
 
 const char *shmbuf_strerror(int err)

@@ -1,0 +1,501 @@
+/* shmbufctl.c: the shmbufctl command line: global options, the command table, per-command
+ * option parsing and help, the socket path, connecting, and error reporting. */
+#define _GNU_SOURCE
+#include "ctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "size.h"
+
+/* Options a command may accept; a command lists its own as a bit mask. */
+enum opt {
+	OPT_JSON = 1u << 0,
+	OPT_MODE = 1u << 1,
+	OPT_OFFSET = 1u << 2,
+	OPT_LENGTH = 1u << 3,
+	OPT_HEX = 1u << 4,
+	OPT_RAW = 1u << 5,
+	OPT_FILL = 1u << 6,
+	OPT_WAIT = 1u << 7,
+	OPT_FOR = 1u << 8,
+	OPT_READ = 1u << 9,
+	OPT_WRITE = 1u << 10,
+	/* Every command takes these two. */
+	OPT_HELP = 1u << 11,
+	OPT_SOCKET = 1u << 12,
+};
+
+struct opt_def {
+	enum opt id;
+	struct option lo; /* .val is the short option, or 256 + bit number */
+};
+
+static const struct opt_def opt_defs[] = {
+	{ OPT_JSON, { "json", no_argument, NULL, 'j' } },
+	{ OPT_MODE, { "mode", required_argument, NULL, 'm' } },
+	{ OPT_OFFSET, { "offset", required_argument, NULL, 'o' } },
+	{ OPT_LENGTH, { "length", required_argument, NULL, 'l' } },
+	{ OPT_HEX, { "hex", no_argument, NULL, 'x' } },
+	{ OPT_RAW, { "raw", no_argument, NULL, 256 + 5 } },
+	{ OPT_FILL, { "fill", required_argument, NULL, 256 + 6 } },
+	{ OPT_WAIT, { "wait", required_argument, NULL, 256 + 7 } },
+	{ OPT_FOR, { "for", required_argument, NULL, 256 + 8 } },
+	{ OPT_READ, { "read", no_argument, NULL, 'r' } },
+	{ OPT_WRITE, { "write", no_argument, NULL, 'w' } },
+	{ OPT_HELP, { "help", no_argument, NULL, 'h' } },
+	{ OPT_SOCKET, { "socket", required_argument, NULL, 's' } },
+};
+
+#define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
+
+#define SOCKET_HELP "  -s, --socket PATH  shmbufd's socket (default: $SHMBUF_SOCKET, else the default path)\n"
+#define HELP_HELP "  -h, --help         show this help\n"
+#define WAIT_HELP                                                                                    \
+	"      --wait MS      wait up to MS milliseconds for a conflicting lease to end\n"             \
+	"                     (default 0: fail at once; -1: wait as long as it takes)\n"
+#define RANGE_HELP                                                                                   \
+	"  -o, --offset N     first byte of the range (default 0)\n"                                   \
+	"  -l, --length N     bytes in the range (default: to the end of the segment)\n"
+
+struct command {
+	const char *name, *alias;
+	int (*run)(const struct args *a);
+	unsigned opts; /* enum opt bits, besides OPT_HELP and OPT_SOCKET */
+	int min_args, max_args;
+	const char *usage;   /* after "shmbufctl NAME " */
+	const char *summary; /* one line, for the overall help */
+	const char *help;    /* what it does and its options */
+};
+
+static const struct command commands[] = {
+	{ "status", NULL, cmd_status, OPT_JSON, 0, 0, "[--json]", "daemon version, uptime, socket, usage and limits",
+	  "Show shmbufd's version, pid, uptime and socket, and its segments, bytes,\n"
+	  "leases, waiters and clients against their limits.\n\n"
+	  "  -j, --json         print one JSON object\n" },
+	{ "list", "ls", cmd_list, OPT_JSON, 0, 0, "[--json]", "one row per segment",
+	  "List segments: name, size, mode, owner, read and write leases, waiters,\n"
+	  "and state (live, or destroyed but kept alive by its leases).\n\n"
+	  "  -j, --json         print one JSON object\n" },
+	{ "leases", NULL, cmd_leases, OPT_JSON, 0, 1, "[NAME] [--json]", "one row per lease, waiting requests too",
+	  "List leases held and acquire requests waiting, of every segment or of NAME:\n"
+	  "id, segment, offset, length, read or write, held or waiting, the holder's\n"
+	  "pid, user and command name, and age.\n\n"
+	  "  -j, --json         print one JSON object\n" },
+	{ "clients", NULL, cmd_clients, OPT_JSON, 0, 0, "[--json]", "one row per connection",
+	  "List connections to shmbufd: id, pid, user, command name, leases held,\n"
+	  "acquires waiting, age, and flags (self: this shmbufctl; subscribed: watching).\n\n"
+	  "  -j, --json         print one JSON object\n" },
+	{ "create", NULL, cmd_create, OPT_MODE, 2, 2, "NAME SIZE [--mode MODE]", "create a segment",
+	  "Create segment NAME of SIZE bytes (suffixes K, M, G, T: powers of 1024).\n\n"
+	  "  -m, --mode MODE    permission bits, octal (default 0640)\n" },
+	{ "destroy", NULL, cmd_destroy, 0, 1, 1, "NAME", "remove a segment",
+	  "Remove segment NAME. Its memory stays until the last lease on it ends.\n" },
+	{ "resize", NULL, cmd_resize, 0, 2, 2, "NAME SIZE", "change a segment's size",
+	  "Change the size of segment NAME to SIZE bytes. Shrinking below a leased byte fails.\n" },
+	{ "read", NULL, cmd_read, OPT_OFFSET | OPT_LENGTH | OPT_HEX | OPT_RAW | OPT_WAIT, 1, 1,
+	  "NAME [--offset N] [--length N] [--hex|--raw] [--wait MS]", "print a range of a segment",
+	  "Take a read lease on a range of segment NAME and print its bytes: as a hex\n"
+	  "dump on a terminal, raw otherwise.\n\n" RANGE_HELP
+	  "  -x, --hex          always print a hex dump\n"
+	  "      --raw          always print the raw bytes\n" WAIT_HELP },
+	{ "write", NULL, cmd_write, OPT_OFFSET | OPT_LENGTH | OPT_FILL | OPT_WAIT, 1, 1,
+	  "NAME [--offset N] [--length N] [--fill BYTE] [--wait MS]", "copy stdin (or a fill byte) into a segment",
+	  "Take a write lease on a range of segment NAME and copy standard input into\n"
+	  "it. The range starts at --offset and is as long as the input, or --length\n"
+	  "bytes (the input may then be shorter, never longer).\n"
+	  "With --fill, set every byte of the range to BYTE instead (0..255, e.g. 0x41);\n"
+	  "the range then runs to the end of the segment unless --length is given.\n\n"
+	  "  -o, --offset N     first byte of the range (default 0)\n"
+	  "  -l, --length N     bytes in the range\n"
+	  "      --fill BYTE    fill the range with BYTE instead of reading stdin\n" WAIT_HELP },
+	{ "hold", NULL, cmd_hold, OPT_OFFSET | OPT_LENGTH | OPT_READ | OPT_WRITE | OPT_WAIT | OPT_FOR, 1, 1,
+	  "NAME (--read|--write) [--offset N] [--length N] [--wait MS] [--for SECONDS]",
+	  "take a lease and keep it, to reproduce conflicts",
+	  "Take a read or write lease on a range of segment NAME and keep it until\n"
+	  "interrupted (SIGINT, SIGTERM, SIGHUP) or, with --for, until the time is up;\n"
+	  "then release it and exit 0. Prints one line once the lease is held.\n\n"
+	  "  -r, --read         take a read lease (shared)\n"
+	  "  -w, --write        take a write lease (exclusive over its range)\n" RANGE_HELP WAIT_HELP
+	  "      --for SECONDS  release after SECONDS (decimals allowed)\n" },
+	{ "watch", NULL, cmd_watch, OPT_JSON, 0, 0, "[--json]", "print events as they happen",
+	  "Print one line per event (segment created, resized, destroyed, freed; lease\n"
+	  "acquired, released, waiting, cancelled; client connected, disconnected)\n"
+	  "until interrupted.\n\n"
+	  "  -j, --json         print one JSON object per line\n" },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void main_usage(FILE *f)
+{
+	fprintf(f, "Usage: shmbufctl [--socket PATH] COMMAND [ARGS]...\n"
+		   "Inspect and operate a running shmbufd.\n\nCommands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "%s%s%s", commands[i].name, commands[i].alias ? ", " : "",
+			 commands[i].alias ? commands[i].alias : "");
+		fprintf(f, "  %-10s %s\n", name, commands[i].summary);
+	}
+	fprintf(f, "\nOptions:\n" SOCKET_HELP HELP_HELP "  -V, --version      show the version\n"
+		   "\nSIZE, N: bytes, with K, M, G, T suffixes (powers of 1024), e.g. 64M.\n"
+		   "Run 'shmbufctl COMMAND --help' for a command's options; see shmbufctl(1).\n"
+		   "Exit status: 0 success, 1 failure, 2 usage error, 3 shmbufd not reachable.\n");
+}
+
+static void command_help(const struct command *cmd)
+{
+	printf("Usage: shmbufctl %s %s\n", cmd->name, cmd->usage);
+	if (cmd->alias)
+		printf("       shmbufctl %s ...\n", cmd->alias);
+	printf("%s\n", cmd->help);
+	printf("Common options:\n" SOCKET_HELP HELP_HELP);
+}
+
+static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "shmbufctl: %s%s", cmd ? cmd : "", cmd ? ": " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'shmbufctl %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
+	return EXIT_USAGE;
+}
+
+/* ---- the socket path ---- */
+
+/* The rule documented at shmbuf_connect() in shmbuf.h. Resolved here, and the
+ * result passed to shmbuf_connect(), so that an error names the path tried. */
+static int resolve_socket(const char *opt, char *buf, size_t cap)
+{
+	const char *env = getenv("SHMBUF_SOCKET");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (opt)
+		n = snprintf(buf, cap, "%s", opt);
+	else if (env && *env)
+		n = snprintf(buf, cap, "%s", env);
+	else if (geteuid() == 0)
+		n = snprintf(buf, cap, "/run/shmbuf/shmbufd.sock");
+	else if (xdg && *xdg)
+		n = snprintf(buf, cap, "%s/shmbuf/shmbufd.sock", xdg);
+	else
+		n = snprintf(buf, cap, "/tmp/shmbuf-%u/shmbufd.sock", (unsigned)geteuid());
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+int ctl_connect(const struct args *a, shmbuf_client **out)
+{
+	const char *path = a->socket_path;
+	int r = shmbuf_connect(path, out);
+	const char *detail;
+
+	if (r == 0)
+		return EXIT_OK;
+	detail = shmbuf_last_error_detail();
+	switch (r) {
+	case -ENOENT:
+		fprintf(stderr, "shmbufctl: cannot reach shmbufd: no socket at %s\n", path);
+		break;
+	case -ECONNREFUSED:
+		fprintf(stderr, "shmbufctl: cannot reach shmbufd at %s: nothing listens there\n", path);
+		break;
+	case -EACCES:
+		fprintf(stderr, "shmbufctl: cannot reach shmbufd at %s: permission denied\n", path);
+		fprintf(stderr, "shmbufctl: hint: the socket's owner and group (see --socket-mode of shmbufd) "
+				"decide who may connect\n");
+		return EXIT_UNREACHABLE;
+	default:
+		fprintf(stderr, "shmbufctl: cannot use shmbufd at %s: %s%s%s\n", path, shmbuf_strerror(r),
+			*detail ? ": " : "", detail);
+		return EXIT_UNREACHABLE;
+	}
+	fprintf(stderr, "shmbufctl: hint: is shmbufd running? Start it with 'shmbufd --socket %s' "
+			"(or 'systemctl start shmbufd'),\n"
+			"shmbufctl: hint: or point --socket or $SHMBUF_SOCKET at the socket it listens on\n",
+		path);
+	return EXIT_UNREACHABLE;
+}
+
+/* Where libshmbuf's words are vague for a command line (ENOENT also means a
+ * missing socket there), say what it means once connected. */
+static const char *ctl_strerror(int err)
+{
+	switch (err) {
+	case -ENOENT:
+		return "no such segment";
+	case -EEXIST:
+		return "segment already exists";
+	case -EBUSY:
+		return "range is leased by someone else";
+	case -ETIMEDOUT:
+		return "timed out waiting for the lease";
+	}
+	return shmbuf_strerror(err);
+}
+
+/* The daemon's words name the numbers (sizes, ranges, limits) and say why a
+ * wait ended; its plain "no segment named 'x'" would only repeat the message. */
+static bool detail_adds_information(int err, const char *detail)
+{
+	static const struct {
+		int err;
+		const char *prefix;
+	} repeats[] = {
+		{ -ENOENT, "no segment named " },
+		{ -EEXIST, "" },
+		{ -ETIMEDOUT, "timed out waiting for a lease" },
+	};
+
+	if (!*detail)
+		return false;
+	for (size_t i = 0; i < sizeof(repeats) / sizeof(repeats[0]); i++)
+		if (err == repeats[i].err && strncmp(detail, repeats[i].prefix, strlen(repeats[i].prefix)) == 0)
+			return false;
+	return true;
+}
+
+int ctl_fail(const struct args *a, const char *what, int err)
+{
+	const char *detail = shmbuf_last_error_detail();
+
+	fprintf(stderr, "shmbufctl: %s: ", a->cmd);
+	if (what)
+		fprintf(stderr, "%s: ", what);
+	fputs(ctl_strerror(err), stderr);
+	if (detail_adds_information(err, detail))
+		fprintf(stderr, ": %s", detail);
+	fputc('\n', stderr);
+	return err == -ECONNRESET ? EXIT_UNREACHABLE : EXIT_FAILED;
+}
+
+int ctl_failf(const struct args *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "shmbufctl: %s: ", a->cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_FAILED;
+}
+
+/* ---- option values ---- */
+
+static int parse_size_opt(const char *cmd, const char *opt, const char *arg, uint64_t *out)
+{
+	int r = size_parse(arg, out);
+
+	if (r == -ERANGE)
+		return usage_error(cmd, "%s: '%s' is too large", opt, arg);
+	if (r < 0)
+		return usage_error(cmd, "%s: '%s' is not a size (e.g. 4096, 4K, 64M, 1G)", opt, arg);
+	return 0;
+}
+
+static int parse_long_opt(const char *cmd, const char *opt, const char *arg, int base, long min, long max,
+			  long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(arg, &end, base);
+	if (errno || end == arg || *end || *out < min || *out > max)
+		return usage_error(cmd, "%s: '%s' is not a number in %ld..%ld", opt, arg, min, max);
+	return 0;
+}
+
+/* Apply option val (from getopt_long) to a. Returns 0 or an exit status. */
+static int apply_opt(const struct command *cmd, struct args *a, int val, const char *arg)
+{
+	long v;
+	int r;
+
+	switch (val) {
+	case 'j':
+		a->json = true;
+		return 0;
+	case 'm': {
+		char *end;
+
+		errno = 0;
+		v = strtol(arg, &end, 8);
+		if (errno || end == arg || *end || v < 0 || v > 0777)
+			return usage_error(cmd->name, "--mode: '%s' is not an octal mode (0 to 0777)", arg);
+		a->mode = (unsigned)v;
+		a->has_mode = true;
+		return 0;
+	}
+	case 'o':
+		return parse_size_opt(cmd->name, "--offset", arg, &a->offset);
+	case 'l':
+		a->has_length = true;
+		return parse_size_opt(cmd->name, "--length", arg, &a->length);
+	case 'x':
+		a->hex = true;
+		return 0;
+	case 256 + 5:
+		a->raw = true;
+		return 0;
+	case 256 + 6:
+		r = parse_long_opt(cmd->name, "--fill", arg, 0, 0, 255, &v);
+		a->fill = (uint8_t)v;
+		a->has_fill = true;
+		return r;
+	case 256 + 7:
+		r = parse_long_opt(cmd->name, "--wait", arg, 10, -1, INT_MAX, &v);
+		a->wait_ms = (int)v;
+		return r;
+	case 256 + 8: {
+		char *end;
+
+		errno = 0;
+		a->for_s = strtod(arg, &end);
+		if (errno || end == arg || *end || !isfinite(a->for_s) || a->for_s < 0 || a->for_s > 1e9)
+			return usage_error(cmd->name, "--for: '%s' is not a number of seconds", arg);
+		a->has_for = true;
+		return 0;
+	}
+	case 'r':
+		a->read = true;
+		return 0;
+	case 'w':
+		a->write = true;
+		return 0;
+	}
+	return usage_error(cmd->name, "unexpected option");
+}
+
+/* Checks that involve more than one option. */
+static int check_args(const struct command *cmd, const struct args *a)
+{
+	if (a->hex && a->raw)
+		return usage_error(cmd->name, "--hex and --raw exclude each other");
+	if (cmd->run == cmd_hold && a->read == a->write)
+		return usage_error(cmd->name, "give exactly one of --read and --write");
+	if (cmd->run == cmd_write && a->has_length && a->length == 0)
+		return usage_error(cmd->name, "--length must be at least 1");
+	return 0;
+}
+
+static int run_command(const struct command *cmd, int argc, char **argv, const char *socket_opt)
+{
+	struct option lopts[N_OPTS + 1];
+	char sopts[2 * N_OPTS + 2], path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct args a = { .cmd = cmd->name };
+	size_t nl = 0, ns = 0;
+	int opt, r;
+
+	/* Only this command's options: any other is a usage error, by getopt. */
+	sopts[ns++] = ':'; /* a missing argument comes back as ':', not '?' */
+	for (size_t i = 0; i < N_OPTS; i++) {
+		if (!(opt_defs[i].id & (cmd->opts | OPT_HELP | OPT_SOCKET)))
+			continue;
+		lopts[nl++] = opt_defs[i].lo;
+		if (opt_defs[i].lo.val < 256) {
+			sopts[ns++] = (char)opt_defs[i].lo.val;
+			if (opt_defs[i].lo.has_arg == required_argument)
+				sopts[ns++] = ':';
+		}
+	}
+	lopts[nl] = (struct option){ 0 };
+	sopts[ns] = '\0';
+
+	optind = 0; /* glibc: start over, on this command's arguments */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, sopts, lopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			command_help(cmd);
+			return EXIT_OK;
+		case 's':
+			socket_opt = optarg;
+			break;
+		case ':':
+			return usage_error(cmd->name, "option '%s' needs an argument", argv[optind - 1]);
+		case '?':
+			if (optopt)
+				return usage_error(cmd->name, "unknown option '-%c'", optopt);
+			return usage_error(cmd->name, "unknown option '%s'", argv[optind - 1]);
+		default:
+			r = apply_opt(cmd, &a, opt, optarg);
+			if (r)
+				return r;
+		}
+	}
+	a.pos = argv + optind;
+	a.npos = argc - optind;
+	if (a.npos < cmd->min_args)
+		return usage_error(cmd->name, "missing argument (usage: shmbufctl %s %s)", cmd->name, cmd->usage);
+	if (a.npos > cmd->max_args)
+		return usage_error(cmd->name, "unexpected argument '%s'", a.pos[cmd->max_args]);
+	r = check_args(cmd, &a);
+	if (r)
+		return r;
+	if (resolve_socket(socket_opt, path, sizeof(path)) < 0) {
+		fprintf(stderr, "shmbufctl: socket path too long: %s\n", socket_opt ? socket_opt : "(from the environment)");
+		return EXIT_USAGE;
+	}
+	a.socket_path = path;
+	return cmd->run(&a);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *socket_opt = NULL;
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:s:hV", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			socket_opt = optarg;
+			break;
+		case 'h':
+			main_usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("shmbufctl %s (libshmbuf %s)\n", SHMBUF_VERSION_STRING, shmbuf_version());
+			return EXIT_OK;
+		case ':':
+			return usage_error(NULL, "option '%s' needs an argument", argv[optind - 1]);
+		default:
+			if (optopt)
+				return usage_error(NULL, "unknown option '-%c'", optopt);
+			return usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return usage_error(NULL, "missing command");
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		const struct command *cmd = &commands[i];
+
+		if (strcmp(argv[optind], cmd->name) == 0 || (cmd->alias && strcmp(argv[optind], cmd->alias) == 0))
+			return run_command(cmd, argc - optind, argv + optind, socket_opt);
+	}
+	if (strcmp(argv[optind], "help") == 0) {
+		main_usage(stdout);
+		return EXIT_OK;
+	}
+	return usage_error(NULL, "unknown command '%s'", argv[optind]);
+}

@@ -1,0 +1,1206 @@
+/* test_ctl.c: the shmbufctl binary against a real shmbufd: every command, its JSON output,
+ * its exit statuses, and leases and events seen from other processes. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+TestSuite(ctl, .init = daemon_setup, .fini = daemon_teardown, .timeout = 60);
+
+#define RUN_TIMEOUT_MS 10000
+
+/* ---- a small JSON parser: checks that output is valid JSON and reads fields ---- */
+
+enum jv_type { JV_NULL, JV_BOOL, JV_NUM, JV_STR, JV_ARR, JV_OBJ };
+
+struct jv {
+	enum jv_type type;
+	bool b;
+	char *s;          /* JV_STR: the decoded string; JV_NUM: the literal */
+	size_t n;         /* members of JV_ARR, JV_OBJ */
+	struct jv *items;
+	char **keys;      /* JV_OBJ */
+};
+
+struct jp {
+	const char *p;
+	const char *why; /* set on the first error */
+};
+
+static bool jp_fail(struct jp *jp, const char *why)
+{
+	if (!jp->why)
+		jp->why = why;
+	return false;
+}
+
+static void jp_space(struct jp *jp)
+{
+	while (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r')
+		jp->p++;
+}
+
+static void put_utf8(char **o, unsigned cp)
+{
+	unsigned char *q = (unsigned char *)*o;
+
+	if (cp < 0x80) {
+		*q++ = (unsigned char)cp;
+	} else if (cp < 0x800) {
+		*q++ = (unsigned char)(0xc0 | cp >> 6);
+		*q++ = (unsigned char)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x10000) {
+		*q++ = (unsigned char)(0xe0 | cp >> 12);
+		*q++ = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		*q++ = (unsigned char)(0x80 | (cp & 0x3f));
+	} else {
+		*q++ = (unsigned char)(0xf0 | cp >> 18);
+		*q++ = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
+		*q++ = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		*q++ = (unsigned char)(0x80 | (cp & 0x3f));
+	}
+	*o = (char *)q;
+}
+
+static bool jp_hex4(struct jp *jp, unsigned *out)
+{
+	*out = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = *jp->p++;
+
+		*out <<= 4;
+		if (c >= '0' && c <= '9')
+			*out |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			*out |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			*out |= (unsigned)(c - 'A' + 10);
+		else
+			return jp_fail(jp, "bad \\u escape");
+	}
+	return true;
+}
+
+/* Length of a valid UTF-8 sequence at s, 0 if there is none. */
+static int utf8_seq(const unsigned char *s)
+{
+	int n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : 0;
+
+	for (int i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0)))
+		return 0; /* overlong, surrogate */
+	if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90)))
+		return 0;
+	return n;
+}
+
+static bool jp_string(struct jp *jp, char **out)
+{
+	size_t cap = strlen(jp->p) + 1;
+	char *o = malloc(cap), *start = o;
+
+	cr_assert_not_null(o);
+	if (*jp->p++ != '"') {
+		free(start);
+		return jp_fail(jp, "expected a string");
+	}
+	for (;;) {
+		unsigned char c = (unsigned char)*jp->p;
+
+		if (c == '"') {
+			jp->p++;
+			break;
+		}
+		if (c < 0x20) {
+			free(start);
+			return jp_fail(jp, c ? "control character in a string" : "unterminated string");
+		}
+		if (c == '\\') {
+			unsigned cp;
+
+			jp->p++;
+			switch (*jp->p++) {
+			case '"': *o++ = '"'; break;
+			case '\\': *o++ = '\\'; break;
+			case '/': *o++ = '/'; break;
+			case 'b': *o++ = '\b'; break;
+			case 'f': *o++ = '\f'; break;
+			case 'n': *o++ = '\n'; break;
+			case 'r': *o++ = '\r'; break;
+			case 't': *o++ = '\t'; break;
+			case 'u':
+				if (!jp_hex4(jp, &cp)) {
+					free(start);
+					return false;
+				}
+				if (cp >= 0xd800 && cp <= 0xdbff) {
+					unsigned lo;
+
+					if (jp->p[0] != '\\' || jp->p[1] != 'u') {
+						free(start);
+						return jp_fail(jp, "lone high surrogate");
+					}
+					jp->p += 2;
+					if (!jp_hex4(jp, &lo) || lo < 0xdc00 || lo > 0xdfff) {
+						free(start);
+						return jp_fail(jp, "bad low surrogate");
+					}
+					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				} else if (cp >= 0xdc00 && cp <= 0xdfff) {
+					free(start);
+					return jp_fail(jp, "lone low surrogate");
+				}
+				put_utf8(&o, cp);
+				break;
+			default:
+				free(start);
+				return jp_fail(jp, "bad escape");
+			}
+			continue;
+		}
+		if (c < 0x80) {
+			*o++ = (char)c;
+			jp->p++;
+		} else {
+			int n = utf8_seq((const unsigned char *)jp->p);
+
+			if (n == 0) {
+				free(start);
+				return jp_fail(jp, "invalid UTF-8");
+			}
+			memcpy(o, jp->p, (size_t)n);
+			o += n;
+			jp->p += n;
+		}
+	}
+	*o = '\0';
+	*out = start;
+	return true;
+}
+
+static bool jp_digits(struct jp *jp)
+{
+	if (*jp->p < '0' || *jp->p > '9')
+		return false;
+	while (*jp->p >= '0' && *jp->p <= '9')
+		jp->p++;
+	return true;
+}
+
+static bool jp_value(struct jp *jp, struct jv *v, int depth);
+
+static bool jp_members(struct jp *jp, struct jv *v, int depth, char close)
+{
+	size_t cap = 0;
+
+	jp->p++;
+	jp_space(jp);
+	if (*jp->p == close) {
+		jp->p++;
+		return true;
+	}
+	for (;;) {
+		char *key = NULL;
+
+		if (v->n == cap) {
+			cap = cap ? cap * 2 : 8;
+			v->items = realloc(v->items, cap * sizeof(*v->items));
+			v->keys = realloc(v->keys, cap * sizeof(*v->keys));
+			cr_assert(v->items && v->keys);
+		}
+		jp_space(jp);
+		if (close == '}') {
+			if (!jp_string(jp, &key))
+				return false;
+			jp_space(jp);
+			if (*jp->p++ != ':') {
+				free(key);
+				return jp_fail(jp, "expected ':'");
+			}
+		}
+		v->keys[v->n] = key;
+		if (!jp_value(jp, &v->items[v->n], depth + 1))
+			return false;
+		v->n++;
+		jp_space(jp);
+		if (*jp->p == ',') {
+			jp->p++;
+			continue;
+		}
+		if (*jp->p++ == close)
+			return true;
+		return jp_fail(jp, "expected ',' or a closing bracket");
+	}
+}
+
+static bool jp_value(struct jp *jp, struct jv *v, int depth)
+{
+	const char *start;
+
+	*v = (struct jv){ 0 };
+	if (depth > 32)
+		return jp_fail(jp, "nested too deep");
+	jp_space(jp);
+	switch (*jp->p) {
+	case '{':
+		v->type = JV_OBJ;
+		return jp_members(jp, v, depth, '}');
+	case '[':
+		v->type = JV_ARR;
+		return jp_members(jp, v, depth, ']');
+	case '"':
+		v->type = JV_STR;
+		return jp_string(jp, &v->s);
+	}
+	if (strncmp(jp->p, "true", 4) == 0 || strncmp(jp->p, "false", 5) == 0) {
+		v->type = JV_BOOL;
+		v->b = *jp->p == 't';
+		jp->p += v->b ? 4 : 5;
+		return true;
+	}
+	if (strncmp(jp->p, "null", 4) == 0) {
+		jp->p += 4;
+		return true;
+	}
+	start = jp->p;
+	if (*jp->p == '-')
+		jp->p++;
+	if (*jp->p == '0')
+		jp->p++;
+	else if (!jp_digits(jp))
+		return jp_fail(jp, "expected a value");
+	if (*jp->p == '.') {
+		jp->p++;
+		if (!jp_digits(jp))
+			return jp_fail(jp, "bad fraction");
+	}
+	if (*jp->p == 'e' || *jp->p == 'E') {
+		jp->p++;
+		if (*jp->p == '+' || *jp->p == '-')
+			jp->p++;
+		if (!jp_digits(jp))
+			return jp_fail(jp, "bad exponent");
+	}
+	v->type = JV_NUM;
+	v->s = strndup(start, (size_t)(jp->p - start));
+	return true;
+}
+
+static void jv_free(struct jv *v)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		jv_free(&v->items[i]);
+		if (v->keys)
+			free(v->keys[i]);
+	}
+	free(v->items);
+	free(v->keys);
+	free(v->s);
+}
+
+/* Parse text as exactly one JSON document; fails the test otherwise. */
+static struct jv *json_parse(const char *text)
+{
+	struct jv *v = calloc(1, sizeof(*v));
+	struct jp jp = { .p = text };
+	bool ok;
+
+	cr_assert_not_null(v);
+	ok = jp_value(&jp, v, 0);
+	jp_space(&jp);
+	if (ok && *jp.p)
+		ok = jp_fail(&jp, "trailing text after the document");
+	cr_assert(ok, "invalid JSON (%s) at offset %zu of:\n%s", jp.why, (size_t)(jp.p - text), text);
+	return v;
+}
+
+static void json_free(struct jv *v)
+{
+	jv_free(v);
+	free(v);
+}
+
+static const struct jv *jv_get(const struct jv *o, const char *key)
+{
+	cr_assert_eq(o->type, JV_OBJ, "looking up '%s' in something that is no object", key);
+	for (size_t i = 0; i < o->n; i++)
+		if (strcmp(o->keys[i], key) == 0)
+			return &o->items[i];
+	cr_assert_fail("no member '%s'", key);
+	return NULL;
+}
+
+static const struct jv *jv_array(const struct jv *o, const char *key)
+{
+	const struct jv *a = jv_get(o, key);
+
+	cr_assert_eq(a->type, JV_ARR, "'%s' is no array", key);
+	return a;
+}
+
+static uint64_t jv_u64(const struct jv *o, const char *key)
+{
+	const struct jv *v = jv_get(o, key);
+
+	cr_assert_eq(v->type, JV_NUM, "'%s' is no number", key);
+	return strtoull(v->s, NULL, 10);
+}
+
+static const char *jv_str(const struct jv *o, const char *key)
+{
+	const struct jv *v = jv_get(o, key);
+
+	cr_assert_eq(v->type, JV_STR, "'%s' is no string", key);
+	return v->s;
+}
+
+static bool jv_bool(const struct jv *o, const char *key)
+{
+	const struct jv *v = jv_get(o, key);
+
+	cr_assert_eq(v->type, JV_BOOL, "'%s' is no boolean", key);
+	return v->b;
+}
+
+/* The member of array a whose key equals the string want, or NULL. */
+static const struct jv *jv_find(const struct jv *a, const char *key, const char *want)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(jv_str(&a->items[i], key), want) == 0)
+			return &a->items[i];
+	return NULL;
+}
+
+Test(ctl, json_parser_accepts_json_and_nothing_else)
+{
+	static const char *const bad[] = { "", "{", "[1,]", "{\"a\" 1}", "\"\x01\"", "\"\xff\"", "01", "1 2",
+					   "\"\\ud800\"", "{'a':1}", "[1] x", "nul" };
+	struct jv *v = json_parse(" {\"a\": [1, -2.5e3, true, null, \"x\\u00e9\\ud83d\\ude00\\\"\"], \"b\": {}} ");
+
+	cr_expect_str_eq(jv_array(v, "a")->items[4].s, "x\xc3\xa9\xf0\x9f\x98\x80\"");
+	json_free(v);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct jv w;
+		struct jp jp = { .p = bad[i] };
+		bool ok = jp_value(&jp, &w, 0);
+
+		jp_space(&jp);
+		cr_expect(!ok || *jp.p, "accepted invalid JSON: %s", bad[i]);
+		jv_free(&w);
+	}
+	expect_clean_shutdown();
+}
+
+/* ---- running shmbufctl ---- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+/* One shmbufctl process and the test's ends of its stdin, stdout and stderr. */
+struct proc {
+	pid_t pid;
+	int in, out, err; /* -1 once closed */
+	const uint8_t *input;
+	size_t input_len, input_off;
+	struct buf o, e;
+	int status; /* wait status, once finished */
+};
+
+enum {
+	CTL_NO_SOCKET = 1,  /* no --socket: the command line names the socket, or nothing does */
+	CTL_ENV_SOCKET = 2, /* $SHMBUF_SOCKET names the daemon's socket */
+};
+
+struct exec_job {
+	char *argv[32];
+	int in, out, err;
+	unsigned flags;
+};
+
+static int exec_ctl(void *arg)
+{
+	struct exec_job *j = arg;
+	sigset_t none;
+
+	if (dup2(j->in, 0) < 0 || dup2(j->out, 1) < 0 || dup2(j->err, 2) < 0)
+		return 126;
+	close_range(3, ~0u, 0);
+	/* Dispositions and the signal mask survive exec: give shmbufctl a shell's defaults. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (j->flags & CTL_ENV_SOCKET)
+		setenv("SHMBUF_SOCKET", daemon_socket(), 1);
+	else
+		unsetenv("SHMBUF_SOCKET");
+	execv(SHMBUFCTL_PATH, j->argv);
+	fprintf(stderr, "cannot run %s: %s\n", SHMBUFCTL_PATH, strerror(errno));
+	return 127;
+}
+
+static void buf_append(struct buf *b, const char *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->p = realloc(b->p, b->cap);
+		cr_assert_not_null(b->p);
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void fd_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+#define MAX_ARGS 16
+
+/* Collect the NULL-terminated arguments after first into args. */
+#define COLLECT_ARGS(args, first)                                                                     \
+	do {                                                                                          \
+		va_list ap_;                                                                          \
+		int n_ = 0;                                                                           \
+                                                                                                      \
+		va_start(ap_, first);                                                                 \
+		for (const char *a_ = (first); a_; a_ = va_arg(ap_, const char *)) {                  \
+			cr_assert_lt(n_, MAX_ARGS, "too many arguments");                             \
+			(args)[n_++] = a_;                                                            \
+		}                                                                                     \
+		(args)[n_] = NULL;                                                                    \
+		va_end(ap_);                                                                          \
+	} while (0)
+
+/* Start shmbufctl with args (NULL-terminated), fed input on stdin. */
+static void proc_startv(struct proc *p, const void *input, size_t input_len, unsigned flags,
+			const char *const *args)
+{
+	struct exec_job j = { .flags = flags };
+	int pin[2], pout[2], perr[2], n = 0;
+
+	*p = (struct proc){ .input = input, .input_len = input_len, .in = -1, .out = -1, .err = -1 };
+	j.argv[n++] = SHMBUFCTL_PATH;
+	if (!(flags & (CTL_NO_SOCKET | CTL_ENV_SOCKET))) {
+		j.argv[n++] = "--socket";
+		j.argv[n++] = (char *)daemon_socket();
+	}
+	for (; *args; args++)
+		j.argv[n++] = (char *)*args;
+	j.argv[n] = NULL;
+	cr_assert(pipe2(pin, O_CLOEXEC) == 0 && pipe2(pout, O_CLOEXEC) == 0 && pipe2(perr, O_CLOEXEC) == 0);
+	j.in = pin[0];
+	j.out = pout[1];
+	j.err = perr[1];
+	p->pid = child_spawn(exec_ctl, &j);
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	p->in = pin[1];
+	p->out = pout[0];
+	p->err = perr[0];
+	fcntl(p->in, F_SETFL, O_NONBLOCK);
+	fcntl(p->out, F_SETFL, O_NONBLOCK);
+	fcntl(p->err, F_SETFL, O_NONBLOCK);
+	if (!input)
+		fd_close(&p->in);
+	buf_append(&p->o, "", 0);
+	buf_append(&p->e, "", 0);
+}
+
+static void proc_start(struct proc *p, unsigned flags, const char *first, ...) __attribute__((sentinel));
+
+static void proc_start(struct proc *p, unsigned flags, const char *first, ...)
+{
+	const char *args[MAX_ARGS + 1];
+
+	COLLECT_ARGS(args, first);
+	proc_startv(p, NULL, 0, flags, args);
+}
+
+/* One round of moving bytes: input to stdin, stdout and stderr into buffers. */
+static void proc_pump(struct proc *p, int timeout_ms)
+{
+	struct pollfd pfd[3] = { { .fd = p->in, .events = POLLOUT }, { .fd = p->out, .events = POLLIN },
+				 { .fd = p->err, .events = POLLIN } };
+	char chunk[65536];
+
+	if (poll(pfd, 3, timeout_ms) <= 0)
+		return;
+	if (p->in >= 0 && pfd[0].revents) {
+		ssize_t n = write(p->in, p->input + p->input_off, p->input_len - p->input_off);
+
+		if (n > 0)
+			p->input_off += (size_t)n;
+		if (n < 0 && errno != EAGAIN)
+			fd_close(&p->in);
+		if (p->input_off == p->input_len)
+			fd_close(&p->in);
+	}
+	for (int i = 1; i < 3; i++) {
+		int *fd = i == 1 ? &p->out : &p->err;
+		ssize_t n;
+
+		if (*fd < 0 || !pfd[i].revents)
+			continue;
+		n = read(*fd, chunk, sizeof(chunk));
+		if (n > 0)
+			buf_append(i == 1 ? &p->o : &p->e, chunk, (size_t)n);
+		else if (n == 0 || errno != EAGAIN)
+			fd_close(fd);
+	}
+}
+
+/* Wait until stdout holds needle; false after timeout_ms. */
+static bool proc_wait_output(struct proc *p, const char *needle, int timeout_ms)
+{
+	int64_t end = now_ms() + timeout_ms;
+
+	while (!strstr(p->o.p, needle)) {
+		int64_t left = end - now_ms();
+
+		if (left <= 0 || (p->out < 0 && p->err < 0))
+			return false;
+		proc_pump(p, (int)left);
+	}
+	return true;
+}
+
+/* Read everything until the process exits; returns its exit code, or 128 + the signal that killed it. */
+static int proc_finish(struct proc *p)
+{
+	int64_t end = now_ms() + RUN_TIMEOUT_MS;
+
+	while ((p->out >= 0 || p->err >= 0) && now_ms() < end)
+		proc_pump(p, (int)(end - now_ms()));
+	fd_close(&p->in);
+	fd_close(&p->out);
+	fd_close(&p->err);
+	p->status = child_wait(p->pid, (int)(end - now_ms() > 0 ? end - now_ms() : 0));
+	if (p->status == -ETIMEDOUT) {
+		kill(p->pid, SIGKILL);
+		cr_assert_fail("shmbufctl (pid %d) still runs after %d ms; stdout:\n%s\nstderr:\n%s", (int)p->pid,
+			       RUN_TIMEOUT_MS, p->o.p, p->e.p);
+	}
+	cr_assert_geq(p->status, 0, "waiting for shmbufctl: %s", strerror(-p->status));
+	return WIFEXITED(p->status) ? WEXITSTATUS(p->status) : 128 + WTERMSIG(p->status);
+}
+
+static void proc_free(struct proc *p)
+{
+	fd_close(&p->in);
+	fd_close(&p->out);
+	fd_close(&p->err);
+	free(p->o.p);
+	free(p->e.p);
+	p->o.p = p->e.p = NULL;
+}
+
+/* Run shmbufctl to its end; p keeps its output for the caller (proc_free it). */
+static int ctl_runv(struct proc *p, const void *input, size_t len, unsigned flags, const char *first, ...)
+	__attribute__((sentinel));
+
+static int ctl_runv(struct proc *p, const void *input, size_t len, unsigned flags, const char *first, ...)
+{
+	const char *args[MAX_ARGS + 1];
+
+	COLLECT_ARGS(args, first);
+	proc_startv(p, input, len, flags, args);
+	return proc_finish(p);
+}
+
+#define CTL(p, ...) ctl_runv(p, NULL, 0, 0, __VA_ARGS__, (const char *)NULL)
+#define CTL_IN(p, in, len, ...) ctl_runv(p, in, len, 0, __VA_ARGS__, (const char *)NULL)
+
+/* Run a command expected to succeed; returns its stdout (free it). */
+static char *ctl_ok_(const char *first, ...) __attribute__((sentinel));
+
+static char *ctl_ok_(const char *first, ...)
+{
+	const char *args[MAX_ARGS + 1];
+	struct proc p;
+	char *out;
+	int code;
+
+	COLLECT_ARGS(args, first);
+	proc_startv(&p, NULL, 0, 0, args);
+	code = proc_finish(&p);
+	cr_assert_eq(code, 0, "shmbufctl %s %s exited %d; stderr:\n%s", first, args[1] ? args[1] : "", code, p.e.p);
+	out = p.o.p;
+	p.o.p = NULL;
+	proc_free(&p);
+	return out;
+}
+
+#define ctl_ok(...) ctl_ok_(__VA_ARGS__, (const char *)NULL)
+
+/* Run a JSON-printing command expected to succeed; returns the parsed document. */
+#define CTL_JSON(...) ctl_json(ctl_ok(__VA_ARGS__))
+
+static struct jv *ctl_json(char *out)
+{
+	struct jv *v = json_parse(out);
+
+	free(out);
+	return v;
+}
+
+/* Poll `clients --json` until the client with pid is subscribed to events. */
+static void wait_subscribed(pid_t pid)
+{
+	int64_t end = now_ms() + 5000;
+
+	for (;;) {
+		struct jv *v = CTL_JSON("clients", "--json");
+		const struct jv *list = jv_array(v, "clients");
+		bool found = false;
+
+		for (size_t i = 0; i < list->n; i++)
+			if ((pid_t)jv_u64(&list->items[i], "pid") == pid && jv_bool(&list->items[i], "subscribed"))
+				found = true;
+		json_free(v);
+		if (found)
+			return;
+		cr_assert_lt(now_ms(), end, "shmbufctl watch (pid %d) did not subscribe within 5 s", (int)pid);
+		poll(NULL, 0, 10);
+	}
+}
+
+/* ---- help, version and usage errors ---- */
+
+Test(ctl, help_and_version_exit_0)
+{
+	static const char *const cmds[] = { "status", "list",    "ls",   "leases", "clients", "create",
+					    "destroy", "resize", "read", "write",  "hold",    "watch" };
+	struct proc p;
+	char want[64];
+
+	cr_assert_eq(CTL(&p, "--help"), 0);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		cr_expect(strstr(p.o.p, cmds[i]), "--help does not mention %s", cmds[i]);
+	proc_free(&p);
+
+	cr_assert_eq(CTL(&p, "--version"), 0);
+	cr_expect(strstr(p.o.p, SHMBUF_VERSION_STRING), "--version printed: %s", p.o.p);
+	proc_free(&p);
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		cr_expect_eq(CTL(&p, cmds[i], "--help"), 0, "%s --help failed: %s", cmds[i], p.e.p);
+		snprintf(want, sizeof(want), "Usage: shmbufctl %s", strcmp(cmds[i], "ls") ? cmds[i] : "list");
+		cr_expect(strstr(p.o.p, want), "%s --help printed:\n%s", cmds[i], p.o.p);
+		proc_free(&p);
+	}
+	expect_clean_shutdown();
+}
+
+/* Expect exit status 2 and a "shmbufctl: " message on stderr. */
+static void expect_usage_error(const char *const *argv)
+{
+	struct proc p;
+	int code;
+
+	proc_startv(&p, NULL, 0, 0, argv);
+	code = proc_finish(&p);
+
+	cr_expect_eq(code, 2, "shmbufctl %s %s ... exited %d, expected 2 (usage); stderr:\n%s", argv[0],
+		     argv[1] ? argv[1] : "", code, p.e.p);
+	cr_expect(strncmp(p.e.p, "shmbufctl: ", 11) == 0, "usage error message: %s", p.e.p);
+	cr_expect_eq(p.o.len, 0, "a usage error printed on stdout: %s", p.o.p);
+	proc_free(&p);
+}
+
+Test(ctl, usage_errors_exit_2)
+{
+	static const char *const cases[][7] = {
+		{ NULL },
+		{ "frobnicate", NULL },
+		{ "--bogus", "list", NULL },
+		{ "list", "--bogus", NULL },
+		{ "list", "extra", NULL },
+		{ "status", "--mode", "0600", NULL },
+		{ "create", "x", NULL },
+		{ "create", "x", "12Q", NULL },
+		{ "create", "x", "4K", "--mode", "999", NULL },
+		{ "create", "x", "4K", "--mode", NULL },
+		{ "resize", "x", "lots", NULL },
+		{ "destroy", NULL },
+		{ "read", "x", "--hex", "--raw", NULL },
+		{ "read", "x", "--offset", "-1", NULL },
+		{ "write", "x", "--fill", "256", NULL },
+		{ "hold", "x", NULL },
+		{ "hold", "x", "--read", "--write", NULL },
+		{ "hold", "x", "--read", "--for", "soon", NULL },
+		{ "hold", "x", "--read", "--wait", "-2", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_usage_error(cases[i]);
+	expect_clean_shutdown();
+}
+
+/* ---- the daemon not reachable ---- */
+
+Test(ctl, unreachable_daemon_exits_3_naming_the_socket)
+{
+	char path[108], stale[108];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct proc p;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/shmbufctl-test-none.%d/shmbufd.sock", (int)getpid());
+	cr_assert_eq(ctl_runv(&p, NULL, 0, CTL_NO_SOCKET, "--socket", path, "list", (const char *)NULL), 3,
+		     "stderr: %s", p.e.p);
+	cr_expect(strstr(p.e.p, path), "the message does not name %s:\n%s", path, p.e.p);
+	cr_expect(strstr(p.e.p, "shmbufd --socket"), "no hint how to start shmbufd:\n%s", p.e.p);
+	proc_free(&p);
+
+	/* A socket file nobody listens on (a daemon that died): ECONNREFUSED. */
+	snprintf(stale, sizeof(stale), "/tmp/shmbufctl-test-stale.%d.sock", (int)getpid());
+	memcpy(sa.sun_path, stale, strlen(stale) + 1);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "bind %s: %s", stale, strerror(errno));
+	cr_expect_eq(ctl_runv(&p, NULL, 0, CTL_NO_SOCKET, "status", "--socket", stale, (const char *)NULL), 3,
+		     "stderr: %s", p.e.p);
+	cr_expect(strstr(p.e.p, stale), "the message does not name %s:\n%s", stale, p.e.p);
+	proc_free(&p);
+	close(fd);
+	unlink(stale);
+	expect_clean_shutdown();
+}
+
+Test(ctl, socket_comes_from_the_environment)
+{
+	struct proc p;
+
+	cr_assert_eq(ctl_runv(&p, NULL, 0, CTL_ENV_SOCKET, "status", "--json", (const char *)NULL), 0, "stderr: %s",
+		     p.e.p);
+	proc_free(&p);
+	/* Without --socket or $SHMBUF_SOCKET: the default path, named in the error. */
+	if (ctl_runv(&p, NULL, 0, CTL_NO_SOCKET, "status", (const char *)NULL) == 3)
+		cr_expect(strstr(p.e.p, "shmbufd.sock"), "no socket path in:\n%s", p.e.p);
+	proc_free(&p);
+	expect_clean_shutdown();
+}
+
+/* ---- segments ---- */
+
+Test(ctl, create_list_destroy)
+{
+	const char *name = seg_name("cam0/frames");
+	const struct jv *segs, *s;
+	struct jv *v;
+	struct proc p;
+	char *out, want[300];
+
+	free(ctl_ok("create", name, "4K", "--mode", "0600"));
+	free(ctl_ok("create", seg_name("big"), "64M"));
+
+	cr_assert_eq(CTL(&p, "create", name, "8K"), 1);
+	snprintf(want, sizeof(want), "shmbufctl: create: %s: segment already exists\n", name);
+	cr_expect_str_eq(p.e.p, want);
+	proc_free(&p);
+
+	out = ctl_ok("list");
+	cr_expect(strstr(out, "NAME") && strstr(out, "SIZE") && strstr(out, "STATE"), "no header:\n%s", out);
+	cr_expect(strstr(out, name) && strstr(out, "4 KiB") && strstr(out, "0600") && strstr(out, "live") &&
+			  strstr(out, "64 MiB"),
+		  "list:\n%s", out);
+	free(out);
+	out = ctl_ok("ls");
+	cr_expect(strstr(out, name), "ls:\n%s", out);
+	free(out);
+
+	v = CTL_JSON("list", "--json");
+	segs = jv_array(v, "segments");
+	cr_assert_eq(segs->n, 2);
+	s = jv_find(segs, "name", name);
+	cr_assert_not_null(s, "%s not listed", name);
+	cr_expect_eq(jv_u64(s, "size"), 4096);
+	cr_expect_str_eq(jv_str(s, "mode"), "0600");
+	cr_expect_eq(jv_u64(s, "uid"), getuid());
+	cr_expect_str_eq(jv_str(s, "state"), "live");
+	cr_expect_eq(jv_u64(s, "read_leases") + jv_u64(s, "write_leases") + jv_u64(s, "waiters"), 0);
+	json_free(v);
+
+	free(ctl_ok("destroy", name));
+	v = CTL_JSON("list", "--json");
+	cr_expect_null(jv_find(jv_array(v, "segments"), "name", name), "%s still listed after destroy", name);
+	json_free(v);
+
+	cr_assert_eq(CTL(&p, "destroy", name), 1);
+	snprintf(want, sizeof(want), "shmbufctl: destroy: %s: no such segment\n", name);
+	cr_expect_str_eq(p.e.p, want);
+	proc_free(&p);
+	expect_clean_shutdown();
+}
+
+Test(ctl, names_that_need_escaping_survive_json)
+{
+	const char *name = "q\"uote\\back slash";
+	struct jv *v;
+
+	free(ctl_ok("create", name, "1"));
+	v = CTL_JSON("list", "--json");
+	cr_expect_not_null(jv_find(jv_array(v, "segments"), "name", name));
+	json_free(v);
+	free(ctl_ok("destroy", name));
+	expect_clean_shutdown();
+}
+
+Test(ctl, resize_changes_the_size)
+{
+	const char *name = seg_name("grow");
+	struct jv *v;
+	struct proc p;
+
+	free(ctl_ok("create", name, "4KiB"));
+	free(ctl_ok("resize", name, "1M"));
+	v = CTL_JSON("list", "--json");
+	cr_expect_eq(jv_u64(jv_find(jv_array(v, "segments"), "name", name), "size"), 1024 * 1024);
+	json_free(v);
+	cr_expect_eq(CTL(&p, "resize", seg_name("missing"), "1M"), 1);
+	cr_expect(strstr(p.e.p, "no such segment"), "%s", p.e.p);
+	proc_free(&p);
+	expect_clean_shutdown();
+}
+
+Test(ctl, status_reports_the_daemon)
+{
+	struct jv *v;
+	char *out;
+
+	free(ctl_ok("create", seg_name("s"), "1M"));
+	out = ctl_ok("status");
+	cr_expect(strstr(out, daemon_socket()) && strstr(out, "segments:") && strstr(out, "uptime:"), "status:\n%s",
+		  out);
+	free(out);
+	v = CTL_JSON("status", "--json");
+	cr_expect_eq((pid_t)jv_u64(v, "pid"), daemon_pid());
+	cr_expect_str_eq(jv_str(v, "socket"), daemon_socket());
+	cr_expect_eq(jv_u64(v, "segments"), 1);
+	cr_expect_eq(jv_u64(v, "bytes"), 1024 * 1024);
+	cr_expect_gt(jv_u64(v, "max_bytes"), 0);
+	cr_expect_geq(jv_u64(v, "clients"), 1);
+	cr_expect_eq(jv_u64(v, "read_leases") + jv_u64(v, "write_leases") + jv_u64(v, "waiters"), 0);
+	cr_expect_gt(strlen(jv_str(v, "version")), 0);
+	json_free(v);
+	expect_clean_shutdown();
+}
+
+Test(ctl, clients_lists_connections)
+{
+	shmbuf_client *c = client_new();
+	const struct jv *list, *me = NULL, *self = NULL;
+	struct jv *v;
+	char *out;
+
+	v = CTL_JSON("clients", "--json");
+	list = jv_array(v, "clients");
+	cr_assert_eq(list->n, 2);
+	for (size_t i = 0; i < list->n; i++) {
+		if ((pid_t)jv_u64(&list->items[i], "pid") == getpid())
+			me = &list->items[i];
+		if (jv_bool(&list->items[i], "self"))
+			self = &list->items[i];
+	}
+	cr_assert_not_null(me, "this test process is not listed");
+	cr_assert_not_null(self, "shmbufctl's own connection is not marked self");
+	cr_expect_str_eq(jv_str(self, "comm"), "shmbufctl");
+	cr_expect_eq(jv_u64(me, "uid"), getuid());
+	cr_expect_eq(jv_u64(me, "leases"), 0);
+	json_free(v);
+	out = ctl_ok("clients");
+	cr_expect(strstr(out, "COMMAND") && strstr(out, "shmbufctl") && strstr(out, "self"), "clients:\n%s", out);
+	free(out);
+	shmbuf_disconnect(c);
+	expect_clean_shutdown();
+}
+
+Test(ctl, odd_command_names_stay_valid_json)
+{
+	shmbuf_client *c;
+	const struct jv *list, *me = NULL;
+	struct jv *v;
+	char *out;
+
+	/* A command name is whatever the process set: here not UTF-8, with JSON's special characters. */
+	cr_assert_eq(prctl(PR_SET_NAME, "odd\xff\"\\x"), 0);
+	c = client_new();
+	v = CTL_JSON("clients", "--json");
+	list = jv_array(v, "clients");
+	for (size_t i = 0; i < list->n; i++)
+		if ((pid_t)jv_u64(&list->items[i], "pid") == getpid())
+			me = &list->items[i];
+	cr_assert_not_null(me);
+	cr_expect_str_eq(jv_str(me, "comm"), "odd\xef\xbf\xbd\"\\x"); /* U+FFFD for the stray byte */
+	json_free(v);
+	out = ctl_ok("clients");
+	cr_expect(strstr(out, "odd?\"\\x"), "clients:\n%s", out);
+	free(out);
+	shmbuf_disconnect(c);
+	expect_clean_shutdown();
+}
+
+/* ---- bytes ---- */
+
+Test(ctl, write_then_read_round_trips_bytes)
+{
+	const char *name = seg_name("bytes");
+	uint8_t data[70000];
+	struct proc p;
+	char want[64];
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + i / 256);
+	free(ctl_ok("create", name, "128K"));
+	cr_assert_eq(CTL_IN(&p, data, sizeof(data), "write", name, "--offset", "4099"), 0, "%s", p.e.p);
+	proc_free(&p);
+
+	cr_assert_eq(CTL(&p, "read", name, "--offset", "4099", "--length", "70000"), 0, "%s", p.e.p);
+	cr_assert_eq(p.o.len, sizeof(data));
+	cr_expect(memcmp(p.o.p, data, sizeof(data)) == 0, "the bytes read back differ");
+	proc_free(&p);
+
+	/* Bytes outside the written range were not touched. */
+	cr_assert_eq(CTL(&p, "read", name, "--raw", "--length", "4099"), 0, "%s", p.e.p);
+	cr_expect(p.o.len == 4099 && all_zero(p.o.p, 4099));
+	proc_free(&p);
+
+	/* --hex: hexdump -C style, offsets within the segment. */
+	cr_assert_eq(CTL(&p, "read", name, "--hex", "--offset", "4099", "--length", "16"), 0, "%s", p.e.p);
+	snprintf(want, sizeof(want), "00001003  %02x %02x %02x", data[0], data[1], data[2]);
+	cr_expect(strncmp(p.o.p, want, strlen(want)) == 0, "hex dump:\n%s\nwanted it to start with %s", p.o.p, want);
+	cr_expect(strstr(p.o.p, "00001013\n"), "no end offset:\n%s", p.o.p);
+	proc_free(&p);
+
+	/* Input longer than the range: refused, nothing written. */
+	cr_expect_eq(CTL_IN(&p, data, 10, "write", name, "--length", "4"), 1);
+	cr_expect(strstr(p.e.p, "longer"), "%s", p.e.p);
+	proc_free(&p);
+	expect_clean_shutdown();
+}
+
+Test(ctl, write_fill_sets_every_byte_of_the_range)
+{
+	const char *name = seg_name("fill");
+	struct proc p;
+
+	free(ctl_ok("create", name, "8K"));
+	free(ctl_ok("write", name, "--fill", "0x5a", "--offset", "100", "--length", "1000"));
+	cr_assert_eq(CTL(&p, "read", name, "--raw"), 0, "%s", p.e.p);
+	cr_assert_eq(p.o.len, 8192);
+	for (size_t i = 0; i < p.o.len; i++)
+		cr_assert_eq((uint8_t)p.o.p[i], i >= 100 && i < 1100 ? 0x5a : 0, "byte %zu", i);
+	proc_free(&p);
+	/* Without --length, to the end of the segment. */
+	free(ctl_ok("write", name, "--fill", "255", "--offset", "8000"));
+	cr_assert_eq(CTL(&p, "read", name, "--raw", "--offset", "7999"), 0, "%s", p.e.p);
+	cr_expect(p.o.len == 193 && p.o.p[0] == 0 && (uint8_t)p.o.p[1] == 255 && (uint8_t)p.o.p[192] == 255);
+	proc_free(&p);
+	expect_clean_shutdown();
+}
+
+Test(ctl, missing_segments_exit_1)
+{
+	const char *name = seg_name("nothing");
+	static const char *const cmds[][3] = { { "read", NULL }, { "destroy", NULL }, { "resize", "4K" },
+					       { "leases", NULL }, { "hold", "--read" }, { "write", "--fill=1" } };
+	char want[300];
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		struct proc p;
+		int code = CTL(&p, cmds[i][0], name, cmds[i][1]);
+
+		cr_expect_eq(code, 1, "%s exited %d; stderr: %s", cmds[i][0], code, p.e.p);
+		snprintf(want, sizeof(want), "shmbufctl: %s: %s: no such segment\n", cmds[i][0], name);
+		cr_expect_str_eq(p.e.p, want);
+		proc_free(&p);
+	}
+	expect_clean_shutdown();
+}
+
+/* ---- hold and leases, across processes ---- */
+
+Test(ctl, hold_in_one_process_shows_in_leases_of_another)
+{
+	const char *name = seg_name("held");
+	shmbuf_client *c = client_new();
+	const struct jv *leases, *w = NULL, *r = NULL;
+	struct proc writer, reader, p;
+	struct jv *v;
+	char *out, pid[16];
+
+	free(ctl_ok("create", name, "64K"));
+	proc_start(&writer, 0, "hold", name, "--write", "--offset", "4K", "--length", "4K", (const char *)NULL);
+	cr_assert(proc_wait_output(&writer, "holding write lease", RUN_TIMEOUT_MS), "hold printed: %s / %s",
+		  writer.o.p, writer.e.p);
+
+	/* A conflicting read fails at once, and waits with --wait. */
+	cr_expect_eq(CTL(&p, "read", name, "--offset", "6K", "--length", "1"), 1);
+	cr_expect(strstr(p.e.p, "leased"), "%s", p.e.p);
+	proc_free(&p);
+	proc_start(&reader, 0, "hold", name, "--read", "--wait", "-1", (const char *)NULL);
+	cr_assert_eq(wait_for_waiters(c, name, 1, 5000), 0);
+
+	v = CTL_JSON("leases", name, "--json");
+	leases = jv_array(v, "leases");
+	cr_assert_eq(leases->n, 2);
+	for (size_t i = 0; i < leases->n; i++) {
+		if ((pid_t)jv_u64(&leases->items[i], "pid") == writer.pid)
+			w = &leases->items[i];
+		if ((pid_t)jv_u64(&leases->items[i], "pid") == reader.pid)
+			r = &leases->items[i];
+	}
+	cr_assert(w && r, "holders not found by pid");
+	cr_expect_str_eq(jv_str(w, "segment"), name);
+	cr_expect_str_eq(jv_str(w, "mode"), "write");
+	cr_expect_str_eq(jv_str(w, "state"), "held");
+	cr_expect_str_eq(jv_str(w, "comm"), "shmbufctl");
+	cr_expect_eq(jv_u64(w, "offset"), 4096);
+	cr_expect_eq(jv_u64(w, "length"), 4096);
+	cr_expect_eq(jv_u64(w, "uid"), getuid());
+	cr_expect_str_eq(jv_str(r, "mode"), "read");
+	cr_expect_str_eq(jv_str(r, "state"), "waiting");
+	json_free(v);
+
+	/* The table shows the holder's pid and command name. */
+	out = ctl_ok("leases");
+	snprintf(pid, sizeof(pid), " %d ", (int)writer.pid);
+	cr_expect(strstr(out, pid) && strstr(out, "shmbufctl") && strstr(out, "waiting") && strstr(out, "held"),
+		  "leases:\n%s", out);
+	free(out);
+	v = CTL_JSON("status", "--json");
+	cr_expect_eq(jv_u64(v, "write_leases"), 1);
+	cr_expect_eq(jv_u64(v, "waiters"), 1);
+	json_free(v);
+
+	/* SIGTERM ends a hold cleanly: released, exit 0; the waiting reader gets its lease. */
+	kill(writer.pid, SIGTERM);
+	cr_expect_eq(proc_finish(&writer), 0, "%s", writer.e.p);
+	cr_assert(proc_wait_output(&reader, "holding read lease", RUN_TIMEOUT_MS), "reader: %s / %s", reader.o.p,
+		  reader.e.p);
+	kill(reader.pid, SIGINT);
+	cr_expect_eq(proc_finish(&reader), 0, "%s", reader.e.p);
+	proc_free(&writer);
+	proc_free(&reader);
+
+	v = CTL_JSON("leases", "--json");
+	cr_expect_eq(jv_array(v, "leases")->n, 0, "leases left after both holds ended");
+	json_free(v);
+	shmbuf_disconnect(c);
+	expect_clean_shutdown();
+}
+
+Test(ctl, hold_for_ends_by_itself)
+{
+	const char *name = seg_name("brief");
+	struct proc p;
+	int64_t start;
+	struct jv *v;
+
+	free(ctl_ok("create", name, "4K"));
+	start = now_ms();
+	cr_assert_eq(CTL(&p, "hold", name, "--read", "--for", "0.3"), 0, "%s", p.e.p);
+	cr_expect_geq(now_ms() - start, 300);
+	cr_expect(strstr(p.o.p, "holding read lease"), "%s", p.o.p);
+	proc_free(&p);
+	v = CTL_JSON("leases", "--json");
+	cr_expect_eq(jv_array(v, "leases")->n, 0);
+	json_free(v);
+	expect_clean_shutdown();
+}
+
+/* ---- watch ---- */
+
+/* The events of `watch --json` output so far, one parsed object per line. */
+static const struct jv *find_event(struct jv **events, size_t n, const char *type, const char *segment)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(jv_str(events[i], "event"), type) == 0 &&
+		    (!segment || strcmp(jv_str(events[i], "segment"), segment) == 0))
+			return events[i];
+	return NULL;
+}
+
+Test(ctl, watch_sees_a_create_and_a_release)
+{
+	const char *name = seg_name("watched");
+	struct proc w, text;
+	struct jv *events[256];
+	const struct jv *created, *acquired, *released;
+	size_t n = 0;
+	char *line, *nl;
+
+	proc_start(&w, 0, "watch", "--json", (const char *)NULL);
+	proc_start(&text, 0, "watch", (const char *)NULL);
+	wait_subscribed(w.pid);
+	wait_subscribed(text.pid);
+
+	free(ctl_ok("create", name, "16K"));
+	free(ctl_ok("hold", name, "--write", "--length", "100", "--for", "0"));
+	cr_assert(proc_wait_output(&w, "\"lease-released\"", RUN_TIMEOUT_MS), "watch --json printed:\n%s\n%s", w.o.p,
+		  w.e.p);
+	cr_assert(proc_wait_output(&text, "lease-released", RUN_TIMEOUT_MS), "watch printed:\n%s\n%s", text.o.p,
+		  text.e.p);
+
+	/* Every line is one JSON object. */
+	for (line = w.o.p; (nl = strchr(line, '\n')) && n < 256; line = nl + 1) {
+		*nl = '\0';
+		events[n++] = json_parse(line);
+	}
+	created = find_event(events, n, "segment-created", name);
+	acquired = find_event(events, n, "lease-acquired", name);
+	released = find_event(events, n, "lease-released", name);
+	cr_assert(created && acquired && released, "events missing in:\n%s", w.o.p);
+	cr_expect_eq(jv_u64(created, "size"), 16384);
+	cr_expect_str_eq(jv_str(created, "comm"), "shmbufctl");
+	cr_expect_eq(jv_u64(acquired, "lease_id"), jv_u64(released, "lease_id"));
+	cr_expect_str_eq(jv_str(acquired, "mode"), "write");
+	cr_expect_eq(jv_u64(acquired, "length"), 100);
+	cr_expect_gt(jv_u64(created, "time_ns"), 0);
+	for (size_t i = 0; i < n; i++)
+		json_free(events[i]);
+
+	cr_expect(strstr(text.o.p, "segment-created") && strstr(text.o.p, name), "watch printed:\n%s", text.o.p);
+
+	/* watch runs until a signal ends it. */
+	kill(w.pid, SIGTERM);
+	kill(text.pid, SIGINT);
+	cr_expect_eq(proc_finish(&w), 128 + SIGTERM);
+	cr_expect_eq(proc_finish(&text), 128 + SIGINT);
+	proc_free(&w);
+	proc_free(&text);
+	expect_clean_shutdown();
+}
+
+Test(ctl, watch_exits_3_when_the_daemon_goes)
+{
+	struct proc w;
+
+	proc_start(&w, 0, "watch", (const char *)NULL);
+	wait_subscribed(w.pid);
+	kill(daemon_pid(), SIGTERM);
+	cr_expect_eq(proc_finish(&w), 3, "%s", w.e.p);
+	cr_expect(strstr(w.e.p, "shmbufctl: watch: "), "%s", w.e.p);
+	proc_free(&w);
+	expect_clean_shutdown();
+}

@@ -235,11 +235,11 @@ enum proto_event_type {
 struct proto_event {
 	uint16_t type;        /* enum proto_event_type; unknown types are decoded, not rejected */
 	uint64_t time_ns;     /* CLOCK_REALTIME */
-	uint64_t client_id;   /* the client that caused it */
+	uint64_t client_id;   /* LEASE_*: the holder or waiter; SEGMENT_*: the caller (0 for FREED); CLIENT_*: that client */
 	uint64_t lease_id;    /* LEASE_* events */
 	uint64_t offset;      /* LEASE_* events */
 	uint64_t length;      /* LEASE_* events */
-	uint64_t size;        /* SEGMENT_* events */
+	uint64_t size;        /* SEGMENT_* and LEASE_* events: the segment's size */
 	uint32_t flags;       /* LEASE_*: PROTO_LEASE_WRITE */
 	uint32_t pid;
 	uint32_t uid;

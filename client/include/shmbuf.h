@@ -199,12 +199,14 @@ typedef enum shmbuf_event_type {
 typedef struct shmbuf_event {
 	int type;               /* shmbuf_event_type; newer daemons may send types not listed */
 	uint64_t time_ns;       /* CLOCK_REALTIME */
-	uint64_t client_id;     /* the client that caused it */
+	uint64_t client_id;     /* lease events: the holder or waiter; segment events: the caller
+				 * (0 for SEGMENT_FREED); client events: that client. pid, uid
+				 * and comm describe the same client. */
 	pid_t pid;
 	uid_t uid;
 	char comm[SHMBUF_COMM_MAX + 1];
 	char segment[SHMBUF_NAME_MAX + 1]; /* "" for client events */
-	uint64_t size;          /* segment events */
+	uint64_t size;          /* segment and lease events: the segment's size */
 	uint64_t lease_id, offset, length; /* lease events */
 	int write;              /* lease events */
 } shmbuf_event;

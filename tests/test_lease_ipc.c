@@ -2,6 +2,7 @@
  * shared, read views are read-only, conflicts, waiting in arrival order, and dead holders. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -438,6 +439,55 @@ Test(lease_ipc, waiters_are_granted_in_arrival_order)
 	chan_close(&ja.to_parent);
 	chan_close(&ja.to_child);
 	chan_close(&jb.to_child);
+	expect_clean_shutdown();
+}
+
+/* ---- threads sharing one client ---- */
+
+struct waiting_thread {
+	shmbuf_client *c;
+	const char *name;
+	int result;
+	shmbuf_view view;
+};
+
+static void *acquire_and_wait(void *arg)
+{
+	struct waiting_thread *t = arg;
+
+	int r = shmbuf_acquire(t->c, t->name, 0, 0, SHMBUF_WRITE, -1, &t->view);
+
+	__atomic_store_n(&t->result, r, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+Test(lease_ipc, a_thread_waiting_in_acquire_does_not_hold_up_other_threads_on_the_same_client)
+{
+	const char *name = seg_name("threads"), *other = seg_name("other");
+	shmbuf_client *c = client_new(), *holder = client_new();
+	struct waiting_thread t = { .c = c, .name = name, .result = 1 };
+	shmbuf_view r, v;
+	pthread_t thread;
+	int64_t t0;
+
+	cr_assert_eq(shmbuf_create(c, name, 4096, 0600), 0);
+	cr_assert_eq(shmbuf_acquire(holder, name, 0, 0, SHMBUF_READ, 0, &r), 0);
+	cr_assert_eq(pthread_create(&thread, NULL, acquire_and_wait, &t), 0);
+	/* These calls share c's connection with the blocked acquire. */
+	cr_assert_eq(wait_for_waiters(c, name, 1, 10000), 0);
+	t0 = now_ms();
+	cr_assert_eq(shmbuf_create(c, other, 4096, 0600), 0);
+	cr_assert_eq(shmbuf_acquire(c, other, 0, 0, SHMBUF_WRITE, 0, &v), 0);
+	cr_assert_eq(shmbuf_release(c, &v), 0);
+	cr_assert_lt(now_ms() - t0, 1000, "calls waited behind the blocked acquire");
+	cr_assert_eq(__atomic_load_n(&t.result, __ATOMIC_SEQ_CST), 1, "the waiting acquire is still waiting");
+
+	cr_assert_eq(shmbuf_release(holder, &r), 0);
+	cr_assert_eq(pthread_join(thread, NULL), 0);
+	cr_assert_eq(t.result, 0, "granted once the reader left: %s", shmbuf_strerror(t.result));
+	cr_assert_eq(shmbuf_release(c, &t.view), 0);
+	shmbuf_disconnect(c);
+	shmbuf_disconnect(holder);
 	expect_clean_shutdown();
 }
 

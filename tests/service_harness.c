@@ -89,6 +89,7 @@ void svc_teardown(void)
 	}
 	if (t.dir[0])
 		nftw(t.dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t.dir[0] = '\0'; /* svc_skip() may have been here first */
 }
 
 char *read_file(const char *path)

@@ -26,7 +26,7 @@ TestSuite(install, .init = svc_setup, .fini = svc_teardown, .timeout = 60);
 static void install_tree(void)
 {
 #ifdef SHMBUF_INSTALL_ABSOLUTE
-	cr_skip_test("an install directory is absolute (%s): installing would write outside the "
+	svc_skip("an install directory is absolute (%s): installing would write outside the "
 		     "test's prefix", SHMBUF_INSTALL_ABSOLUTE);
 #endif
 	int lock = open(SHMBUF_BINARY_DIR "/tests/.install.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -97,7 +97,7 @@ Test(install, units_pass_systemd_analyze_verify)
 	char *out;
 
 	if (!have_program("systemd-analyze"))
-		cr_skip_test("systemd-analyze is not installed (Debian package systemd)");
+		svc_skip("systemd-analyze is not installed (Debian package systemd)");
 	install_tree();
 	expect_sh(log, "MANPATH='%s' systemd-analyze verify %s '%s/shmbufd.socket' '%s/shmbufd.service'",
 		  installed(SHMBUF_INSTALL_MANDIR), man, units, units);
@@ -138,7 +138,7 @@ Test(install, the_service_keeps_its_hardening)
 		cr_expect(!file_contains(service, forbidden[i]), "shmbufd.service has %s", forbidden[i] + 1);
 
 	if (!have_program("systemd-analyze"))
-		cr_skip_test("systemd-analyze is not installed (Debian package systemd)");
+		svc_skip("systemd-analyze is not installed (Debian package systemd)");
 	/* --threshold counts tenths: 12 is an exposure of 1.2; systemd 252 rates the unit 0.9. */
 	expect_sh(in_dir("security.log"), "systemd-analyze security --offline=yes --threshold=12 '%s'", service);
 	/* The same bar fails an unhardened service, so the check has teeth. */
@@ -152,7 +152,7 @@ Test(install, sysusers_creates_the_user_and_its_group)
 	char *passwd, *group;
 
 	if (!have_program("systemd-sysusers"))
-		cr_skip_test("systemd-sysusers is not installed (Debian package systemd)");
+		svc_skip("systemd-sysusers is not installed (Debian package systemd)");
 	install_tree();
 	cr_assert_eq(mkdir(in_dir("root"), 0755), 0);
 	cr_assert_eq(mkdir(in_dir("root/etc"), 0755), 0);
@@ -172,7 +172,7 @@ Test(install, the_manual_page_renders_without_warnings)
 	char *out;
 
 	if (!have_program("groff"))
-		cr_skip_test("groff is not installed");
+		svc_skip("groff is not installed");
 	install_tree();
 	expect_sh(in_dir("groff.log"), "groff -man -Tutf8 -ww -z '%s'", installed(SHMBUF_INSTALL_MANDIR "/man8/shmbufd.8"));
 	out = output_of(in_dir("groff.log"));
@@ -258,7 +258,7 @@ Test(install, a_program_builds_with_pkg_config_and_runs)
 	const char *ext = in_dir("ext"), *libdir = installed(SHMBUF_INSTALL_LIBDIR);
 
 	if (!have_program("pkg-config"))
-		cr_skip_test("pkg-config is not installed");
+		svc_skip("pkg-config is not installed");
 	install_tree();
 	cr_assert_eq(mkdir(ext, 0755), 0);
 	write_file(in_dir("ext/consumer.c"), consumer_c);

@@ -52,10 +52,10 @@ TestSuite(activation, .init = svc_setup, .fini = svc_teardown, .timeout = 60);
 static void need_socket_activation(void)
 {
 #ifndef SHMBUF_HAVE_LIBSYSTEMD
-	cr_skip_test("shmbufd was built without libsystemd: it ignores sockets passed by systemd");
+	svc_skip("shmbufd was built without libsystemd: it ignores sockets passed by systemd");
 #endif
 	if (!have_program("systemd-socket-activate"))
-		cr_skip_test("systemd-socket-activate is not installed (Debian package systemd)");
+		svc_skip("systemd-socket-activate is not installed (Debian package systemd)");
 }
 
 static bool exe_is(pid_t pid, const char *suffix)
@@ -139,7 +139,7 @@ TestSuite(notify, .init = svc_setup, .fini = svc_teardown, .timeout = 60);
 static void need_notify(void)
 {
 #ifndef SHMBUF_HAVE_LIBSYSTEMD
-	cr_skip_test("shmbufd was built without libsystemd: it sends no notifications");
+	svc_skip("shmbufd was built without libsystemd: it sends no notifications");
 #endif
 }
 
@@ -306,7 +306,7 @@ Test(environment, variables_configure_the_daemon_and_options_win)
 	cr_assert(notify_wait(nfd, "READY", "1", msg, sizeof(msg), WAIT_MS));
 #else
 	(void)nfd, (void)msg;
-	cr_skip_test("needs sd_notify readiness (libsystemd)");
+	svc_skip("needs sd_notify readiness (libsystemd)");
 #endif
 	cr_assert_eq(stat(sock, &st), 0, "SHMBUFD_SOCKET was not used");
 	cr_assert_eq(st.st_mode & 0777, 0600);

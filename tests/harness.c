@@ -234,7 +234,8 @@ static void settle_after_ready(void)
 
 	shmbuf_disconnect(c);
 	now = daemon_fd_count_settles(idle, 5000);
-	cr_assert_eq(now, idle, "shmbufd still has %d fds 5 s after a client left, %d before it came", now, idle);
+	cr_assert_eq(now, idle, "shmbufd still has %d fds 5 s after a client left, %d before it came", now,
+		     idle);
 }
 
 void daemon_start(const char *const *extra_args)
@@ -346,13 +347,15 @@ static bool daemon_stop(void)
 	hd.pid = 0;
 	log = read_file(hd.log_path);
 	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-	    (log && (strstr(log, "runtime error:") || strstr(log, "Sanitizer") || strstr(log, "shmbufd: error:"))))
+	    (log && (strstr(log, "runtime error:") || strstr(log, "Sanitizer") ||
+		     strstr(log, "shmbufd: error:"))))
 		dump_log();
 	if (status == -ETIMEDOUT) {
 		cr_expect_fail("shmbufd did not stop within %d ms of SIGTERM", STOP_TIMEOUT_MS);
 		ok = false;
 	} else if (status < 0 || WIFSIGNALED(status)) {
-		cr_expect_fail("shmbufd was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+		cr_expect_fail("shmbufd was killed by signal %d (%s)", WTERMSIG(status),
+			       strsignal(WTERMSIG(status)));
 		ok = false;
 	} else if (WEXITSTATUS(status) != 0) {
 		cr_expect_fail("shmbufd exited with status %d", WEXITSTATUS(status));
@@ -535,8 +538,8 @@ void child_expect_signal(pid_t pid, int sig)
 	cr_assert_geq(status, 0, "waiting for child %d: %s", (int)pid, strerror(-status));
 	cr_assert(WIFSIGNALED(status), "child %d exited with %d instead of dying by signal %d", (int)pid,
 		  WIFEXITED(status) ? WEXITSTATUS(status) : -1, sig);
-	cr_assert_eq(WTERMSIG(status), sig, "child %d died by signal %d, expected %d", (int)pid, WTERMSIG(status),
-		     sig);
+	cr_assert_eq(WTERMSIG(status), sig, "child %d died by signal %d, expected %d", (int)pid,
+		     WTERMSIG(status), sig);
 }
 
 void chan_open(struct chan *ch)

@@ -342,7 +342,7 @@ Test(hostile, arguments_the_decoder_lets_through_are_refused_by_the_daemon_witho
 	raw_hello(s);
 	/* proto_encode is strict, so encode a valid request and break it by hand. */
 	m.seq = 10;
-	m.u.acquire = (struct proto_acquire){ .offset = 0, .length = 0, .flags = PROTO_ACQ_READ, .timeout_ms = 0 };
+	m.u.acquire = (struct proto_acquire){ .flags = PROTO_ACQ_READ, .timeout_ms = 0 };
 	snprintf(m.u.acquire.name, sizeof(m.u.acquire.name), "%s", name);
 	n = encode(&m, buf, sizeof(buf));
 	put_le(buf + PROTO_HEADER_SIZE + 16, PROTO_ACQ_READ | PROTO_ACQ_WRITE, 4);
@@ -425,7 +425,8 @@ Test(hostile, several_file_descriptors_in_one_message_get_ebadfd_and_none_is_kep
 	expect_closed(s);
 	close(s);
 	after = daemon_fd_count_settles(baseline, 5000);
-	cr_assert_eq(after, baseline, "the daemon has %d fds, %d before: it kept fds it was sent", after, baseline);
+	cr_assert_eq(after, baseline, "the daemon has %d fds, %d before: it kept fds it was sent", after,
+		     baseline);
 	close(p[0]);
 	close(p[1]);
 	expect_others_served();
@@ -465,7 +466,7 @@ Test(hostile, a_client_that_hangs_up_while_waiting_leaves_no_trace)
 	baseline = daemon_fd_count();
 	s = raw_connect();
 	raw_hello(s);
-	m.u.acquire = (struct proto_acquire){ .offset = 0, .length = 10, .flags = PROTO_ACQ_READ, .timeout_ms = -1 };
+	m.u.acquire = (struct proto_acquire){ .length = 10, .flags = PROTO_ACQ_READ, .timeout_ms = -1 };
 	snprintf(m.u.acquire.name, sizeof(m.u.acquire.name), "%s", name);
 	raw_request(s, &m);
 	cr_assert_eq(wait_for_waiters(c, name, 1, 10000), 0);
@@ -512,7 +513,8 @@ Test(hostile, a_client_that_floods_requests_without_reading_does_not_hold_up_oth
 			disconnected = true;
 			break;
 		}
-		cr_assert(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR, "send: %s", strerror(errno));
+		cr_assert(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR, "send: %s",
+			  strerror(errno));
 		/* Full: the daemon has stopped reading from us. Still full a second later = throttled. */
 		if (poll(&pfd, 1, 1000) == 0) {
 			throttled = true;

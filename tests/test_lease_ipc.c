@@ -263,7 +263,8 @@ Test(lease_ipc, adjacent_ranges_do_not_conflict)
 	cr_assert_eq(shmbuf_create(a, name, 8192, 0600), 0);
 	cr_assert_eq(shmbuf_acquire(a, name, 0, 100, SHMBUF_WRITE, 0, &w1), 0);
 	cr_assert_eq(shmbuf_acquire(b, name, 100, 100, SHMBUF_WRITE, 0, &w2), 0, "[100,200) touches [0,100)");
-	cr_assert_eq(shmbuf_acquire(b, name, 200, 3896, SHMBUF_READ, 0, &r1), 0, "[200,4096) touches [100,200)");
+	cr_assert_eq(shmbuf_acquire(b, name, 200, 3896, SHMBUF_READ, 0, &r1), 0,
+		     "[200,4096) touches [100,200)");
 	cr_assert_eq(shmbuf_acquire(a, name, 4096, 0, SHMBUF_READ, 0, &r2), 0);
 	cr_assert_eq(shmbuf_stat(a, name, &st), 0);
 	cr_assert_eq(st.write_leases, 2);
@@ -295,7 +296,8 @@ Test(lease_ipc, a_bounded_wait_ends_with_etimedout)
 	cr_assert_eq(shmbuf_stat(b, name, &st), 0);
 	cr_assert_eq(st.waiters, 0, "the timed-out waiter left the queue");
 	cr_assert_eq(shmbuf_release(a, &w), 0);
-	cr_assert_eq(shmbuf_acquire(b, name, 0, 0, SHMBUF_WRITE, 0, &w), 0, "and the range is free afterwards");
+	cr_assert_eq(shmbuf_acquire(b, name, 0, 0, SHMBUF_WRITE, 0, &w), 0,
+		     "and the range is free afterwards");
 	cr_assert_eq(shmbuf_release(b, &w), 0);
 	shmbuf_disconnect(a);
 	shmbuf_disconnect(b);

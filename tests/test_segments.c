@@ -49,7 +49,8 @@ Test(segments, ranges_outside_the_segment_are_refused_with_erange)
 	cr_assert_eq(shmbuf_acquire(c, name, 0, 10001, SHMBUF_WRITE, 0, &v), -ERANGE);
 	cr_assert_eq(shmbuf_acquire(c, name, 10000, 0, SHMBUF_READ, 0, &v), -ERANGE, "offset == size");
 	cr_assert_eq(shmbuf_acquire(c, name, 10000, 1, SHMBUF_READ, 0, &v), -ERANGE, "offset == size");
-	cr_assert_eq(shmbuf_acquire(c, name, UINT64_MAX - 1, 10, SHMBUF_READ, 0, &v), -ERANGE, "overflowing end");
+	cr_assert_eq(shmbuf_acquire(c, name, UINT64_MAX - 1, 10, SHMBUF_READ, 0, &v), -ERANGE,
+		     "overflowing end");
 	cr_assert_eq(shmbuf_acquire(c, name, 1, UINT64_MAX, SHMBUF_READ, 0, &v), -ERANGE, "overflowing end");
 	cr_assert_eq(shmbuf_acquire(c, name, 0, UINT64_MAX, SHMBUF_WRITE, -1, &v), -ERANGE,
 		     "refused, not queued, even when willing to wait");
@@ -134,7 +135,8 @@ Test(segments, growing_keeps_a_mapped_view_valid)
 
 	cr_assert_eq(pattern_mismatch(w.data, w.len, 0, 3), -1, "the old view still reads");
 	pattern_fill(w.data, w.len, 0, 4); /* and still writes */
-	cr_assert_eq(shmbuf_acquire(c, name, 4096, 0, SHMBUF_READ, 0, &tail), 0, "the new bytes can be leased");
+	cr_assert_eq(shmbuf_acquire(c, name, 4096, 0, SHMBUF_READ, 0, &tail), 0,
+		     "the new bytes can be leased");
 	cr_assert_eq(tail.len, MiB - 4096);
 	cr_assert(all_zero(tail.data, tail.len), "grown bytes read as zero");
 	cr_assert_eq(shmbuf_release(c, &w), 0);
@@ -207,7 +209,8 @@ Test(segments, destroying_a_leased_segment_removes_the_name_at_once_and_keeps_th
 	cr_assert_eq(shmbuf_create(c, name, 8192, 0600), 0, "the name is free again");
 	cr_assert_eq(daemon_shm_object(name, new_object, sizeof(new_object)), 0);
 	cr_assert_str_neq(new_object, old_object, "a new object");
-	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &fresh), 0, "the old lease is not on the new one");
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &fresh), 0,
+		     "the old lease is not on the new one");
 	cr_assert(all_zero(fresh.data, fresh.len), "new memory");
 	pattern_fill(fresh.data, fresh.len, 0, 6);
 	cr_assert_eq(pattern_mismatch(old.data, old.len, 0, 5), -1, "the old view still reads the old data");
@@ -286,10 +289,11 @@ Test(segments, disconnecting_unmaps_views_and_closes_every_fd)
 
 	c = client_new();
 	cr_assert_eq(shmbuf_create(c, name, 64 * KiB, 0600), 0);
-	for (int i = 0; i < 6; i++)
-		cr_assert_eq(shmbuf_acquire(c, name, (uint64_t)i * 8 * KiB + 3, 100, i % 2 ? SHMBUF_READ : SHMBUF_WRITE,
-					    0, &v[i]),
-			     0);
+	for (int i = 0; i < 6; i++) {
+		unsigned flags = i % 2 ? SHMBUF_READ : SHMBUF_WRITE;
+
+		cr_assert_eq(shmbuf_acquire(c, name, (uint64_t)i * 8 * KiB + 3, 100, flags, 0, &v[i]), 0);
+	}
 	cr_assert_eq(fd_count(), fds_before + 1, "one socket; a view keeps no fd, only its mapping");
 	cr_assert_eq(shmbuf_release(c, &v[0]), 0);
 	cr_assert_eq(shmbuf_release(c, &v[3]), 0);
@@ -297,7 +301,8 @@ Test(segments, disconnecting_unmaps_views_and_closes_every_fd)
 
 	cr_assert_eq(fd_count(), fds_before, "disconnect closes the socket");
 	for (int i = 0; i < 6; i++)
-		cr_assert(mapping_of(v[i].data, perms, path, sizeof(path)) < 0 || !strstr(path, "/dev/shm/shmbuf."),
+		cr_assert(mapping_of(v[i].data, perms, path, sizeof(path)) < 0 ||
+				  !strstr(path, "/dev/shm/shmbuf."),
 			  "view %d is still mapped after disconnect (%s)", i, path);
 
 	/* The daemon ends the four leases still held when the client went: a writer
@@ -343,7 +348,8 @@ Test(segments, create_refuses_a_taken_name_and_bad_arguments)
 
 static void limited_setup(void)
 {
-	static const char *const args[] = { "--max-bytes", "1M", "--max-segments", "2", "--max-leases", "3", NULL };
+	static const char *const args[] = { "--max-bytes", "1M", "--max-segments", "2", "--max-leases", "3",
+					    NULL };
 
 	daemon_start(args);
 }
@@ -408,7 +414,8 @@ Test(limits, a_fourth_lease_on_one_connection_fails_with_edquot)
 	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_READ, 0, &v[3]), -EDQUOT);
 	cr_assert_eq(shmbuf_acquire(other, name, 0, 0, SHMBUF_READ, 0, &o), 0, "the limit is per connection");
 	cr_assert_eq(shmbuf_release(c, &v[0]), 0);
-	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_READ, 0, &v[3]), 0, "a released lease frees a place");
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_READ, 0, &v[3]), 0,
+		     "a released lease frees a place");
 	for (int i = 1; i < 4; i++)
 		cr_assert_eq(shmbuf_release(c, &v[i]), 0);
 	cr_assert_eq(shmbuf_release(other, &o), 0);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -576,6 +577,65 @@ Test(hostile, releasing_another_clients_lease_is_refused_with_enoent)
 	cr_assert_eq(st.write_leases, 1, "the lease is still held");
 	cr_assert_eq(shmbuf_release(c, &w), 0);
 	close(s);
+	shmbuf_disconnect(c);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
+/* ---- tampering through a writable fd ---- */
+
+/* A raw ACQUIRE that keeps the fd the daemon passes (libshmbuf closes it after mmap). */
+static int raw_acquire_fd(int s, uint32_t seq, const char *name, unsigned flags, uint64_t *lease_id)
+{
+	static uint8_t buf[PROTO_MAX_MESSAGE];
+	struct pollfd pfd = { .fd = s, .events = POLLIN };
+	struct proto_msg m = { .op = PROTO_OP_ACQUIRE, .seq = seq };
+	int fd = -1;
+	long n;
+
+	m.u.acquire.flags = flags;
+	snprintf(m.u.acquire.name, sizeof(m.u.acquire.name), "%s", name);
+	raw_request(s, &m);
+	cr_assert_eq(poll(&pfd, 1, REPLY_TIMEOUT_MS), 1, "no ACQUIRE reply");
+	n = fdio_recv(s, buf, sizeof(buf), &fd);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(proto_decode(buf, (size_t)n, &m, NULL), 0);
+	cr_assert_eq(m.status, PROTO_OK, "ACQUIRE failed: %s", m.u.error.message);
+	cr_assert_geq(fd, 0, "a granted ACQUIRE carries an fd");
+	*lease_id = m.u.acquire_reply.lease_id;
+	return fd;
+}
+
+Test(hostile, a_writer_that_truncates_the_segment_through_its_fd_has_the_size_restored_on_release)
+{
+	const char *name = seg_name("tamper");
+	shmbuf_client *c = client_new();
+	struct proto_msg m = { .op = PROTO_OP_RELEASE, .seq = 3 };
+	shmbuf_stat_info st;
+	struct stat fst;
+	uint64_t id;
+	int s = raw_connect(), fd;
+
+	cr_assert_eq(shmbuf_create(c, name, 65536, 0600), 0);
+	raw_hello(s);
+	fd = raw_acquire_fd(s, 2, name, PROTO_ACQ_WRITE, &id);
+	cr_assert_eq(ftruncate(fd, 4096), 0, "a write lease's fd is writable: %s", strerror(errno));
+	m.u.release.lease_id = id;
+	raw_request(s, &m);
+	expect_reply(s, PROTO_OP_RELEASE, 3, PROTO_OK, NULL);
+	/* The RELEASE reply is sent after the check, so the size is already back. */
+	cr_assert_eq(fstat(fd, &fst), 0);
+	cr_assert_eq(fst.st_size, 65536, "the object was left at %lld bytes", (long long)fst.st_size);
+	cr_assert_eq(shmbuf_stat(c, name, &st), 0);
+	cr_assert_eq(st.size, 65536);
+	close(fd);
+
+	/* A read lease's fd cannot change the size at all. */
+	fd = raw_acquire_fd(s, 4, name, PROTO_ACQ_READ, &id);
+	cr_assert_neq(ftruncate(fd, 4096), 0, "ftruncate through a read-only fd must fail");
+	close(fd);
+	close(s);
+	cr_assert_eq(shmbuf_destroy(c, name), 0);
 	shmbuf_disconnect(c);
 	expect_others_served();
 	expect_clean_shutdown();

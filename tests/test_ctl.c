@@ -45,6 +45,12 @@ static bool jp_fail(struct jp *jp, const char *why)
 	return false;
 }
 
+/* The next character, consumed; never steps past the terminating NUL. */
+static char jp_next(struct jp *jp)
+{
+	return *jp->p ? *jp->p++ : '\0';
+}
+
 static void jp_space(struct jp *jp)
 {
 	while (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r')
@@ -77,7 +83,7 @@ static bool jp_hex4(struct jp *jp, unsigned *out)
 {
 	*out = 0;
 	for (int i = 0; i < 4; i++) {
-		char c = *jp->p++;
+		char c = jp_next(jp);
 
 		*out <<= 4;
 		if (c >= '0' && c <= '9')
@@ -113,7 +119,7 @@ static bool jp_string(struct jp *jp, char **out)
 	char *o = malloc(cap), *start = o;
 
 	cr_assert_not_null(o);
-	if (*jp->p++ != '"') {
+	if (jp_next(jp) != '"') {
 		free(start);
 		return jp_fail(jp, "expected a string");
 	}
@@ -132,7 +138,7 @@ static bool jp_string(struct jp *jp, char **out)
 			unsigned cp;
 
 			jp->p++;
-			switch (*jp->p++) {
+			switch (jp_next(jp)) {
 			case '"': *o++ = '"'; break;
 			case '\\': *o++ = '\\'; break;
 			case '/': *o++ = '/'; break;
@@ -226,7 +232,7 @@ static bool jp_members(struct jp *jp, struct jv *v, int depth, char close)
 			if (!jp_string(jp, &key))
 				return false;
 			jp_space(jp);
-			if (*jp->p++ != ':') {
+			if (jp_next(jp) != ':') {
 				free(key);
 				return jp_fail(jp, "expected ':'");
 			}
@@ -240,7 +246,7 @@ static bool jp_members(struct jp *jp, struct jv *v, int depth, char close)
 			jp->p++;
 			continue;
 		}
-		if (*jp->p++ == close)
+		if (jp_next(jp) == close)
 			return true;
 		return jp_fail(jp, "expected ',' or a closing bracket");
 	}
@@ -1192,13 +1198,24 @@ Test(ctl, watch_sees_a_create_and_a_release)
 	expect_clean_shutdown();
 }
 
+/* Stop the daemon behind the test's back, and wait until it has exited. It is
+ * left unreaped (WNOWAIT) for expect_clean_shutdown(), which would otherwise
+ * send a second SIGTERM into its shutdown. */
+static void daemon_kill_and_wait(void)
+{
+	siginfo_t info;
+
+	cr_assert_eq(kill(daemon_pid(), SIGTERM), 0);
+	cr_assert_eq(waitid(P_PID, (id_t)daemon_pid(), &info, WEXITED | WNOWAIT), 0, "waitid: %s", strerror(errno));
+}
+
 Test(ctl, watch_exits_3_when_the_daemon_goes)
 {
 	struct proc w;
 
 	proc_start(&w, 0, "watch", (const char *)NULL);
 	wait_subscribed(w.pid);
-	kill(daemon_pid(), SIGTERM);
+	daemon_kill_and_wait();
 	cr_expect_eq(proc_finish(&w), 3, "%s", w.e.p);
 	cr_expect(strstr(w.e.p, "shmbufctl: watch: "), "%s", w.e.p);
 	proc_free(&w);

@@ -24,6 +24,7 @@ enum {
 struct args {
 	const char *cmd;          /* command name, for messages */
 	const char *socket_path;  /* resolved: --socket, $SHMBUF_SOCKET, or the default */
+	bool socket_is_default;   /* neither --socket nor $SHMBUF_SOCKET: the system socket is tried next */
 	char **pos;               /* positional arguments */
 	int npos;
 	bool json, hex, raw, read, write;

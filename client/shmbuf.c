@@ -344,6 +344,10 @@ static void client_read_one(struct shmbuf_client *c)
 	do
 		n = fdio_recv(c->sock, c->rbuf, PROTO_MAX_MESSAGE, &fd);
 	while (n == -EINTR);
+	/* Linux reports a peer that closed with our request unread as one ECONNRESET;
+	 * the daemon's last word (a seq-0 error) may still be queued behind it. */
+	if (n == -ECONNRESET)
+		n = fdio_recv(c->sock, c->rbuf, PROTO_MAX_MESSAGE, &fd);
 	if (n > 0)
 		r = proto_decode(c->rbuf, (size_t)n, &c->rmsg, NULL);
 	pthread_mutex_lock(&c->lock);
@@ -532,6 +536,13 @@ static void client_free(struct shmbuf_client *c)
 	free(c);
 }
 
+static bool getenv_nonempty(const char *name)
+{
+	const char *v = secure_getenv(name);
+
+	return v && *v;
+}
+
 /* Linux leaves an AF_UNIX socket unconnected when connect() is interrupted
  * (nothing goes on in the background, unlike TCP), so simply try again. */
 static int connect_unix(int sock, const struct sockaddr_un *sa)
@@ -639,6 +650,13 @@ int shmbuf_connect(const char *socket_path, shmbuf_client **out)
 		goto fail;
 	}
 	r = connect_unix(c->sock, &sa);
+	if ((r == -ENOENT || r == -ECONNREFUSED) && !socket_path && strcmp(sa.sun_path, SHMBUF_SYSTEM_SOCKET) != 0 &&
+	    !getenv_nonempty("SHMBUF_SOCKET")) {
+		/* No per-user daemon: the system service is the next place to look. */
+		memcpy(sa.sun_path, SHMBUF_SYSTEM_SOCKET, sizeof(SHMBUF_SYSTEM_SOCKET));
+		if (connect_unix(c->sock, &sa) == 0)
+			r = 0;
+	}
 	if (r < 0)
 		goto fail;
 	r = client_hello(c);

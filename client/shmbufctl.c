@@ -189,7 +189,7 @@ static int resolve_socket(const char *opt, char *buf, size_t cap)
 	else if (env && *env)
 		n = snprintf(buf, cap, "%s", env);
 	else if (geteuid() == 0)
-		n = snprintf(buf, cap, "/run/shmbuf/shmbufd.sock");
+		n = snprintf(buf, cap, "%s", SHMBUF_SYSTEM_SOCKET);
 	else if (xdg && *xdg)
 		n = snprintf(buf, cap, "%s/shmbuf/shmbufd.sock", xdg);
 	else
@@ -202,7 +202,21 @@ int ctl_connect(const struct args *a, shmbuf_client **out)
 	const char *path = a->socket_path;
 	int r = shmbuf_connect(path, out);
 	const char *detail;
+	bool tried_system = false;
 
+	/* As libshmbuf does for a NULL path: no per-user daemon, so try the system service. */
+	if ((r == -ENOENT || r == -ECONNREFUSED) && a->socket_is_default && strcmp(path, SHMBUF_SYSTEM_SOCKET) != 0) {
+		int r2 = shmbuf_connect(SHMBUF_SYSTEM_SOCKET, out);
+
+		if (r2 == 0)
+			return EXIT_OK;
+		if (r2 != -ENOENT && r2 != -ECONNREFUSED) {
+			path = SHMBUF_SYSTEM_SOCKET;
+			r = r2;
+		} else {
+			tried_system = true;
+		}
+	}
 	if (r == 0)
 		return EXIT_OK;
 	detail = shmbuf_last_error_detail();
@@ -223,6 +237,8 @@ int ctl_connect(const struct args *a, shmbuf_client **out)
 			*detail ? ": " : "", detail);
 		return EXIT_UNREACHABLE;
 	}
+	if (tried_system)
+		fprintf(stderr, "shmbufctl: nor at the system service's socket %s\n", SHMBUF_SYSTEM_SOCKET);
 	fprintf(stderr, "shmbufctl: hint: is shmbufd running? Start it with 'shmbufd --socket %s' "
 			"(or 'systemctl start shmbufd'),\n"
 			"shmbufctl: hint: or point --socket or $SHMBUF_SOCKET at the socket it listens on\n",
@@ -451,6 +467,7 @@ static int run_command(const struct command *cmd, int argc, char **argv, const c
 		return EXIT_USAGE;
 	}
 	a.socket_path = path;
+	a.socket_is_default = !socket_opt && !(getenv("SHMBUF_SOCKET") && *getenv("SHMBUF_SOCKET"));
 	return cmd->run(&a);
 }
 

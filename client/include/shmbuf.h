@@ -62,9 +62,14 @@ typedef struct shmbuf_stat_info {
 	uint32_t waiters;      /* acquire requests waiting */
 } shmbuf_stat_info;
 
+/* The system service's socket (shmbufd.socket). */
+#define SHMBUF_SYSTEM_SOCKET "/run/shmbuf/shmbufd.sock"
+
 /* Connect to shmbufd. socket_path NULL means $SHMBUF_SOCKET when set, else the
  * default: /run/shmbuf/shmbufd.sock for root, $XDG_RUNTIME_DIR/shmbuf/shmbufd.sock
- * for other users (/tmp/shmbuf-<uid>/shmbufd.sock when XDG_RUNTIME_DIR is unset).
+ * for other users (/tmp/shmbuf-<uid>/shmbufd.sock when XDG_RUNTIME_DIR is unset);
+ * when no daemon listens at a user's default, the system service's socket
+ * SHMBUF_SYSTEM_SOCKET is tried next.
  * Returns 0, -ENOENT / -ECONNREFUSED when no daemon listens there,
  * -EPROTONOSUPPORT when the daemon speaks no common protocol version. */
 SHMBUF_EXPORT int shmbuf_connect(const char *socket_path, shmbuf_client **out);

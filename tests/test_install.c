@@ -265,9 +265,9 @@ Test(install, a_program_builds_with_pkg_config_and_runs)
 	/* -Wl,-rpath: the program finds the installed library without LD_LIBRARY_PATH. */
 	expect_sh(in_dir("pkg-config-build.log"),
 		  "cd '%s' && export PKG_CONFIG_PATH='%s/pkgconfig' && "
-		  "'%s' -std=c99 -Wall -Wextra -Wpedantic -Werror -o consumer consumer.c "
+		  "'%s' -std=c99 -Wall -Wextra -Wpedantic -Werror %s -o consumer consumer.c "
 		  "$(pkg-config --cflags --libs shmbuf) -Wl,-rpath,'%s'",
-		  ext, libdir, SHMBUF_C_COMPILER, libdir);
+		  ext, libdir, SHMBUF_C_COMPILER, SHMBUF_CONSUMER_FLAGS, libdir);
 	run_consumer(in_dir("ext/consumer"), "pkg-config", in_dir("prefix/%s/libshmbuf.so.0", SHMBUF_INSTALL_LIBDIR));
 }
 
@@ -290,9 +290,10 @@ Test(install, a_program_builds_with_find_package_and_runs)
 		   "target_compile_options(consumer_static PRIVATE -Wall -Wextra -Werror)\n");
 	/* Configuring is the slow part of this suite: once, and nothing more than C. */
 	expect_sh(in_dir("cmake-build.log"),
-		  "'%s' -S '%s' -B '%s/build' -DCMAKE_PREFIX_PATH='%s' -DCMAKE_C_COMPILER='%s' && "
-		  "'%s' --build '%s/build' -j2",
-		  SHMBUF_CMAKE_COMMAND, ext, ext, in_dir("prefix"), SHMBUF_C_COMPILER, SHMBUF_CMAKE_COMMAND, ext);
+		  "'%s' -S '%s' -B '%s/build' -DCMAKE_PREFIX_PATH='%s' -DCMAKE_C_COMPILER='%s' "
+		  "-DCMAKE_C_FLAGS='%s' && '%s' --build '%s/build' -j2",
+		  SHMBUF_CMAKE_COMMAND, ext, ext, in_dir("prefix"), SHMBUF_C_COMPILER, SHMBUF_CONSUMER_FLAGS,
+		  SHMBUF_CMAKE_COMMAND, ext);
 	/* CMake links imported targets with an rpath into the prefix. */
 	run_consumer(in_dir("ext/build/consumer"), "find-package",
 		     in_dir("prefix/%s/libshmbuf.so.0", SHMBUF_INSTALL_LIBDIR));

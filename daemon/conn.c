@@ -94,7 +94,9 @@ static void update_events(struct conn *c)
 {
 	/* Back-pressure: while replies are queued, read nothing more from this
 	 * client. A client that sends without reading stalls itself, not us. */
-	int events = TAILQ_EMPTY(&c->outq) ? UV_READABLE | UV_DISCONNECT : UV_WRITABLE | UV_DISCONNECT;
+	/* Not UV_DISCONNECT while writing: it is level-triggered, and a client that
+	 * half-closed with replies unread would make the loop spin. */
+	int events = TAILQ_EMPTY(&c->outq) ? UV_READABLE | UV_DISCONNECT : UV_WRITABLE;
 
 	if (!c->closing && !c->dead)
 		uv_poll_start(&c->poll, events, on_poll);

@@ -582,6 +582,65 @@ Test(hostile, releasing_another_clients_lease_is_refused_with_enoent)
 	expect_clean_shutdown();
 }
 
+/* CPU time (user + system, in clock ticks) the daemon has used so far. */
+static long daemon_cpu_ticks(void)
+{
+	char path[64], buf[1024], *p;
+	unsigned long utime, stime;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)daemon_pid());
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	p = strrchr(buf, ')'); /* the command name may hold spaces */
+	cr_assert_not_null(p);
+	cr_assert_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime), 2);
+	return (long)(utime + stime);
+}
+
+Test(hostile, a_client_that_half_closes_with_replies_unread_does_not_make_the_daemon_spin)
+{
+	const char *name = seg_name("halfclose");
+	shmbuf_client *c = client_new();
+	struct proto_msg m = { .op = PROTO_OP_STAT };
+	struct pollfd pfd;
+	uint8_t buf[512];
+	long before, used;
+	size_t n;
+	int s = raw_connect();
+
+	cr_assert_eq(shmbuf_create(c, name, 4096, 0600), 0);
+	raw_hello(s);
+	snprintf(m.u.segment.name, sizeof(m.u.segment.name), "%s", name);
+	n = encode(&m, buf, sizeof(buf));
+	/* Fill both directions until the daemon stops reading from us... */
+	for (uint32_t seq = 100;; seq++) {
+		put_le(buf + 4, seq, 4);
+		if (send(s, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)n)
+			continue;
+		cr_assert(errno == EAGAIN || errno == EWOULDBLOCK, "send: %s", strerror(errno));
+		pfd = (struct pollfd){ .fd = s, .events = POLLOUT };
+		if (poll(&pfd, 1, 500) == 0)
+			break;
+	}
+	/* ...then hang up our sending side while its replies wait unread. The
+	 * daemon must sit idle until we read, not poll the hang-up in a loop. */
+	cr_assert_eq(shutdown(s, SHUT_WR), 0);
+	before = daemon_cpu_ticks();
+	pfd = (struct pollfd){ .fd = -1 };
+	poll(&pfd, 0, 1000); /* a second of wall time to measure over; nothing to wait for */
+	used = daemon_cpu_ticks() - before;
+	cr_assert_lt(used, sysconf(_SC_CLK_TCK) / 4, "the daemon used %ld of %ld ticks in one idle second", used,
+		     sysconf(_SC_CLK_TCK));
+	close(s);
+	cr_assert_eq(shmbuf_destroy(c, name), 0);
+	shmbuf_disconnect(c);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
 /* ---- tampering through a writable fd ---- */
 
 /* A raw ACQUIRE that keeps the fd the daemon passes (libshmbuf closes it after mmap). */

@@ -25,6 +25,10 @@ struct outmsg {
  * one flooding client cannot monopolise the loop. */
 #define CONN_BATCH 32
 
+/* Asked of the kernel per client socket, which doubles it for bookkeeping. Still
+ * holds the largest reply (a 5 KiB LIST page) several times over. */
+#define CONN_SNDBUF 16384
+
 static void on_poll(uv_poll_t *h, int status, int events);
 
 static void read_comm(pid_t pid, char *out, size_t cap)
@@ -44,8 +48,10 @@ static void read_comm(pid_t pid, char *out, size_t cap)
 		snprintf(out, cap, "?");
 		return;
 	}
+	/* The kernel ends comm with one newline; a newline inside is the name's own. */
+	if (out[n - 1] == '\n')
+		n--;
 	out[n] = '\0';
-	out[strcspn(out, "\n")] = '\0';
 }
 
 int conn_new(struct server *srv, int fd, struct conn **out)
@@ -70,6 +76,11 @@ int conn_new(struct server *srv, int fd, struct conn **out)
 		goto fail;
 	}
 	read_comm(c->cred.pid, c->comm, sizeof(c->comm));
+	/* Every fd we pass stays charged to us until the client reads it, and the
+	 * kernel refuses to pass more once we have RLIMIT_NOFILE in flight. A small
+	 * send buffer bounds what one client that never reads can hold unread
+	 * (some 40 replies); past it, replies wait in our bounded queue. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ CONN_SNDBUF }, sizeof(int));
 	r = uv_poll_init(srv->loop, &c->poll, fd);
 	if (r < 0)
 		goto fail;
@@ -108,6 +119,8 @@ static int queue_msg(struct conn *c, const uint8_t *buf, size_t len, int fd)
 
 	if (c->outq_len >= c->srv->cfg.limits.max_queue)
 		return -ENOBUFS;
+	if (fd >= 0 && c->srv->queued_fds >= c->srv->fd_budget)
+		return -ENOBUFS;
 	o = malloc(sizeof(*o) + len);
 	if (!o)
 		return -ENOMEM;
@@ -116,6 +129,8 @@ static int queue_msg(struct conn *c, const uint8_t *buf, size_t len, int fd)
 		free(o);
 		return -errno;
 	}
+	if (o->fd >= 0)
+		c->srv->queued_fds++;
 	o->len = len;
 	memcpy(o->buf, buf, len);
 	TAILQ_INSERT_TAIL(&c->outq, o, link);
@@ -123,43 +138,46 @@ static int queue_msg(struct conn *c, const uint8_t *buf, size_t len, int fd)
 	return 0;
 }
 
-static void outmsg_free(struct outmsg *o)
+static void outmsg_free(struct conn *c, struct outmsg *o)
 {
-	if (o->fd >= 0)
+	if (o->fd >= 0) {
 		close(o->fd);
+		c->srv->queued_fds--;
+	}
 	free(o);
 }
 
-void conn_send(struct conn *c, const struct proto_msg *m, int fd)
+int conn_send(struct conn *c, const struct proto_msg *m, int fd)
 {
 	uint8_t buf[PROTO_MAX_MESSAGE];
 	int len, r;
 
 	if (c->dead || c->closing)
-		return;
+		return 0;
 	len = proto_encode(m, buf, sizeof(buf));
 	if (len < 0) {
 		/* Our own message failed to encode: a daemon bug, not the client's fault. */
 		log_err("client %d (%s): cannot encode %s reply: %s", (int)c->cred.pid, c->comm,
 			proto_op_name(m->op), strerror(-len));
 		conn_fail(c, "internal encoding error");
-		return;
+		return 0;
 	}
 	if (TAILQ_EMPTY(&c->outq)) {
 		r = fdio_send(c->fd, buf, (size_t)len, fd);
-		if (r == 0)
-			return;
+		if (r == 0 || r == -ETOOMANYREFS)
+			return r;
 		if (r != -EAGAIN) {
 			conn_fail(c, strerror(-r));
-			return;
+			return 0;
 		}
 	}
 	r = queue_msg(c, buf, (size_t)len, fd);
 	if (r < 0) {
 		conn_fail(c, r == -ENOBUFS ? "client does not read its replies (queue full)" : strerror(-r));
-		return;
+		return 0;
 	}
 	update_events(c);
+	return 0;
 }
 
 static void flush_queue(struct conn *c)
@@ -177,7 +195,7 @@ static void flush_queue(struct conn *c)
 		}
 		TAILQ_REMOVE(&c->outq, o, link);
 		c->outq_len--;
-		outmsg_free(o);
+		outmsg_free(c, o);
 	}
 	update_events(c);
 }
@@ -285,7 +303,7 @@ void conn_close(struct conn *c)
 		c->srv->n_subscribers--;
 	while ((o = TAILQ_FIRST(&c->outq))) {
 		TAILQ_REMOVE(&c->outq, o, link);
-		outmsg_free(o);
+		outmsg_free(c, o);
 	}
 	c->outq_len = 0;
 	TAILQ_REMOVE(&c->srv->conns, c, link);

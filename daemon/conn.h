@@ -46,9 +46,13 @@ int conn_new(struct server *srv, int fd, struct conn **out);
 
 /* Encode m and send it with fd (>= 0: passed with SCM_RIGHTS; the caller keeps
  * its own fd). If the socket is full the message waits in the queue (with a
- * dup of fd); if the queue is over its limit the client is too slow and the
- * connection fails. Never blocks and never closes synchronously. */
-void conn_send(struct conn *c, const struct proto_msg *m, int fd);
+ * dup of fd); if the queue is over its limit, or the daemon-wide budget of
+ * queued fds is spent, the client is too slow and the connection fails.
+ * Never blocks and never closes synchronously. Returns 0 (sent, queued, or the
+ * connection failed), or -ETOOMANYREFS when the kernel refuses to pass fd
+ * because too many of our fds are unread in clients' sockets: nothing was sent
+ * and the connection is fine; the caller answers otherwise. */
+int conn_send(struct conn *c, const struct proto_msg *m, int fd);
 
 /* Mark the connection failed; server_reap() closes it from a safe point. */
 void conn_fail(struct conn *c, const char *why);

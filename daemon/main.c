@@ -31,6 +31,8 @@ static void usage(FILE *f)
 		"      --max-segments N      segments (default 4096)\n"
 		"      --max-connections N   clients connected at once (default 1024)\n"
 		"      --max-leases N        leases held or waited for per client (default 4096)\n"
+		"      --max-segment-leases N\n"
+		"                            leases held or waited for per segment (default 1024)\n"
 		"      --max-message SIZE    largest request accepted (default 4096, 512..65536)\n"
 		"      --max-queue N         replies queued for a slow client before it is\n"
 		"                            disconnected (default 256)\n"
@@ -44,7 +46,8 @@ static void usage(FILE *f)
 		"e.g. SHMBUFD_MAX_BYTES=8G; options on the command line win.\n");
 }
 
-enum { OPT_SOCKET_MODE = 256, OPT_MAX_SEGMENTS, OPT_MAX_CONNECTIONS, OPT_MAX_LEASES, OPT_MAX_MESSAGE,
+enum { OPT_SOCKET_MODE = 256, OPT_MAX_SEGMENTS, OPT_MAX_CONNECTIONS, OPT_MAX_LEASES, OPT_MAX_SEGMENT_LEASES,
+       OPT_MAX_MESSAGE,
        OPT_MAX_QUEUE, OPT_NO_PREALLOC };
 
 static const struct option long_opts[] = {
@@ -54,6 +57,7 @@ static const struct option long_opts[] = {
 	{ "max-segments", required_argument, NULL, OPT_MAX_SEGMENTS },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
 	{ "max-leases", required_argument, NULL, OPT_MAX_LEASES },
+	{ "max-segment-leases", required_argument, NULL, OPT_MAX_SEGMENT_LEASES },
 	{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
 	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
 	{ "no-prealloc", no_argument, NULL, OPT_NO_PREALLOC },
@@ -116,6 +120,7 @@ static int apply_option(int id, const char *name, const char *arg, struct server
 	case OPT_MAX_SEGMENTS:
 	case OPT_MAX_CONNECTIONS:
 	case OPT_MAX_LEASES:
+	case OPT_MAX_SEGMENT_LEASES:
 	case OPT_MAX_QUEUE:
 		if (parse_count(name, arg, 1, 1u << 24, &v) < 0)
 			return -EINVAL;
@@ -125,6 +130,8 @@ static int apply_option(int id, const char *name, const char *arg, struct server
 			cfg->limits.max_connections = (uint32_t)v;
 		else if (id == OPT_MAX_LEASES)
 			cfg->limits.max_leases = (uint32_t)v;
+		else if (id == OPT_MAX_SEGMENT_LEASES)
+			cfg->limits.max_segment_leases = (uint32_t)v;
 		else
 			cfg->limits.max_queue = (uint32_t)v;
 		return 0;
@@ -211,6 +218,7 @@ int main(int argc, char **argv)
 			.max_segments = 4096,
 			.max_connections = 1024,
 			.max_leases = 4096,
+			.max_segment_leases = 1024,
 			.max_message = 4096,
 			.max_queue = 256,
 		},

@@ -51,7 +51,10 @@ static void grant_free(struct grant *g)
 		free(g);
 }
 
-static void send_granted(struct grant *g)
+/* Returns false when the kernel would not pass the fd now (ETOOMANYREFS: too
+ * many of our fds sit unread in other clients' sockets). The grant is then
+ * answered with LIMIT instead, and the caller must end it. */
+static bool send_granted(struct grant *g)
 {
 	struct proto_msg rep = { .op = PROTO_OP_ACQUIRE | PROTO_REPLY_BIT, .seq = g->seq };
 	struct segment *seg = g->seg;
@@ -61,7 +64,14 @@ static void send_granted(struct grant *g)
 	rep.u.acquire_reply.length = g->lease.length;
 	rep.u.acquire_reply.segment_size = seg->size;
 	rep.u.acquire_reply.flags = g->lease.write ? PROTO_ACQ_WRITE : PROTO_ACQ_READ;
-	conn_send(g->conn, &rep, g->lease.write ? seg->fd_rw : seg->fd_ro);
+	if (conn_send(g->conn, &rep, g->lease.write ? seg->fd_rw : seg->fd_ro) != -ETOOMANYREFS)
+		return true;
+	log_warn("cannot pass a descriptor to client %d (%s): too many are unread by other clients",
+		 (int)g->conn->cred.pid, g->conn->comm);
+	rep = (struct proto_msg){ .op = PROTO_OP_ACQUIRE, .seq = g->seq };
+	reply_error(g->conn, &rep, PROTO_E_LIMIT,
+		    "shmbufd has too many descriptors in flight to clients that do not read them; try again");
+	return false;
 }
 
 static void on_promoted(struct lease *l, void *ctx)
@@ -72,19 +82,21 @@ static void on_promoted(struct lease *l, void *ctx)
 		uv_timer_stop(&g->timer);
 	g->conn->n_waiting--;
 	g->since_ns = server_now_ns();
-	send_granted(g);
 	event_lease(g->conn->srv, PROTO_EV_LEASE_ACQUIRED, g);
+	/* The set may not change during the walk: end the grant right after it. */
+	if (!send_granted(g))
+		TAILQ_INSERT_TAIL(&g->conn->srv->revoked, g, revoke_link);
 }
 
 /* A writable fd lets its holder ftruncate the object; put the size back. */
 static void check_size_after_write(struct segment *seg, const struct conn *c)
 {
 	uint64_t found;
-	int r = segment_restore_size(seg, &found);
+	int r = segment_restore_size(seg, c->srv->cfg.prealloc, &found);
 
 	if (r == 1)
-		log_warn("client %d (%s, uid %d) changed the size of segment '%s' from %" PRIu64 " to %" PRIu64
-			 " bytes through its writable fd; size restored",
+		log_warn("client %d (%s, uid %d) changed segment '%s' (%" PRIu64 " bytes; found %" PRIu64
+			 ", or memory allocated past its end) through its writable fd; restored",
 			 (int)c->cred.pid, c->comm, (int)c->cred.uid, seg->name, seg->size, found);
 	else if (r < 0)
 		log_err("cannot check the size of segment '%s': %s", seg->name, strerror(-r));
@@ -110,18 +122,51 @@ static void grant_remove(struct server *srv, struct grant *g)
 	grant_free(g);
 }
 
-/* After leases left seg: wake waiters that may now go, and free the segment
- * once it is destroyed and nothing refers to it. */
-static void segment_settle(struct server *srv, struct segment *seg)
+/* The memory of a destroyed segment goes when nothing refers to it any more. */
+static void free_destroyed(struct server *srv, struct segment *seg)
 {
-	lease_set_promote(&seg->leases, on_promoted, srv);
+	log_debug("segment '%s' (%s): last lease gone, memory freed", seg->name, seg->shm_name);
+	event_segment(srv, PROTO_EV_SEGMENT_FREED, seg, NULL);
+	if (seg->unsettled)
+		TAILQ_REMOVE(&srv->unsettled, seg, unsettled_link);
+	srv->bytes -= seg->size;
+	srv->n_segments--;
+	TAILQ_REMOVE(&srv->all_segments, seg, order_link);
+	segment_free(seg);
+}
+
+void segment_settle_later(struct server *srv, struct segment *seg)
+{
+	/* A destroyed segment has no waiters to reconsider: its memory goes now,
+	 * so the next request already sees the bytes and the slot free. */
 	if (seg->destroyed && seg->refs == 0) {
-		log_debug("segment '%s' (%s): last lease gone, memory freed", seg->name, seg->shm_name);
-		event_segment(srv, PROTO_EV_SEGMENT_FREED, seg, NULL);
-		srv->bytes -= seg->size;
-		srv->n_segments--;
-		TAILQ_REMOVE(&srv->all_segments, seg, order_link);
-		segment_free(seg);
+		free_destroyed(srv, seg);
+		return;
+	}
+	if (seg->unsettled)
+		return;
+	seg->unsettled = true;
+	TAILQ_INSERT_TAIL(&srv->unsettled, seg, unsettled_link);
+	server_schedule_reap(srv);
+}
+
+void server_settle_segments(struct server *srv)
+{
+	struct segment *seg;
+	struct grant *g;
+
+	while ((seg = TAILQ_FIRST(&srv->unsettled))) {
+		TAILQ_REMOVE(&srv->unsettled, seg, unsettled_link);
+		seg->unsettled = false;
+		if (!srv->stopping)
+			lease_set_promote(&seg->leases, on_promoted, srv);
+		while ((g = TAILQ_FIRST(&srv->revoked))) {
+			TAILQ_REMOVE(&srv->revoked, g, revoke_link);
+			grant_remove(srv, g);
+			segment_settle_later(srv, seg); /* its range is free again: walk once more */
+		}
+		if (seg->destroyed && seg->refs == 0)
+			free_destroyed(srv, seg);
 	}
 }
 
@@ -155,28 +200,20 @@ static void on_wait_timeout(uv_timer_t *t)
 
 	reply_error(g->conn, &req, PROTO_E_TIMEDOUT, "timed out waiting for a lease on '%s'", seg->name);
 	grant_remove(srv, g);
-	segment_settle(srv, seg); /* a waiter leaving can unblock those behind it */
+	segment_settle_later(srv, seg); /* a waiter leaving can unblock those behind it */
 }
 
 void server_drop_conn_grants(struct server *srv, struct conn *c)
 {
 	struct grant *g;
 
-	/* Waits first, so none of them is granted by the release of a lease of the same client. */
-	for (struct grant *next, *w = TAILQ_FIRST(&c->grants); w; w = next) {
-		next = TAILQ_NEXT(w, conn_link);
-		if (w->lease.state == LEASE_WAITING) {
-			struct segment *seg = w->seg;
-
-			grant_remove(srv, w);
-			segment_settle(srv, seg);
-		}
-	}
+	/* Every grant goes before any waiter is reconsidered, so none of this
+	 * client's own waits is granted by the release of its own leases. */
 	while ((g = TAILQ_FIRST(&c->grants))) {
 		struct segment *seg = g->seg;
 
 		grant_remove(srv, g);
-		segment_settle(srv, seg);
+		segment_settle_later(srv, seg);
 	}
 }
 
@@ -259,8 +296,16 @@ static void handle_create(struct conn *c, const struct proto_msg *req)
 			    r->size, srv->bytes, lim->max_bytes);
 		return;
 	}
-	snprintf(shm_name, sizeof(shm_name), "%s%" PRIu64, srv->shm_prefix, srv->next_object++);
-	err = segment_new(r->name, shm_name, r->size, srv->cfg.prealloc, &seg);
+	/* Unguessable names, and another try if someone took one anyway: /dev/shm
+	 * is writable by every local user, who must not be able to block creates. */
+	for (int tries = 0; tries < 8; tries++) {
+		snprintf(shm_name, sizeof(shm_name), "%s%016" PRIx64 ".%" PRIu64, srv->shm_prefix, srv->instance,
+			 srv->next_object++);
+		err = segment_new(r->name, shm_name, r->size, srv->cfg.prealloc, &seg);
+		if (err != -EEXIST)
+			break;
+		log_warn("shared-memory object %s already exists (not ours); trying another name", shm_name);
+	}
 	if (err == -ENOSPC || err == -ENOMEM || err == -EFBIG) {
 		reply_error(c, req, PROTO_E_NOSPC, "no memory for %" PRIu64 " bytes in /dev/shm", r->size);
 		return;
@@ -304,7 +349,7 @@ static void handle_destroy(struct conn *c, const struct proto_msg *req)
 	reply_ok(c, req);
 	event_segment(srv, PROTO_EV_SEGMENT_DESTROYED, seg, c);
 	fail_waiters(srv, seg, 0, PROTO_E_NOENT);
-	segment_settle(srv, seg); /* frees it now if nothing holds it */
+	segment_settle_later(srv, seg); /* frees it now when nothing holds it */
 }
 
 static void handle_resize(struct conn *c, const struct proto_msg *req)
@@ -355,7 +400,7 @@ static void handle_resize(struct conn *c, const struct proto_msg *req)
 	event_segment(srv, PROTO_EV_SEGMENT_RESIZED, seg, c);
 	if (size < old && !TAILQ_EMPTY(&seg->leases.waiting)) {
 		fail_waiters(srv, seg, size, PROTO_E_RANGE);
-		segment_settle(srv, seg);
+		segment_settle_later(srv, seg);
 	}
 }
 
@@ -397,6 +442,11 @@ static void handle_acquire(struct conn *c, const struct proto_msg *req)
 			    srv->cfg.limits.max_leases);
 		return;
 	}
+	if (seg->leases.n_read + seg->leases.n_write + seg->leases.n_waiting >= srv->cfg.limits.max_segment_leases) {
+		reply_error(c, req, PROTO_E_LIMIT, "'%s' has %u leases held or waited for, its limit", seg->name,
+			    srv->cfg.limits.max_segment_leases);
+		return;
+	}
 	g = calloc(1, sizeof(*g));
 	if (!g) {
 		reply_error(c, req, PROTO_E_INTERNAL, "out of memory");
@@ -422,8 +472,11 @@ static void handle_acquire(struct conn *c, const struct proto_msg *req)
 	c->n_grants++;
 	HASH_ADD(hh, srv->grants, id, sizeof(g->id), g);
 	if (v == LEASE_VERDICT_GRANTED) {
-		send_granted(g);
 		event_lease(srv, PROTO_EV_LEASE_ACQUIRED, g);
+		if (!send_granted(g)) {
+			grant_remove(srv, g);
+			segment_settle_later(srv, seg);
+		}
 		return;
 	}
 	c->n_waiting++;
@@ -452,7 +505,7 @@ static void handle_release(struct conn *c, const struct proto_msg *req)
 	seg = g->seg;
 	grant_remove(srv, g);
 	reply_ok(c, req);
-	segment_settle(srv, seg);
+	segment_settle_later(srv, seg);
 }
 
 static void handle_stat(struct conn *c, const struct proto_msg *req)

@@ -110,17 +110,25 @@ int segment_resize(struct segment *seg, uint64_t size, bool prealloc)
 	return 0;
 }
 
-int segment_restore_size(struct segment *seg, uint64_t *found_size)
+int segment_restore_size(struct segment *seg, bool prealloc, uint64_t *found_size)
 {
+	uint64_t pages = (seg->size + 4095) / 4096 * 4096;
 	struct stat st;
+	int r;
 
 	if (fstat(seg->fd_rw, &st) < 0)
 		return -errno;
 	*found_size = (uint64_t)st.st_size;
-	if (*found_size == seg->size)
+	/* Memory past the end (fallocate with FALLOC_FL_KEEP_SIZE) leaves the size
+	 * alone but still takes pages from /dev/shm; a truncate, even to the same
+	 * size, gives them back. */
+	if (*found_size == seg->size && (uint64_t)st.st_blocks * 512 <= pages)
 		return 0;
 	if (ftruncate(seg->fd_rw, (off_t)seg->size) < 0)
 		return -errno;
+	/* Shrunk and grown back: what was cut is a hole now; reserve it again. */
+	if (prealloc && *found_size < seg->size && (r = reserve(seg->fd_rw, *found_size, seg->size)) < 0)
+		return r;
 	return 1;
 }
 

@@ -18,7 +18,7 @@
 struct segment {
 	uint64_t id; /* daemon-wide, increasing with creation; listing order */
 	char name[PROTO_NAME_MAX + 1];
-	char shm_name[SEGMENT_SHM_NAME_MAX]; /* "/shmbuf.<instance>.<n>" in /dev/shm */
+	char shm_name[SEGMENT_SHM_NAME_MAX]; /* "/shmbuf.<socket tag>.<random>.<n>" in /dev/shm */
 	int fd_rw;  /* O_RDWR: handed to write leases, used for resize */
 	int fd_ro;  /* O_RDONLY: handed to read leases; cannot be mapped writable */
 	uint64_t size;
@@ -28,10 +28,12 @@ struct segment {
 	pid_t pid;
 	uint64_t created_ns; /* CLOCK_REALTIME */
 	bool destroyed;      /* name removed; memory lives until refs drops to 0 */
+	bool unsettled;      /* in server->unsettled: leases left, waiters to reconsider */
 	uint32_t refs;       /* grants (held or waiting) that point here */
 	struct lease_set leases;
 	UT_hash_handle hh; /* server->segments, keyed by name */
 	TAILQ_ENTRY(segment) order_link; /* server->all_segments, live or destroyed, by id */
+	TAILQ_ENTRY(segment) unsettled_link; /* server->unsettled while unsettled */
 };
 
 /* Create the shm object shm_name (mode 0600, O_EXCL), size it, optionally
@@ -50,10 +52,11 @@ void segment_free(struct segment *seg);
  * the size is unchanged. */
 int segment_resize(struct segment *seg, uint64_t size, bool prealloc);
 
-/* A writable fd lets a client ftruncate the object behind our back. Compare
- * the object's size with ours and put it back if it changed. Returns 0 when
- * the size was right, 1 when it was restored, or a negative errno. */
-int segment_restore_size(struct segment *seg, uint64_t *found_size);
+/* A writable fd lets a client ftruncate or fallocate the object behind our
+ * back. Compare the object's size and allocation with ours and put them back
+ * if they changed (reserving memory again when prealloc). Returns 0 when all
+ * was right, 1 when it was restored, or a negative errno. */
+int segment_restore_size(struct segment *seg, bool prealloc, uint64_t *found_size);
 
 bool segment_is_leased(const struct segment *seg);
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -216,6 +218,23 @@ static void refuse(int fd, enum proto_status st, const char *text)
 	close(fd);
 }
 
+/* How many fd duplicates the outgoing queues may hold together: a quarter of
+ * what we may open, the rest being for segments (two each) and connections. */
+static uint32_t fd_budget(const struct server_limits *lim)
+{
+	struct rlimit rl;
+	uint64_t max = 1024, need;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		max = rl.rlim_cur;
+	need = 2ull * lim->max_segments + lim->max_connections + 64;
+	if (need > max)
+		log_warn("RLIMIT_NOFILE is %llu but the limits allow %llu segments (two fds each) and %u "
+			 "clients: creates may fail with LIMIT before --max-segments",
+			 (unsigned long long)max, (unsigned long long)lim->max_segments, lim->max_connections);
+	return (uint32_t)(max / 4 > UINT32_MAX ? UINT32_MAX : max / 4);
+}
+
 static void on_accept_retry(uv_timer_t *t);
 
 static void on_listen(uv_poll_t *h, int status, int events)
@@ -273,7 +292,10 @@ static void on_reap(uv_idle_t *h)
 		conn_close(c);
 		event_client(srv, PROTO_EV_CLIENT_DISCONNECTED, c); /* c stays valid until the close callback */
 	}
-	uv_idle_stop(h);
+	/* Settling may fail connections (a send error): they are reaped next iteration. */
+	server_settle_segments(srv);
+	if (TAILQ_EMPTY(&srv->dead_conns) && TAILQ_EMPTY(&srv->unsettled))
+		uv_idle_stop(h);
 }
 
 void server_schedule_reap(struct server *srv)
@@ -301,6 +323,9 @@ int server_init(struct server *srv, uv_loop_t *loop, const struct server_config 
 	TAILQ_INIT(&srv->dead_conns);
 	TAILQ_INIT(&srv->all_segments);
 	TAILQ_INIT(&srv->all_grants);
+	TAILQ_INIT(&srv->unsettled);
+	TAILQ_INIT(&srv->revoked);
+	srv->fd_budget = fd_budget(&cfg->limits);
 	srv->started_ns = server_realtime_ns();
 	srv->started_mono_ns = server_now_ns();
 	if (cfg->socket_path)
@@ -321,6 +346,8 @@ int server_init(struct server *srv, uv_loop_t *loop, const struct server_config 
 	snprintf(srv->shm_prefix, sizeof(srv->shm_prefix), "/shmbuf.%08x.",
 		 path_tag(srv->socket_path) ^ (uint32_t)geteuid());
 	remove_stale_objects(srv);
+	if (getrandom(&srv->instance, sizeof(srv->instance), 0) != sizeof(srv->instance))
+		srv->instance = (uint64_t)getpid() << 32 ^ srv->started_ns; /* no entropy yet: still unique */
 
 	uv_poll_init(loop, &srv->listen_poll, srv->listen_fd);
 	srv->listen_poll.data = srv;
@@ -350,13 +377,16 @@ void server_deinit(struct server *srv)
 	struct segment *seg;
 	struct conn *c;
 
-	/* Every connection goes the way a vanished client does: its grants end. */
+	/* Every connection goes the way a vanished client does: its grants end,
+	 * and nobody waiting is granted anything on the way out. */
+	srv->stopping = true;
 	while ((c = TAILQ_FIRST(&srv->dead_conns)))
 		TAILQ_REMOVE(&srv->dead_conns, c, dead_link);
 	while ((c = TAILQ_FIRST(&srv->conns))) {
 		server_drop_conn_grants(srv, c);
 		conn_close(c);
 	}
+	server_settle_segments(srv); /* frees the destroyed segments */
 	/* Only live segments are left: destroyed ones went with their last grant. */
 	while ((seg = TAILQ_FIRST(&srv->all_segments))) {
 		TAILQ_REMOVE(&srv->all_segments, seg, order_link);

@@ -18,6 +18,7 @@ struct server_limits {
 	uint32_t max_segments;       /* live and destroyed-but-leased */
 	uint32_t max_connections;
 	uint32_t max_leases;         /* per connection, held plus waiting */
+	uint32_t max_segment_leases; /* per segment, held plus waiting: bounds every per-segment scan */
 	uint32_t max_message;        /* largest request accepted, bytes */
 	uint32_t max_queue;          /* replies queued for a slow client before it is dropped */
 };
@@ -43,6 +44,7 @@ struct grant {
 	uv_timer_t timer;    /* wait deadline; data = grant */
 	TAILQ_ENTRY(grant) conn_link;
 	TAILQ_ENTRY(grant) order_link; /* server->all_grants, by id */
+	TAILQ_ENTRY(grant) revoke_link; /* server->revoked, briefly */
 	UT_hash_handle hh;   /* server->grants, keyed by id */
 };
 
@@ -55,8 +57,10 @@ struct server {
 	uv_poll_t listen_poll;
 	uv_timer_t accept_retry; /* out of fds: accepting pauses briefly */
 	uv_signal_t sig_term, sig_int;
-	uv_idle_t reaper; /* closes dead connections outside any callback that uses them */
-	char shm_prefix[32];  /* "/shmbuf.<instance>." */
+	uv_idle_t reaper; /* once per loop iteration: closes dead connections, settles segments */
+	bool stopping;    /* shutting down: grant nothing more */
+	char shm_prefix[32];  /* "/shmbuf.<socket tag>.", the same for every run on a socket */
+	uint64_t instance;    /* random, per run: part of every shm object name */
 	uint64_t next_object; /* suffix of the next shm object name */
 	uint64_t next_lease_id;
 	uint64_t next_conn_id;
@@ -67,6 +71,10 @@ struct server {
 	struct grant *grants;     /* all grants by id */
 	TAILQ_HEAD(, segment) all_segments; /* every segment still in memory, by id */
 	TAILQ_HEAD(, grant) all_grants;     /* every grant, by id */
+	TAILQ_HEAD(, segment) unsettled;    /* segments whose leases changed this iteration */
+	TAILQ_HEAD(, grant) revoked;        /* promoted, but the grant could not be sent */
+	uint32_t queued_fds;      /* fd duplicates held in connections' outgoing queues */
+	uint32_t fd_budget;       /* at most this many: a share of RLIMIT_NOFILE */
 	uint32_t n_subscribers;   /* connections that asked for events */
 	uint64_t bytes;           /* sum of sizes of all segments still in memory */
 	uint32_t n_segments;      /* likewise */
@@ -82,6 +90,14 @@ void server_deinit(struct server *srv);
 
 /* Called by conn_fail() to get a connection closed at the next loop iteration. */
 void server_schedule_reap(struct server *srv);
+
+/* Leases left seg (or it was destroyed): reconsider its waiters once per loop
+ * iteration. (A destroyed segment nothing refers to is freed at once instead.) Batching matters:
+ * a client leaving with many waits, or many waits timing out together, then
+ * costs one pass over the segment's queue, not one pass per wait. */
+void segment_settle_later(struct server *srv, struct segment *seg);
+/* Run the settles queued by segment_settle_later(). */
+void server_settle_segments(struct server *srv);
 
 /* A connection is going away: end its grants (releasing held leases, cancelling
  * waits) and wake whoever that unblocks. */

@@ -319,3 +319,79 @@ Test(introspect, a_lost_connection_ends_event_waits)
 	shmbuf_disconnect(c);
 	expect_clean_shutdown();
 }
+
+/* ---- a departing client's waits ---- */
+
+struct two_waits {
+	const char *name;
+	struct chan ready;
+};
+
+static void *wait_forever(void *arg)
+{
+	struct { shmbuf_client *c; const char *name; uint64_t off, len; } *w = arg;
+	shmbuf_view v;
+
+	shmbuf_acquire(w->c, w->name, w->off, w->len, SHMBUF_WRITE, -1, &v);
+	return NULL;
+}
+
+/* In a child: wait for [0,2) (blocked by the parent's lease), then for [1,2)
+ * (blocked only by the first wait), report, and stay blocked until killed. */
+static int two_waits_child(void *arg)
+{
+	struct two_waits *t = arg;
+	struct { shmbuf_client *c; const char *name; uint64_t off, len; } w1, w2;
+	shmbuf_client *c;
+	pthread_t a, b;
+
+	CHILD_CHECK(shmbuf_connect(daemon_socket(), &c) == 0);
+	w1 = (typeof(w1)){ c, t->name, 0, 2 };
+	w2 = (typeof(w2)){ c, t->name, 1, 1 };
+	CHILD_CHECK(pthread_create(&a, NULL, wait_forever, &w1) == 0);
+	CHILD_CHECK(wait_for_waiters(c, t->name, 1, 5000) == 0);
+	CHILD_CHECK(pthread_create(&b, NULL, wait_forever, &w2) == 0);
+	CHILD_CHECK(wait_for_waiters(c, t->name, 2, 5000) == 0);
+	CHILD_CHECK(chan_send(&t->ready, 'w') == 0);
+	pause();
+	return 0;
+}
+
+Test(introspect, a_departing_clients_waits_are_cancelled_and_none_is_granted_to_it)
+{
+	struct two_waits t = { .name = seg_name("depart") };
+	shmbuf_client *w = client_new(), *a = client_new();
+	int cancelled = 0, acquired_by_child = 0;
+	uint64_t child_client = 0;
+	shmbuf_event e;
+	shmbuf_view v;
+	pid_t pid;
+
+	cr_assert_eq(shmbuf_create(a, t.name, 4096, 0600), 0);
+	cr_assert_eq(shmbuf_acquire(a, t.name, 0, 1, SHMBUF_WRITE, 0, &v), 0);
+	cr_assert_eq(shmbuf_subscribe(w), 0);
+	chan_open(&t.ready);
+	pid = child_spawn(two_waits_child, &t);
+	cr_assert_eq(chan_recv(&t.ready, 10000), 'w', "the child did not start waiting");
+	kill(pid, SIGKILL);
+	child_expect_signal(pid, SIGKILL);
+	/* Everything up to the child's disconnect event. */
+	for (;;) {
+		cr_assert_eq(shmbuf_next_event(w, &e, 5000), 0, "events stopped before the child's disconnect");
+		if (e.type == SHMBUF_EVENT_LEASE_WAITING && e.pid == pid)
+			child_client = e.client_id;
+		if (e.type == SHMBUF_EVENT_LEASE_CANCELLED && e.client_id == child_client)
+			cancelled++;
+		if (e.type == SHMBUF_EVENT_LEASE_ACQUIRED && e.client_id == child_client)
+			acquired_by_child++;
+		if (e.type == SHMBUF_EVENT_CLIENT_DISCONNECTED && e.client_id == child_client)
+			break;
+	}
+	cr_expect_eq(cancelled, 2, "both waits end as cancelled");
+	cr_expect_eq(acquired_by_child, 0, "a departing client is granted nothing on its way out");
+	cr_assert_eq(shmbuf_release(a, &v), 0);
+	chan_close(&t.ready);
+	shmbuf_disconnect(a);
+	shmbuf_disconnect(w);
+	expect_clean_shutdown();
+}

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -687,6 +688,19 @@ Test(hostile, a_writer_that_truncates_the_segment_through_its_fd_has_the_size_re
 	cr_assert_eq(fst.st_size, 65536, "the object was left at %lld bytes", (long long)fst.st_size);
 	cr_assert_eq(shmbuf_stat(c, name, &st), 0);
 	cr_assert_eq(st.size, 65536);
+	close(fd);
+
+	/* Memory allocated past the end keeps the size but takes /dev/shm pages. */
+	fd = raw_acquire_fd(s, 5, name, PROTO_ACQ_WRITE, &id);
+	cr_assert_eq(fallocate(fd, FALLOC_FL_KEEP_SIZE, 65536, 1 << 20), 0, "fallocate: %s", strerror(errno));
+	m.seq = 6;
+	m.u.release.lease_id = id;
+	raw_request(s, &m);
+	expect_reply(s, PROTO_OP_RELEASE, 6, PROTO_OK, NULL);
+	cr_assert_eq(fstat(fd, &fst), 0);
+	cr_assert_eq(fst.st_size, 65536);
+	cr_assert_leq((long long)fst.st_blocks * 512, 65536, "%lld bytes still allocated",
+		      (long long)fst.st_blocks * 512);
 	close(fd);
 
 	/* A read lease's fd cannot change the size at all. */

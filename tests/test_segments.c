@@ -349,7 +349,7 @@ Test(segments, create_refuses_a_taken_name_and_bad_arguments)
 static void limited_setup(void)
 {
 	static const char *const args[] = { "--max-bytes", "1M", "--max-segments", "2", "--max-leases", "3",
-					    NULL };
+					    "--max-segment-leases", "4", NULL };
 
 	daemon_start(args);
 }
@@ -421,5 +421,25 @@ Test(limits, a_fourth_lease_on_one_connection_fails_with_edquot)
 	cr_assert_eq(shmbuf_release(other, &o), 0);
 	shmbuf_disconnect(c);
 	shmbuf_disconnect(other);
+	expect_clean_shutdown();
+}
+
+Test(limits, a_segment_holds_at_most_max_segment_leases_from_all_clients)
+{
+	shmbuf_client *c = client_new(), *d = client_new();
+	const char *a = seg_name("a");
+	shmbuf_view v[5];
+
+	cr_assert_eq(shmbuf_create(c, a, 4096, 0600), 0);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(shmbuf_acquire(c, a, 0, 1, SHMBUF_READ, 0, &v[i]), 0);
+	cr_assert_eq(shmbuf_acquire(d, a, 0, 1, SHMBUF_READ, 0, &v[3]), 0, "the fourth, from another client");
+	cr_assert_eq(shmbuf_acquire(d, a, 0, 1, SHMBUF_READ, 0, &v[4]), -EDQUOT, "%s", shmbuf_last_error_detail());
+	cr_assert_eq(shmbuf_release(c, &v[0]), 0);
+	cr_assert_eq(shmbuf_acquire(d, a, 0, 1, SHMBUF_READ, 0, &v[4]), 0, "room again after a release");
+	for (int i = 1; i < 5; i++)
+		cr_assert_eq(shmbuf_release(i < 3 ? c : d, &v[i]), 0);
+	shmbuf_disconnect(c);
+	shmbuf_disconnect(d);
 	expect_clean_shutdown();
 }

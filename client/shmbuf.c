@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -162,6 +164,7 @@ struct call {
 /* Owned by the application from shmbuf_connect() to shmbuf_disconnect(). */
 struct shmbuf_client {
 	int sock;
+	pid_t owner;               /* the process that connected: only it may make calls */
 	uint64_t page_size;
 	uint32_t max_message;      /* largest request the daemon takes; 0: unknown */
 	pthread_mutex_t send_lock; /* one fdio_send at a time */
@@ -342,12 +345,12 @@ static void client_read_one(struct shmbuf_client *c)
 
 	pthread_mutex_unlock(&c->lock);
 	do
-		n = fdio_recv(c->sock, c->rbuf, PROTO_MAX_MESSAGE, &fd);
+		n = fdio_recv_reply(c->sock, c->rbuf, PROTO_MAX_MESSAGE, &fd);
 	while (n == -EINTR);
 	/* Linux reports a peer that closed with our request unread as one ECONNRESET;
 	 * the daemon's last word (a seq-0 error) may still be queued behind it. */
 	if (n == -ECONNRESET)
-		n = fdio_recv(c->sock, c->rbuf, PROTO_MAX_MESSAGE, &fd);
+		n = fdio_recv_reply(c->sock, c->rbuf, PROTO_MAX_MESSAGE, &fd);
 	if (n > 0)
 		r = proto_decode(c->rbuf, (size_t)n, &c->rmsg, NULL);
 	pthread_mutex_lock(&c->lock);
@@ -418,6 +421,18 @@ static uint32_t client_next_seq(struct shmbuf_client *c)
  * Leader/follower: the waiting thread that finds no reader becomes it, reads
  * replies for everybody until its own arrives, then passes the role on to the
  * oldest other waiter. So a long-blocked ACQUIRE never holds up other calls. */
+/* A client inherited across fork() shares its socket and its seq numbers with
+ * the parent: any request from the child would steal or confuse the parent's
+ * replies, or end the parent's leases. Such a client may only be disconnected. */
+static int check_owner(const struct shmbuf_client *c)
+{
+	if (c->owner == getpid())
+		return 0;
+	snprintf(last_detail, sizeof(last_detail),
+		 "this client was connected by process %d; after fork() connect a new one", (int)c->owner);
+	return -ECONNRESET;
+}
+
 static int client_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out)
 {
 	uint8_t buf[REQUEST_MAX];
@@ -426,6 +441,9 @@ static int client_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out
 
 	if (fd_out)
 		*fd_out = -1;
+	r = check_owner(c);
+	if (r < 0)
+		return r;
 	m->status = PROTO_OK;
 	if (pthread_cond_init(&call.cond, NULL) != 0)
 		return -ENOMEM;
@@ -622,6 +640,7 @@ int shmbuf_connect(const char *socket_path, shmbuf_client **out)
 		return -ENOMEM;
 	c->sock = -1;
 	c->page_size = (uint64_t)page;
+	c->owner = getpid();
 	c->next_seq = 1;
 	if (pthread_mutex_init(&c->lock, NULL) != 0) {
 		free(c);
@@ -763,6 +782,8 @@ static int view_map(shmbuf_client *c, const struct proto_acquire_reply *a, uint6
 	void *base;
 	int r;
 
+	if (fd == FDIO_FD_LOST)
+		return -EMFILE; /* granted, but this process had no room for the fd */
 	if (fd < 0)
 		return -EIO;
 	if (a->offset != offset || a->length == 0 || (length && a->length != length) || a->flags != flags ||
@@ -862,6 +883,9 @@ int shmbuf_release(shmbuf_client *c, shmbuf_view *v)
 	last_detail[0] = '\0';
 	if (!c || !v)
 		return -EINVAL;
+	r = check_owner(c);
+	if (r < 0)
+		return r; /* the view stays mapped here; the parent's lease stays its own */
 	/* Taking the entry out under the lock makes a second (or concurrent)
 	 * release of the same view find nothing: never a double munmap. */
 	pthread_mutex_lock(&c->lock);
@@ -1145,6 +1169,9 @@ int shmbuf_next_event(shmbuf_client *c, shmbuf_event *out, int timeout_ms)
 	last_detail[0] = '\0';
 	if (!c || !out || timeout_ms < -1)
 		return -EINVAL;
+	r = check_owner(c);
+	if (r < 0)
+		return r;
 	if (timeout_ms > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_sec += timeout_ms / 1000;
@@ -1244,7 +1271,9 @@ const char *shmbuf_strerror(int err)
 	case -EPERM:
 		return "operation not permitted";
 	case -ENOENT:
-		return "no such segment (or no daemon at the socket path)";
+		return "no such segment or lease (or no daemon at the socket path)";
+	case -EMFILE:
+		return "this process has no file descriptor free for the segment";
 	case -EIO:
 		return "shmbufd failed internally, or granted a lease without its memory";
 	case -ENOMEM:
@@ -1282,8 +1311,10 @@ const char *shmbuf_strerror(int err)
 	case -ECONNREFUSED:
 		return "no shmbufd listening at the socket path";
 	case -ETIMEDOUT:
-		return "timed out waiting for the lease";
+		return "timed out (waiting for a lease, or for an event)";
 	}
+	if (err == INT_MIN)
+		return "unknown error";
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
 	{
 		/* Static text, unlike strerror(), which may use a shared buffer. */

@@ -84,7 +84,7 @@ static int collect_fds(struct msghdr *msg, int *first)
 	return foreign ? -1 : count;
 }
 
-long fdio_recv(int sock, uint8_t *buf, size_t cap, int *fd)
+static long recv_one(int sock, uint8_t *buf, size_t cap, int *fd, bool lost_fd_ok)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = cap };
 	union fdio_control control;
@@ -105,6 +105,10 @@ long fdio_recv(int sock, uint8_t *buf, size_t cap, int *fd)
 		return -errno;
 
 	count = collect_fds(&msg, &first);
+	if (lost_fd_ok && (msg.msg_flags & MSG_CTRUNC) && !(msg.msg_flags & MSG_TRUNC) && count == 0 && n > 0) {
+		*fd = FDIO_FD_LOST;
+		return (long)n;
+	}
 	if (msg.msg_flags & MSG_TRUNC || msg.msg_flags & MSG_CTRUNC || count < 0 || count > 1 || n == 0) {
 		if (first >= 0)
 			close(first);
@@ -116,4 +120,14 @@ long fdio_recv(int sock, uint8_t *buf, size_t cap, int *fd)
 	}
 	*fd = first;
 	return (long)n;
+}
+
+long fdio_recv(int sock, uint8_t *buf, size_t cap, int *fd)
+{
+	return recv_one(sock, buf, cap, fd, false);
+}
+
+long fdio_recv_reply(int sock, uint8_t *buf, size_t cap, int *fd)
+{
+	return recv_one(sock, buf, cap, fd, true);
 }

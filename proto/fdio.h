@@ -23,4 +23,14 @@ int fdio_send(int sock, const uint8_t *buf, size_t len, int fd);
  * received fd or -1. On any error every received fd has been closed and *fd is -1. */
 long fdio_recv(int sock, uint8_t *buf, size_t cap, int *fd);
 
+/* What fdio_recv_reply() stores in *fd when the datagram's fd could not be
+ * installed because this process is out of descriptors (MSG_CTRUNC, none received). */
+#define FDIO_FD_LOST (-2)
+
+/* fdio_recv() for replies from the daemon, which never sends more than one fd:
+ * a datagram whose fd the kernel could not install is still returned, with
+ * *fd == FDIO_FD_LOST, so the client can answer "out of fds" for that call
+ * instead of losing the whole connection. */
+long fdio_recv_reply(int sock, uint8_t *buf, size_t cap, int *fd);
+
 #endif

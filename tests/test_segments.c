@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -340,6 +341,78 @@ Test(segments, create_refuses_a_taken_name_and_bad_arguments)
 	cr_assert_eq(st.mode, 0640);
 	cr_assert_eq(st.uid, getuid());
 	cr_assert_eq(st.gid, getgid());
+	shmbuf_disconnect(c);
+	expect_clean_shutdown();
+}
+
+/* ---- processes and descriptors ---- */
+
+struct inherited {
+	shmbuf_client *c;
+	shmbuf_view v;
+	const char *name;
+};
+
+static int use_inherited_client(void *arg)
+{
+	struct inherited *in = arg;
+	shmbuf_stat_info st;
+
+	CHILD_CHECK(shmbuf_release(in->c, &in->v) == -ECONNRESET);
+	CHILD_CHECK(shmbuf_stat(in->c, in->name, &st) == -ECONNRESET);
+	CHILD_CHECK(strstr(shmbuf_last_error_detail(), "fork") != NULL);
+	shmbuf_disconnect(in->c); /* allowed: closes only the child's copy */
+	return 0;
+}
+
+Test(segments, a_client_inherited_across_fork_refuses_calls_and_leaves_the_parents_lease_alone)
+{
+	struct inherited in = { .c = client_new(), .name = seg_name("fork") };
+	shmbuf_stat_info st;
+
+	cr_assert_eq(shmbuf_create(in.c, in.name, 4096, 0600), 0);
+	cr_assert_eq(shmbuf_acquire(in.c, in.name, 0, 0, SHMBUF_WRITE, 0, &in.v), 0);
+	child_expect_exit(child_spawn(use_inherited_client, &in), 0);
+	cr_assert_eq(shmbuf_stat(in.c, in.name, &st), 0, "the parent's connection still works");
+	cr_assert_eq(st.write_leases, 1, "the parent's lease is still held");
+	memset(in.v.data, 7, 16); /* and still mapped */
+	cr_assert_eq(shmbuf_release(in.c, &in.v), 0);
+	shmbuf_disconnect(in.c);
+	expect_clean_shutdown();
+}
+
+static int acquire_without_free_fds(void *arg)
+{
+	const char *name = arg;
+	struct rlimit rl = { .rlim_cur = 64, .rlim_max = 64 };
+	shmbuf_client *c;
+	shmbuf_view v;
+	int spare, r;
+
+	CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	CHILD_CHECK(shmbuf_connect(daemon_socket(), &c) == 0);
+	while ((spare = dup(0)) >= 0) /* use up every descriptor */
+		;
+	r = shmbuf_acquire(c, name, 0, 0, SHMBUF_READ, 0, &v);
+	CHILD_CHECK(r == -EMFILE);
+	close(63);
+	close(62);
+	CHILD_CHECK(shmbuf_acquire(c, name, 0, 0, SHMBUF_READ, 0, &v) == 0); /* the connection survived */
+	CHILD_CHECK(shmbuf_release(c, &v) == 0);
+	shmbuf_disconnect(c);
+	return 0;
+}
+
+Test(segments, an_acquire_with_no_free_descriptor_fails_with_emfile_and_keeps_the_connection)
+{
+	shmbuf_client *c = client_new();
+	const char *name = seg_name("nofd");
+	shmbuf_stat_info st;
+
+	cr_assert_eq(shmbuf_create(c, name, 4096, 0600), 0);
+	child_expect_exit(child_spawn(acquire_without_free_fds, (void *)name), 0);
+	cr_assert_eq(shmbuf_stat(c, name, &st), 0);
+	cr_assert_eq(st.read_leases, 0, "the lease whose fd was lost was released");
 	shmbuf_disconnect(c);
 	expect_clean_shutdown();
 }

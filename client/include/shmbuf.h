@@ -9,6 +9,16 @@
  * the one connection, and a thread waiting in shmbuf_acquire() does not hold up
  * other threads' calls. shmbuf_disconnect() must not race with other calls on
  * the same client.
+ *
+ * Processes: a client belongs to the process that connected it. In a child
+ * after fork() every call on an inherited client fails with -ECONNRESET
+ * (so it can neither steal the parent's replies nor end its leases); the
+ * child may only shmbuf_disconnect() it, and connects its own.
+ *
+ * Blocking: calls wait for the daemon's answer and are not interrupted by
+ * signals (EINTR is retried). The daemon enforces acquire timeouts and always
+ * answers; a daemon that dies makes every waiting call fail at once with
+ * -ECONNRESET, but one that is stopped (SIGSTOP) and not dead is waited for.
  */
 #ifndef SHMBUF_H
 #define SHMBUF_H
@@ -70,8 +80,10 @@ typedef struct shmbuf_stat_info {
  * for other users (/tmp/shmbuf-<uid>/shmbufd.sock when XDG_RUNTIME_DIR is unset);
  * when no daemon listens at a user's default, the system service's socket
  * SHMBUF_SYSTEM_SOCKET is tried next.
- * Returns 0, -ENOENT / -ECONNREFUSED when no daemon listens there,
- * -EPROTONOSUPPORT when the daemon speaks no common protocol version. */
+ * Returns 0, -ENOENT / -ECONNREFUSED when no daemon listens there, -EACCES when
+ * the socket's permissions refuse us, -EDQUOT when the daemon's connection
+ * limit is reached, -EPROTONOSUPPORT when the daemon speaks no common protocol
+ * version, -EINVAL / -ENAMETOOLONG for an empty or too long socket_path. */
 SHMBUF_EXPORT int shmbuf_connect(const char *socket_path, shmbuf_client **out);
 
 /* Close the connection. The daemon releases every lease this client still
@@ -97,7 +109,8 @@ SHMBUF_EXPORT int shmbuf_resize(shmbuf_client *c, const char *name, uint64_t siz
  * timeout_ms: 0 fail at once with -EBUSY on conflict, -1 wait as long as it
  * takes, > 0 wait at most that long (-ETIMEDOUT). Waiters are served in arrival order.
  * -ENOENT no such segment, -ERANGE range outside the segment or overflowing,
- * -EDQUOT lease count limit. */
+ * -EDQUOT lease count limit (per client or per segment), -EMFILE this process
+ * has no descriptor free to receive the segment (the lease is given back). */
 SHMBUF_EXPORT int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length,
 				 unsigned flags, int timeout_ms, shmbuf_view *out);
 

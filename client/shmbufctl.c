@@ -471,6 +471,17 @@ static int run_command(const struct command *cmd, int argc, char **argv, const c
 	return cmd->run(&a);
 }
 
+/* As coreutils does: output that could not be written (a full disk, a closed
+ * pipe's reader gone with SIGPIPE ignored) is a failure, whatever the command
+ * itself thought. */
+static void close_stdout(void)
+{
+	if (fclose(stdout) != 0) {
+		fprintf(stderr, "shmbufctl: cannot write the output: %s\n", strerror(errno));
+		_exit(EXIT_FAILED);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -482,6 +493,7 @@ int main(int argc, char **argv)
 	const char *socket_opt = NULL;
 	int opt;
 
+	atexit(close_stdout);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+:s:hV", lopts, NULL)) != -1) {
 		switch (opt) {

@@ -3,6 +3,11 @@
 #ifndef SHMBUF_FDIO_H
 #define SHMBUF_FDIO_H
 
+/* Prefixed for libshmbuf.a's sake, as in proto.h. */
+#define fdio_send shmbuf__fdio_send
+#define fdio_recv shmbuf__fdio_recv
+#define fdio_recv_reply shmbuf__fdio_recv_reply
+
 #include <stddef.h>
 #include <stdint.h>
 

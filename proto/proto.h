@@ -12,6 +12,19 @@
 #ifndef SHMBUF_PROTO_H
 #define SHMBUF_PROTO_H
 
+/* These internal functions are linked into libshmbuf.a too, where hidden
+ * visibility does not keep them out of an application's namespace: give them
+ * the library's prefix so they cannot clash with the application's own. */
+#define proto_encode shmbuf__proto_encode
+#define proto_decode shmbuf__proto_decode
+#define proto_name_is_valid shmbuf__proto_name_is_valid
+#define proto_make_error shmbuf__proto_make_error
+#define proto_status_to_errno shmbuf__proto_status_to_errno
+#define proto_errno_to_status shmbuf__proto_errno_to_status
+#define proto_status_name shmbuf__proto_status_name
+#define proto_op_name shmbuf__proto_op_name
+#define proto_default_socket_path shmbuf__proto_default_socket_path
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

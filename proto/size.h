@@ -2,6 +2,10 @@
 #ifndef SHMBUF_SIZE_H
 #define SHMBUF_SIZE_H
 
+/* Prefixed for the sake of programs linking libshmbuf.a, as in proto.h. */
+#define size_parse shmbuf__size_parse
+#define size_format shmbuf__size_format
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -1221,3 +1221,19 @@ Test(ctl, watch_exits_3_when_the_daemon_goes)
 	proc_free(&w);
 	expect_clean_shutdown();
 }
+
+Test(ctl, output_that_cannot_be_written_exits_1)
+{
+	char cmd[512];
+	int st;
+
+	free(ctl_ok("create", seg_name("full"), "4K"));
+	snprintf(cmd, sizeof(cmd), "'%s' --socket '%s' list --json >/dev/full 2>/dev/null", SHMBUFCTL_PATH,
+		 daemon_socket());
+	st = system(cmd);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "list --json > /dev/full: status %#x", st);
+	snprintf(cmd, sizeof(cmd), "'%s' --help >/dev/full 2>/dev/null", SHMBUFCTL_PATH);
+	st = system(cmd);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "--help > /dev/full: status %#x", st);
+	expect_clean_shutdown();
+}

@@ -70,6 +70,9 @@ Test(install, puts_every_file_in_its_place)
 			     "shmbufctl is built but not installed");
 		cr_expect_eq(access(installed(SHMBUF_INSTALL_MANDIR "/man1/shmbufctl.1"), R_OK), 0,
 			     "shmbufctl is built but its manual page is not installed");
+		/* It finds the installed libshmbuf by itself, from a prefix outside the linker's path. */
+		expect_sh(in_dir("ctl-version.log"), "env -u LD_LIBRARY_PATH '%s' --version",
+			  installed(SHMBUF_INSTALL_BINDIR "/shmbufctl"));
 	}
 
 	/* Configured for the prefix given to `cmake --install`, not the one given to cmake. */

@@ -94,7 +94,7 @@ static const struct command commands[] = {
 	  "acquires waiting, age, and flags (self: this shmbufctl; subscribed: watching).\n\n"
 	  "  -j, --json         print one JSON object\n" },
 	{ "create", NULL, cmd_create, OPT_MODE, 2, 2, "NAME SIZE [--mode MODE]", "create a segment",
-	  "Create segment NAME of SIZE bytes (suffixes K, M, G, T: powers of 1024).\n\n"
+	  "Create segment NAME of SIZE bytes (suffixes K, M, G, T, P, E: powers of 1024).\n\n"
 	  "  -m, --mode MODE    permission bits, octal (default 0640)\n" },
 	{ "destroy", NULL, cmd_destroy, 0, 1, 1, "NAME", "remove a segment",
 	  "Remove segment NAME. Its memory stays until the last lease on it ends.\n" },
@@ -146,7 +146,7 @@ static void main_usage(FILE *f)
 		fprintf(f, "  %-10s %s\n", name, commands[i].summary);
 	}
 	fprintf(f, "\nOptions:\n" SOCKET_HELP HELP_HELP "  -V, --version      show the version\n"
-		   "\nSIZE, N: bytes, with K, M, G, T suffixes (powers of 1024), e.g. 64M.\n"
+		   "\nSIZE, N: bytes, with K, M, G, T, P, E suffixes (powers of 1024), e.g. 64M.\n"
 		   "Run 'shmbufctl COMMAND --help' for a command's options; see shmbufctl(1).\n"
 		   "Exit status: 0 success, 1 failure, 2 usage error, 3 shmbufd not reachable.\n");
 }

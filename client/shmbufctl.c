@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "ctl.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -330,7 +331,9 @@ static int parse_long_opt(const char *cmd, const char *opt, const char *arg, int
 
 	errno = 0;
 	*out = strtol(arg, &end, base);
-	if (errno || end == arg || *end || *out < min || *out > max)
+	/* strtol takes leading blanks and signs; a number here is digits only (a '-' only for -1). */
+	if (errno || end == arg || *end || *out < min || *out > max || !(isdigit((unsigned char)arg[0]) ||
+	    (arg[0] == '-' && min < 0 && isdigit((unsigned char)arg[1]))))
 		return usage_error(cmd, "%s: '%s' is not a number in %ld..%ld", opt, arg, min, max);
 	return 0;
 }
@@ -350,7 +353,7 @@ static int apply_opt(const struct command *cmd, struct args *a, int val, const c
 
 		errno = 0;
 		v = strtol(arg, &end, 8);
-		if (errno || end == arg || *end || v < 0 || v > 0777)
+		if (errno || end == arg || *end || v < 0 || v > 0777 || !isdigit((unsigned char)arg[0]))
 			return usage_error(cmd->name, "--mode: '%s' is not an octal mode (0 to 0777)", arg);
 		a->mode = (unsigned)v;
 		a->has_mode = true;

@@ -112,10 +112,8 @@ void handle_list_leases(struct conn *c, const struct proto_msg *req)
 	struct grant *g = NULL;
 
 	if (req->u.list.name[0]) {
-		if (!proto_name_is_valid(req->u.list.name, strlen(req->u.list.name))) {
-			reply_error(c, req, PROTO_E_INVAL, "invalid segment name");
+		if (!request_name_is_valid(c, req, req->u.list.name))
 			return;
-		}
 		HASH_FIND_STR(srv->segments, req->u.list.name, only);
 		if (!only) {
 			reply_error(c, req, PROTO_E_NOENT, "no segment named '%s'", req->u.list.name);

@@ -156,6 +156,8 @@ void server_settle_segments(struct server *srv)
 	struct grant *g;
 
 	while ((seg = TAILQ_FIRST(&srv->unsettled))) {
+		bool revoked = false;
+
 		TAILQ_REMOVE(&srv->unsettled, seg, unsettled_link);
 		seg->unsettled = false;
 		if (!srv->stopping)
@@ -163,14 +165,16 @@ void server_settle_segments(struct server *srv)
 		while ((g = TAILQ_FIRST(&srv->revoked))) {
 			TAILQ_REMOVE(&srv->revoked, g, revoke_link);
 			grant_remove(srv, g);
-			segment_settle_later(srv, seg); /* its range is free again: walk once more */
+			revoked = true;
 		}
-		if (seg->destroyed && seg->refs == 0)
-			free_destroyed(srv, seg);
+		/* A revoked grant's range is free again: walk once more (each walk
+		 * ends at least one wait, so this stops). */
+		if (revoked || (seg->destroyed && seg->refs == 0))
+			segment_settle_later(srv, seg);
 	}
 }
 
-/* Fail every waiter on seg for which fails(g, size) holds. */
+/* Fail seg's waiters: all of them (NOENT, destroyed), or those that reach past size (RANGE, shrunk). */
 static void fail_waiters(struct server *srv, struct segment *seg, uint64_t size, enum proto_status st)
 {
 	struct lease *l, *next;
@@ -219,15 +223,20 @@ void server_drop_conn_grants(struct server *srv, struct conn *c)
 
 /* ---- handlers ------------------------------------------------------------- */
 
+bool request_name_is_valid(struct conn *c, const struct proto_msg *req, const char *name)
+{
+	if (proto_name_is_valid(name, strlen(name)))
+		return true;
+	reply_error(c, req, PROTO_E_INVAL, "invalid segment name: use 1-255 printable ASCII bytes, not starting with '/'");
+	return false;
+}
+
 static struct segment *find_segment(struct conn *c, const struct proto_msg *req, const char *name)
 {
 	struct segment *seg = NULL;
 
-	if (!proto_name_is_valid(name, strlen(name))) {
-		reply_error(c, req, PROTO_E_INVAL,
-			    "invalid segment name: use 1-255 printable ASCII bytes, not starting with '/'");
+	if (!request_name_is_valid(c, req, name))
 		return NULL;
-	}
 	HASH_FIND_STR(c->srv->segments, name, seg);
 	if (!seg)
 		reply_error(c, req, PROTO_E_NOENT, "no segment named '%s'", name);
@@ -268,11 +277,8 @@ static void handle_create(struct conn *c, const struct proto_msg *req)
 	uint64_t total;
 	int err;
 
-	if (!proto_name_is_valid(r->name, strlen(r->name))) {
-		reply_error(c, req, PROTO_E_INVAL,
-			    "invalid segment name: use 1-255 printable ASCII bytes, not starting with '/'");
+	if (!request_name_is_valid(c, req, r->name))
 		return;
-	}
 	if (r->size == 0) {
 		reply_error(c, req, PROTO_E_INVAL, "segment size must be at least 1 byte");
 		return;

@@ -113,6 +113,8 @@ uint64_t server_realtime_ns(void); /* CLOCK_REALTIME */
 void reply_error(struct conn *c, const struct proto_msg *req, enum proto_status st, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void reply_ok(struct conn *c, const struct proto_msg *req);
+/* True if name is a valid segment name; else answers req with INVAL. */
+bool request_name_is_valid(struct conn *c, const struct proto_msg *req, const char *name);
 
 /* introspect.c: STATUS, LIST_*, SUBSCRIBE, and events for subscribers. */
 void handle_status(struct conn *c, const struct proto_msg *req);

@@ -88,6 +88,7 @@ int conn_new(struct server *srv, int fd, struct conn **out)
 	r = uv_poll_start(&c->poll, UV_READABLE | UV_DISCONNECT, on_poll);
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
 	srv->n_conns++;
+	server_user_conns(srv, c->cred.uid, +1);
 	if (r < 0) {
 		/* The handle is initialised: only libuv may free it now. */
 		conn_close(c);
@@ -308,5 +309,6 @@ void conn_close(struct conn *c)
 	c->outq_len = 0;
 	TAILQ_REMOVE(&c->srv->conns, c, link);
 	c->srv->n_conns--;
+	server_user_conns(c->srv, c->cred.uid, -1);
 	uv_close((uv_handle_t *)&c->poll, on_closed);
 }

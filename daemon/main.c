@@ -30,6 +30,8 @@ static void usage(FILE *f)
 		"  -b, --max-bytes SIZE      total bytes of all segments (default: half of /dev/shm)\n"
 		"      --max-segments N      segments (default 4096)\n"
 		"      --max-connections N   clients connected at once (default 1024)\n"
+		"      --max-user-connections N\n"
+		"                            clients of one uid connected at once (default 256)\n"
 		"      --max-leases N        leases held or waited for per client (default 4096)\n"
 		"      --max-segment-leases N\n"
 		"                            leases held or waited for per segment (default 1024)\n"
@@ -46,7 +48,7 @@ static void usage(FILE *f)
 		"e.g. SHMBUFD_MAX_BYTES=8G; options on the command line win.\n");
 }
 
-enum { OPT_SOCKET_MODE = 256, OPT_MAX_SEGMENTS, OPT_MAX_CONNECTIONS, OPT_MAX_LEASES, OPT_MAX_SEGMENT_LEASES,
+enum { OPT_SOCKET_MODE = 256, OPT_MAX_SEGMENTS, OPT_MAX_CONNECTIONS, OPT_MAX_USER_CONNECTIONS, OPT_MAX_LEASES, OPT_MAX_SEGMENT_LEASES,
        OPT_MAX_MESSAGE,
        OPT_MAX_QUEUE, OPT_NO_PREALLOC };
 
@@ -56,6 +58,7 @@ static const struct option long_opts[] = {
 	{ "max-bytes", required_argument, NULL, 'b' },
 	{ "max-segments", required_argument, NULL, OPT_MAX_SEGMENTS },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
+	{ "max-user-connections", required_argument, NULL, OPT_MAX_USER_CONNECTIONS },
 	{ "max-leases", required_argument, NULL, OPT_MAX_LEASES },
 	{ "max-segment-leases", required_argument, NULL, OPT_MAX_SEGMENT_LEASES },
 	{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
@@ -119,6 +122,7 @@ static int apply_option(int id, const char *name, const char *arg, struct server
 		return 0;
 	case OPT_MAX_SEGMENTS:
 	case OPT_MAX_CONNECTIONS:
+	case OPT_MAX_USER_CONNECTIONS:
 	case OPT_MAX_LEASES:
 	case OPT_MAX_SEGMENT_LEASES:
 	case OPT_MAX_QUEUE:
@@ -128,6 +132,8 @@ static int apply_option(int id, const char *name, const char *arg, struct server
 			cfg->limits.max_segments = (uint32_t)v;
 		else if (id == OPT_MAX_CONNECTIONS)
 			cfg->limits.max_connections = (uint32_t)v;
+		else if (id == OPT_MAX_USER_CONNECTIONS)
+			cfg->limits.max_user_connections = (uint32_t)v;
 		else if (id == OPT_MAX_LEASES)
 			cfg->limits.max_leases = (uint32_t)v;
 		else if (id == OPT_MAX_SEGMENT_LEASES)
@@ -217,6 +223,7 @@ int main(int argc, char **argv)
 			.max_bytes = 0,
 			.max_segments = 4096,
 			.max_connections = 1024,
+			.max_user_connections = 256,
 			.max_leases = 4096,
 			.max_segment_leases = 1024,
 			.max_message = 4096,

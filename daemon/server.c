@@ -269,9 +269,40 @@ static void on_listen(uv_poll_t *h, int status, int events)
 			log_err("cannot set up a client connection: %s", strerror(-r));
 			continue;
 		}
+		if (server_user_conns(srv, c->cred.uid, 0) > srv->cfg.limits.max_user_connections) {
+			struct proto_msg req = { .op = PROTO_OP_HELLO }, rep;
+
+			proto_make_error(&rep, &req, PROTO_E_LIMIT, "this user's connection limit is reached");
+			conn_send(c, &rep, -1);
+			conn_fail(c, "the user's connection limit is reached");
+			continue;
+		}
 		log_debug("client %d (%s, uid %d) connected", (int)c->cred.pid, c->comm, (int)c->cred.uid);
 		event_client(srv, PROTO_EV_CLIENT_CONNECTED, c);
 	}
+}
+
+uint32_t server_user_conns(struct server *srv, uid_t uid, int delta)
+{
+	struct user_conns *u = NULL;
+
+	HASH_FIND(hh, srv->users, &uid, sizeof(uid), u);
+	if (!u && delta <= 0)
+		return 0;
+	if (!u) {
+		u = calloc(1, sizeof(*u));
+		if (!u)
+			return UINT32_MAX; /* counts as over any limit: refused */
+		u->uid = uid;
+		HASH_ADD(hh, srv->users, uid, sizeof(u->uid), u);
+	}
+	u->count += (uint32_t)delta;
+	if (u->count == 0) {
+		HASH_DEL(srv->users, u);
+		free(u);
+		return 0;
+	}
+	return u->count;
 }
 
 static void on_accept_retry(uv_timer_t *t)

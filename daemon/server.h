@@ -17,6 +17,7 @@ struct server_limits {
 	uint64_t max_bytes;          /* sum of segment sizes, destroyed-but-leased included */
 	uint32_t max_segments;       /* live and destroyed-but-leased */
 	uint32_t max_connections;
+	uint32_t max_user_connections; /* per uid: one user cannot lock everyone else out */
 	uint32_t max_leases;         /* per connection, held plus waiting */
 	uint32_t max_segment_leases; /* per segment, held plus waiting: bounds every per-segment scan */
 	uint32_t max_message;        /* largest request accepted, bytes */
@@ -46,6 +47,13 @@ struct grant {
 	TAILQ_ENTRY(grant) order_link; /* server->all_grants, by id */
 	TAILQ_ENTRY(grant) revoke_link; /* server->revoked, briefly */
 	UT_hash_handle hh;   /* server->grants, keyed by id */
+};
+
+/* Connections per uid. Owned by server->users while count > 0. */
+struct user_conns {
+	uid_t uid;
+	uint32_t count;
+	UT_hash_handle hh;
 };
 
 struct server {
@@ -79,6 +87,7 @@ struct server {
 	uint64_t bytes;           /* sum of sizes of all segments still in memory */
 	uint32_t n_segments;      /* likewise */
 	uint32_t n_conns;
+	struct user_conns *users;     /* connections by uid */
 	TAILQ_HEAD(, conn) conns;
 	TAILQ_HEAD(, conn) dead_conns;
 	uint8_t *rxbuf;           /* one receive buffer: the loop handles one message at a time */
@@ -87,6 +96,9 @@ struct server {
 int server_init(struct server *srv, uv_loop_t *loop, const struct server_config *cfg);
 /* Release everything: leases, connections, segments (unlinked), the socket. */
 void server_deinit(struct server *srv);
+
+/* Count a connection of uid in (+1) or out (-1); returns the count after. */
+uint32_t server_user_conns(struct server *srv, uid_t uid, int delta);
 
 /* Called by conn_fail() to get a connection closed at the next loop iteration. */
 void server_schedule_reap(struct server *srv);

@@ -763,3 +763,38 @@ Test(connection_limit, connections_past_the_limit_get_elimit_and_are_closed)
 	expect_others_served();
 	expect_clean_shutdown();
 }
+
+/* ---- connections per user ---- */
+
+static void user_limit_setup(void)
+{
+	static const char *const args[] = { "--max-user-connections", "3", NULL };
+
+	daemon_start(args);
+}
+
+TestSuite(user_limit, .init = user_limit_setup, .fini = daemon_teardown, .timeout = 30);
+
+Test(user_limit, one_user_past_its_connection_limit_gets_edquot_and_a_slot_frees_on_close)
+{
+	shmbuf_client *c[3], *extra = NULL;
+	int r;
+
+	for (int i = 0; i < 3; i++)
+		c[i] = client_new();
+	r = shmbuf_connect(daemon_socket(), &extra);
+	cr_assert_eq(r, -EDQUOT, "a fourth connection of the same uid: %s (%s)", shmbuf_strerror(r),
+		     shmbuf_last_error_detail());
+	cr_assert_str_neq(shmbuf_last_error_detail(), "");
+	shmbuf_disconnect(c[0]);
+	/* The daemon counts the departure when it reaps the connection: poll for the free slot. */
+	for (int64_t end = now_ms() + 5000; (r = shmbuf_connect(daemon_socket(), &extra)) == -EDQUOT;) {
+		cr_assert_lt(now_ms(), end, "no slot came free after a disconnect");
+		poll(NULL, 0, 10);
+	}
+	cr_assert_eq(r, 0, "%s", shmbuf_strerror(r));
+	shmbuf_disconnect(extra);
+	shmbuf_disconnect(c[1]);
+	shmbuf_disconnect(c[2]);
+	expect_clean_shutdown();
+}

@@ -31,7 +31,8 @@ static void usage(FILE *f)
 		"      --max-segments N      segments (default 4096)\n"
 		"      --max-connections N   clients connected at once (default 1024)\n"
 		"      --max-user-connections N\n"
-		"                            clients of one uid connected at once (default 256)\n"
+		"                            clients of one uid connected at once\n"
+		"                            (default: half of --max-connections)\n"
 		"      --max-leases N        leases held or waited for per client (default 4096)\n"
 		"      --max-segment-leases N\n"
 		"                            leases held or waited for per segment (default 1024)\n"
@@ -223,7 +224,7 @@ int main(int argc, char **argv)
 			.max_bytes = 0,
 			.max_segments = 4096,
 			.max_connections = 1024,
-			.max_user_connections = 256,
+			.max_user_connections = 0, /* 0: half of max_connections, once that is known */
 			.max_leases = 4096,
 			.max_segment_leases = 1024,
 			.max_message = 4096,
@@ -265,6 +266,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (cfg.limits.max_user_connections == 0)
+		cfg.limits.max_user_connections = cfg.limits.max_connections > 1 ? cfg.limits.max_connections / 2 : 1;
 	log_init(log_level);
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();

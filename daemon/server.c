@@ -269,7 +269,8 @@ static void on_listen(uv_poll_t *h, int status, int events)
 			log_err("cannot set up a client connection: %s", strerror(-r));
 			continue;
 		}
-		if (server_user_conns(srv, c->cred.uid, 0) > srv->cfg.limits.max_user_connections) {
+		/* Root is exempt: it can stop the daemon anyway, and tools run as root. */
+		if (c->cred.uid != 0 && server_user_conns(srv, c->cred.uid, 0) > srv->cfg.limits.max_user_connections) {
 			struct proto_msg req = { .op = PROTO_OP_HELLO }, rep;
 
 			proto_make_error(&rep, &req, PROTO_E_LIMIT, "this user's connection limit is reached");

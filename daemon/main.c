@@ -39,6 +39,7 @@ static void usage(FILE *f)
 		"      --max-message SIZE    largest request accepted (default 4096, 512..65536)\n"
 		"      --max-queue N         replies queued for a slow client before it is\n"
 		"                            disconnected (default 256)\n"
+		"      --handshake-timeout S seconds a new client has to send HELLO (default 10)\n"
 		"      --no-prealloc         do not reserve segment memory at create/resize\n"
 		"  -l, --log-level LEVEL     error, warning, notice (default), info or debug\n"
 		"  -h, --help                show this help\n"
@@ -51,7 +52,7 @@ static void usage(FILE *f)
 
 enum { OPT_SOCKET_MODE = 256, OPT_MAX_SEGMENTS, OPT_MAX_CONNECTIONS, OPT_MAX_USER_CONNECTIONS, OPT_MAX_LEASES, OPT_MAX_SEGMENT_LEASES,
        OPT_MAX_MESSAGE,
-       OPT_MAX_QUEUE, OPT_NO_PREALLOC };
+       OPT_MAX_QUEUE, OPT_HANDSHAKE_TIMEOUT, OPT_NO_PREALLOC };
 
 static const struct option long_opts[] = {
 	{ "socket", required_argument, NULL, 's' },
@@ -64,6 +65,7 @@ static const struct option long_opts[] = {
 	{ "max-segment-leases", required_argument, NULL, OPT_MAX_SEGMENT_LEASES },
 	{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
 	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
+	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
 	{ "no-prealloc", no_argument, NULL, OPT_NO_PREALLOC },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
@@ -98,6 +100,26 @@ static int parse_bool(const char *s)
 	return -EINVAL;
 }
 
+/* The limit a count option sets. */
+static uint32_t *count_field(struct server_limits *l, int id)
+{
+	switch (id) {
+	case OPT_MAX_SEGMENTS:
+		return &l->max_segments;
+	case OPT_MAX_CONNECTIONS:
+		return &l->max_connections;
+	case OPT_MAX_USER_CONNECTIONS:
+		return &l->max_user_connections;
+	case OPT_MAX_LEASES:
+		return &l->max_leases;
+	case OPT_MAX_SEGMENT_LEASES:
+		return &l->max_segment_leases;
+	case OPT_HANDSHAKE_TIMEOUT:
+		return &l->handshake_timeout_s;
+	}
+	return &l->max_queue;
+}
+
 /* Apply one option; shared by the environment pass and the command-line pass. */
 static int apply_option(int id, const char *name, const char *arg, struct server_config *cfg, int *log_level)
 {
@@ -127,20 +149,10 @@ static int apply_option(int id, const char *name, const char *arg, struct server
 	case OPT_MAX_LEASES:
 	case OPT_MAX_SEGMENT_LEASES:
 	case OPT_MAX_QUEUE:
-		if (parse_count(name, arg, 1, 1u << 24, &v) < 0)
+	case OPT_HANDSHAKE_TIMEOUT:
+		if (parse_count(name, arg, 1, id == OPT_HANDSHAKE_TIMEOUT ? 3600 : 1u << 24, &v) < 0)
 			return -EINVAL;
-		if (id == OPT_MAX_SEGMENTS)
-			cfg->limits.max_segments = (uint32_t)v;
-		else if (id == OPT_MAX_CONNECTIONS)
-			cfg->limits.max_connections = (uint32_t)v;
-		else if (id == OPT_MAX_USER_CONNECTIONS)
-			cfg->limits.max_user_connections = (uint32_t)v;
-		else if (id == OPT_MAX_LEASES)
-			cfg->limits.max_leases = (uint32_t)v;
-		else if (id == OPT_MAX_SEGMENT_LEASES)
-			cfg->limits.max_segment_leases = (uint32_t)v;
-		else
-			cfg->limits.max_queue = (uint32_t)v;
+		*count_field(&cfg->limits, id) = (uint32_t)v;
 		return 0;
 	case OPT_MAX_MESSAGE:
 		if (parse_count(name, arg, 512, PROTO_MAX_MESSAGE, &v) < 0)
@@ -229,6 +241,7 @@ int main(int argc, char **argv)
 			.max_segment_leases = 1024,
 			.max_message = 4096,
 			.max_queue = 256,
+			.handshake_timeout_s = 10,
 		},
 	};
 	int log_level = LOG_NOTICE, opt, r;

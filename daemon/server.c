@@ -306,6 +306,28 @@ uint32_t server_user_conns(struct server *srv, uid_t uid, int delta)
 	return u->count;
 }
 
+/* Connections are listed in the order they came, so the walk stops at the
+ * first one still inside its handshake time. */
+static void on_handshakes(uv_timer_t *t)
+{
+	struct server *srv = t->data;
+	uint64_t limit = (uint64_t)srv->cfg.limits.handshake_timeout_s * 1000000000u;
+	uint64_t now = server_now_ns();
+	struct conn *c;
+
+	TAILQ_FOREACH(c, &srv->conns, link) {
+		if (now - c->connected_ns < limit)
+			break;
+		if (!c->hello_done && !c->dead) {
+			struct proto_msg req = { .op = PROTO_OP_HELLO }, rep;
+
+			proto_make_error(&rep, &req, PROTO_E_PROTO, "no HELLO in time");
+			conn_send(c, &rep, -1);
+			conn_fail(c, "no HELLO in time");
+		}
+	}
+}
+
 static void on_accept_retry(uv_timer_t *t)
 {
 	struct server *srv = t->data;
@@ -386,6 +408,12 @@ int server_init(struct server *srv, uv_loop_t *loop, const struct server_config 
 	uv_poll_start(&srv->listen_poll, UV_READABLE, on_listen);
 	uv_timer_init(loop, &srv->accept_retry);
 	srv->accept_retry.data = srv;
+	uv_timer_init(loop, &srv->handshakes);
+	srv->handshakes.data = srv;
+	/* Checked a few times per timeout: a silent client goes within 1.25 timeouts. */
+	uv_timer_start(&srv->handshakes, on_handshakes, cfg->limits.handshake_timeout_s * 250u,
+		       cfg->limits.handshake_timeout_s * 250u);
+	uv_unref((uv_handle_t *)&srv->handshakes);
 	uv_idle_init(loop, &srv->reaper);
 	srv->reaper.data = srv;
 	uv_signal_init(loop, &srv->sig_term);
@@ -428,6 +456,7 @@ void server_deinit(struct server *srv)
 	}
 	uv_close((uv_handle_t *)&srv->listen_poll, NULL);
 	uv_close((uv_handle_t *)&srv->accept_retry, NULL);
+	uv_close((uv_handle_t *)&srv->handshakes, NULL);
 	uv_close((uv_handle_t *)&srv->reaper, NULL);
 	uv_close((uv_handle_t *)&srv->sig_term, NULL);
 	uv_close((uv_handle_t *)&srv->sig_int, NULL);

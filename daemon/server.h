@@ -22,6 +22,7 @@ struct server_limits {
 	uint32_t max_segment_leases; /* per segment, held plus waiting: bounds every per-segment scan */
 	uint32_t max_message;        /* largest request accepted, bytes */
 	uint32_t max_queue;          /* replies queued for a slow client before it is dropped */
+	uint32_t handshake_timeout_s; /* a connection that has not said HELLO by then is dropped */
 };
 
 struct server_config {
@@ -64,6 +65,7 @@ struct server {
 	int listen_fd;
 	uv_poll_t listen_poll;
 	uv_timer_t accept_retry; /* out of fds: accepting pauses briefly */
+	uv_timer_t handshakes;   /* drops connections that never said HELLO */
 	uv_signal_t sig_term, sig_int;
 	uv_idle_t reaper; /* once per loop iteration: closes dead connections, settles segments */
 	bool stopping;    /* shutting down: grant nothing more */

@@ -819,3 +819,31 @@ Test(user_limit, one_user_past_its_connection_limit_gets_edquot_and_root_is_exem
 		shmbuf_disconnect(c[i]);
 	expect_clean_shutdown();
 }
+
+/* ---- the handshake deadline ---- */
+
+static void handshake_setup(void)
+{
+	static const char *const args[] = { "--handshake-timeout", "1", NULL };
+
+	daemon_start(args);
+}
+
+TestSuite(handshake, .init = handshake_setup, .fini = daemon_teardown, .timeout = 30);
+
+Test(handshake, a_client_that_never_says_hello_is_dropped_and_one_that_did_stays)
+{
+	int silent = raw_connect(), greeted = raw_connect();
+	struct pollfd pfd = { .fd = silent, .events = POLLIN };
+
+	raw_hello(greeted);
+	/* Nothing is sent on silent; the daemon speaks first once the second is up. */
+	cr_assert_eq(poll(&pfd, 1, 5000), 1, "no word from the daemon within 5 s of a silent connect");
+	expect_error(silent, PROTO_E_PROTO);
+	expect_closed(silent);
+	raw_stat(greeted, 2, "no-such-segment", PROTO_E_NOENT); /* still served */
+	close(silent);
+	close(greeted);
+	expect_others_served();
+	expect_clean_shutdown();
+}

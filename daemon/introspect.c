@@ -115,7 +115,7 @@ void handle_list_leases(struct conn *c, const struct proto_msg *req)
 		if (!request_name_is_valid(c, req, req->u.list.name))
 			return;
 		HASH_FIND_STR(srv->segments, req->u.list.name, only);
-		if (!only) {
+		if (!only || only->pending) {
 			reply_error(c, req, PROTO_E_NOENT, "no segment named '%s'", req->u.list.name);
 			return;
 		}

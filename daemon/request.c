@@ -221,6 +221,142 @@ void server_drop_conn_grants(struct server *srv, struct conn *c)
 	}
 }
 
+/* ---- creating segments ---------------------------------------------------- */
+
+/* Reserving memory for a segment this large or larger happens on libuv's
+ * thread pool: tmpfs takes some 0.2 s per GiB to hand out the pages, and the
+ * loop must not make every other client wait for that. */
+#define CREATE_IN_BACKGROUND_BYTES (16u << 20)
+
+/* /dev/shm is writable by every local user: names are unguessable (a random
+ * part per run), and should one be taken anyway the next is tried. */
+#define CREATE_NAME_TRIES 8
+
+static int open_object(struct segment *seg, const char *prefix, uint64_t instance, uint64_t first, bool prealloc)
+{
+	char shm_name[SEGMENT_SHM_NAME_MAX];
+	int err = -EEXIST;
+
+	for (uint64_t n = first; n < first + CREATE_NAME_TRIES && err == -EEXIST; n++) {
+		snprintf(shm_name, sizeof(shm_name), "%s%016" PRIx64 ".%" PRIu64, prefix, instance, n);
+		err = segment_open(seg, shm_name, prealloc);
+		if (err == -EEXIST)
+			log_warn("shared-memory object %s already exists (not ours); trying another name", shm_name);
+	}
+	return err;
+}
+
+/* Answer a CREATE (c may be NULL: the client left meanwhile) and, on success,
+ * make the segment exist. Takes seg. */
+static void finish_create(struct server *srv, struct conn *c, const struct proto_msg *req, struct segment *seg,
+			  int err)
+{
+	if (err < 0) {
+		bool no_memory = err == -ENOSPC || err == -ENOMEM || err == -EFBIG;
+
+		if (!no_memory)
+			log_err("cannot create a shared-memory object for '%s': %s", seg->name, strerror(-err));
+		if (c && no_memory)
+			reply_error(c, req, PROTO_E_NOSPC, "no memory for %" PRIu64 " bytes in /dev/shm", seg->size);
+		else if (c && (err == -EMFILE || err == -ENFILE))
+			reply_error(c, req, PROTO_E_LIMIT, "shmbufd is out of file descriptors");
+		else if (c)
+			reply_error(c, req, PROTO_E_INTERNAL, "cannot create the shared-memory object: %s",
+				    strerror(-err));
+		segment_free(seg);
+		return;
+	}
+	seg->id = ++srv->next_segment_id;
+	HASH_ADD_STR(srv->segments, name, seg);
+	TAILQ_INSERT_TAIL(&srv->all_segments, seg, order_link);
+	srv->bytes += seg->size;
+	srv->n_segments++;
+	event_segment(srv, PROTO_EV_SEGMENT_CREATED, seg, c);
+	log_info("client %d (uid %d) created segment '%s' (%" PRIu64 " bytes, mode %03o) as %s", (int)seg->pid,
+		 (int)seg->uid, seg->name, seg->size, seg->mode, seg->shm_name);
+	if (c)
+		reply_ok(c, req);
+}
+
+/* A CREATE whose memory is reserved on the thread pool. Owned by the pool
+ * until create_done(). */
+struct create_job {
+	uv_work_t work;
+	struct server *srv;
+	struct segment *seg;       /* pending: in server->segments, counted, not usable */
+	uint64_t conn_id;          /* to answer, if the client is still there */
+	struct proto_msg req;      /* op and seq of the CREATE */
+	char prefix[sizeof(((struct server *)0)->shm_prefix)];
+	uint64_t instance, first;  /* object names to try */
+	bool prealloc;
+	int err;
+};
+
+static void create_work(uv_work_t *w)
+{
+	struct create_job *job = w->data;
+
+	/* Only job and its segment: the loop does not touch a pending segment. */
+	job->err = open_object(job->seg, job->prefix, job->instance, job->first, job->prealloc);
+}
+
+static void create_done(uv_work_t *w, int status)
+{
+	struct create_job *job = w->data;
+	struct server *srv = job->srv;
+	struct segment *seg = job->seg;
+	struct conn *c;
+
+	HASH_DEL(srv->segments, seg);
+	srv->bytes -= seg->size;
+	srv->n_segments--;
+	seg->pending = false;
+	if (srv->stopping || status < 0) {
+		segment_free(seg);
+		free(job);
+		return;
+	}
+	TAILQ_FOREACH(c, &srv->conns, link)
+		if (c->id == job->conn_id)
+			break;
+	finish_create(srv, c && !c->dead ? c : NULL, &job->req, seg, job->err);
+	free(job);
+}
+
+/* Returns 0 when the create went to the thread pool, or a negative errno to
+ * do it here after all. Until it is done the name is taken and its bytes
+ * counted, but the segment is not there for other requests. */
+static int create_in_background(struct conn *c, const struct proto_msg *req, struct segment *seg)
+{
+	struct server *srv = c->srv;
+	struct create_job *job = calloc(1, sizeof(*job));
+	int r;
+
+	if (!job)
+		return -ENOMEM;
+	job->work.data = job;
+	job->srv = srv;
+	job->seg = seg;
+	job->conn_id = c->id;
+	job->req.op = req->op;
+	job->req.seq = req->seq;
+	memcpy(job->prefix, srv->shm_prefix, sizeof(job->prefix));
+	job->instance = srv->instance;
+	job->first = srv->next_object;
+	job->prealloc = srv->cfg.prealloc;
+	r = uv_queue_work(srv->loop, &job->work, create_work, create_done);
+	if (r < 0) {
+		free(job);
+		return r;
+	}
+	srv->next_object += CREATE_NAME_TRIES;
+	seg->pending = true;
+	HASH_ADD_STR(srv->segments, name, seg);
+	srv->bytes += seg->size;
+	srv->n_segments++;
+	return 0;
+}
+
 /* ---- handlers ------------------------------------------------------------- */
 
 bool request_name_is_valid(struct conn *c, const struct proto_msg *req, const char *name)
@@ -240,7 +376,9 @@ static struct segment *find_segment(struct conn *c, const struct proto_msg *req,
 	HASH_FIND_STR(c->srv->segments, name, seg);
 	if (!seg)
 		reply_error(c, req, PROTO_E_NOENT, "no segment named '%s'", name);
-	return seg;
+	else if (seg->pending)
+		reply_error(c, req, PROTO_E_NOENT, "segment '%s' is still being created", name);
+	return seg && !seg->pending ? seg : NULL;
 }
 
 static void handle_hello(struct conn *c, const struct proto_msg *req)
@@ -272,7 +410,6 @@ static void handle_create(struct conn *c, const struct proto_msg *req)
 	const struct proto_segment_req *r = &req->u.segment;
 	struct server *srv = c->srv;
 	const struct server_limits *lim = &srv->cfg.limits;
-	char shm_name[SEGMENT_SHM_NAME_MAX];
 	struct segment *seg = NULL;
 	uint64_t total;
 	int err;
@@ -302,43 +439,21 @@ static void handle_create(struct conn *c, const struct proto_msg *req)
 			    r->size, srv->bytes, lim->max_bytes);
 		return;
 	}
-	/* Unguessable names, and another try if someone took one anyway: /dev/shm
-	 * is writable by every local user, who must not be able to block creates. */
-	for (int tries = 0; tries < 8; tries++) {
-		snprintf(shm_name, sizeof(shm_name), "%s%016" PRIx64 ".%" PRIu64, srv->shm_prefix, srv->instance,
-			 srv->next_object++);
-		err = segment_new(r->name, shm_name, r->size, srv->cfg.prealloc, &seg);
-		if (err != -EEXIST)
-			break;
-		log_warn("shared-memory object %s already exists (not ours); trying another name", shm_name);
-	}
-	if (err == -ENOSPC || err == -ENOMEM || err == -EFBIG) {
-		reply_error(c, req, PROTO_E_NOSPC, "no memory for %" PRIu64 " bytes in /dev/shm", r->size);
-		return;
-	}
-	if (err == -EMFILE || err == -ENFILE) {
-		reply_error(c, req, PROTO_E_LIMIT, "shmbufd is out of file descriptors");
-		log_warn("out of file descriptors creating segment '%s'", r->name);
-		return;
-	}
+	err = segment_alloc(r->name, r->size, &seg);
 	if (err < 0) {
-		log_err("cannot create shm object %s: %s", shm_name, strerror(-err));
-		reply_error(c, req, PROTO_E_INTERNAL, "cannot create the shared-memory object: %s", strerror(-err));
+		reply_error(c, req, err == -EFBIG ? PROTO_E_NOSPC : PROTO_E_INTERNAL, "cannot create '%s': %s",
+			    r->name, strerror(-err));
 		return;
 	}
 	seg->mode = r->mode;
 	seg->uid = c->cred.uid;
 	seg->gid = c->cred.gid;
 	seg->pid = c->cred.pid;
-	seg->id = ++srv->next_segment_id;
-	HASH_ADD_STR(srv->segments, name, seg);
-	TAILQ_INSERT_TAIL(&srv->all_segments, seg, order_link);
-	srv->bytes += seg->size;
-	srv->n_segments++;
-	event_segment(srv, PROTO_EV_SEGMENT_CREATED, seg, c);
-	log_info("client %d (%s, uid %d) created segment '%s' (%" PRIu64 " bytes, mode %03o) as %s", (int)c->cred.pid,
-		 c->comm, (int)c->cred.uid, seg->name, seg->size, seg->mode, seg->shm_name);
-	reply_ok(c, req);
+	if (srv->cfg.prealloc && r->size >= CREATE_IN_BACKGROUND_BYTES && create_in_background(c, req, seg) == 0)
+		return;
+	err = open_object(seg, srv->shm_prefix, srv->instance, srv->next_object, srv->cfg.prealloc);
+	srv->next_object += CREATE_NAME_TRIES;
+	finish_create(srv, c, req, seg, err);
 }
 
 static void handle_destroy(struct conn *c, const struct proto_msg *req)

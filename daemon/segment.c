@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -26,11 +27,10 @@ static int reserve(int fd, uint64_t from, uint64_t to)
 	return -r;
 }
 
-int segment_new(const char *name, const char *shm_name, uint64_t size, bool prealloc, struct segment **out)
+int segment_alloc(const char *name, uint64_t size, struct segment **out)
 {
 	struct segment *seg;
 	struct timespec ts;
-	int r;
 
 	if (size > (uint64_t)INT64_MAX)
 		return -EFBIG;
@@ -39,43 +39,48 @@ int segment_new(const char *name, const char *shm_name, uint64_t size, bool prea
 		return -ENOMEM;
 	seg->fd_rw = seg->fd_ro = -1;
 	strncpy(seg->name, name, sizeof(seg->name) - 1);
-	strncpy(seg->shm_name, shm_name, sizeof(seg->shm_name) - 1);
 	seg->size = size;
 	lease_set_init(&seg->leases);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	seg->created_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	*out = seg;
+	return 0;
+}
+
+int segment_open(struct segment *seg, const char *shm_name, bool prealloc)
+{
+	int r;
 
 	seg->fd_rw = shm_open(shm_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (seg->fd_rw < 0) {
-		r = -errno;
-		free(seg);
-		return r;
-	}
+	if (seg->fd_rw < 0)
+		return -errno; /* EEXIST: the name is someone else's; touch nothing */
+	snprintf(seg->shm_name, sizeof(seg->shm_name), "%s", shm_name);
 	/* The umask may have narrowed the mode; the daemon needs exactly 0600. */
-	if (fchmod(seg->fd_rw, 0600) < 0 || ftruncate(seg->fd_rw, (off_t)size) < 0) {
+	if (fchmod(seg->fd_rw, 0600) < 0 || ftruncate(seg->fd_rw, (off_t)seg->size) < 0) {
 		r = -errno;
 		goto fail;
 	}
-	if (prealloc && (r = reserve(seg->fd_rw, 0, size)) < 0)
+	if (prealloc && (r = reserve(seg->fd_rw, 0, seg->size)) < 0)
 		goto fail;
 	seg->fd_ro = shm_open(shm_name, O_RDONLY | O_CLOEXEC, 0);
 	if (seg->fd_ro < 0) {
 		r = -errno;
 		goto fail;
 	}
-	*out = seg;
 	return 0;
 fail:
 	shm_unlink(shm_name);
 	close(seg->fd_rw);
-	free(seg);
+	seg->fd_rw = -1;
+	seg->shm_name[0] = '\0';
 	return r;
 }
 
 void segment_unlink(struct segment *seg)
 {
 	if (!seg->destroyed) {
-		shm_unlink(seg->shm_name);
+		if (seg->shm_name[0]) /* only an object we created */
+			shm_unlink(seg->shm_name);
 		seg->destroyed = true;
 	}
 }

@@ -29,6 +29,7 @@ struct segment {
 	uint64_t created_ns; /* CLOCK_REALTIME */
 	bool destroyed;      /* name removed; memory lives until refs drops to 0 */
 	bool unsettled;      /* in server->unsettled: leases left, waiters to reconsider */
+	bool pending;        /* its object is being created on a worker thread: not usable yet */
 	uint32_t refs;       /* grants (held or waiting) that point here */
 	struct lease_set leases;
 	UT_hash_handle hh; /* server->segments, keyed by name */
@@ -36,11 +37,16 @@ struct segment {
 	TAILQ_ENTRY(segment) unsettled_link; /* server->unsettled while unsettled */
 };
 
+/* A segment with its name and size, and no object yet. Returns 0, -ENOMEM or -EFBIG. */
+int segment_alloc(const char *name, uint64_t size, struct segment **out);
+
 /* Create the shm object shm_name (mode 0600, O_EXCL), size it, optionally
  * reserve its memory (so an exhausted /dev/shm fails here with -ENOSPC rather
  * than as SIGBUS in a client later), and open its read-only twin.
- * Returns 0 or a negative errno; on failure nothing is left behind. */
-int segment_new(const char *name, const char *shm_name, uint64_t size, bool prealloc, struct segment **out);
+ * Returns 0 or a negative errno (-EEXIST: the name is taken by someone else);
+ * on failure nothing is left behind. Touches only seg, so it may run on a
+ * worker thread while the loop leaves seg alone. */
+int segment_open(struct segment *seg, const char *shm_name, bool prealloc);
 
 /* Remove the object's name from /dev/shm. Open fds and mappings keep the memory. */
 void segment_unlink(struct segment *seg);

@@ -847,3 +847,55 @@ Test(handshake, a_client_that_never_says_hello_is_dropped_and_one_that_did_stays
 	expect_others_served();
 	expect_clean_shutdown();
 }
+
+/* ---- creates that preallocate off the loop ---- */
+
+/* The daemon's /dev/shm prefix, computed as it does (FNV-1a of the socket path, xor its uid). */
+static void daemon_shm_prefix(char *out, size_t cap)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = daemon_socket(); *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	snprintf(out, cap, "shmbuf.%08x.", h ^ (uint32_t)geteuid());
+}
+
+Test(hostile, a_large_create_cut_short_by_the_client_leaving_and_sigterm_leaves_nothing)
+{
+	struct proto_msg m = { .op = PROTO_OP_CREATE, .seq = 2 };
+	char prefix[64];
+	int s = raw_connect();
+
+	daemon_shm_prefix(prefix, sizeof(prefix));
+	raw_hello(s);
+	m.u.segment.size = 512u << 20; /* reserved on the thread pool, for a while */
+	m.u.segment.mode = 0600;
+	snprintf(m.u.segment.name, sizeof(m.u.segment.name), "%s", seg_name("big"));
+	raw_request(s, &m);
+	close(s); /* without waiting for the answer */
+	expect_clean_shutdown(); /* SIGTERM right away: the create may still be under way */
+	cr_assert_eq(shm_count(prefix), 0, "objects /dev/shm/%s* outlived the daemon", prefix);
+}
+
+Test(hostile, a_large_segment_made_off_the_loop_works_like_any_other)
+{
+	const char *name = seg_name("large");
+	shmbuf_client *a = client_new(), *b = client_new();
+	shmbuf_stat_info st;
+	shmbuf_view w, r;
+
+	cr_assert_eq(shmbuf_create(a, name, 64u << 20, 0600), 0);
+	cr_assert_eq(shmbuf_create(b, name, 4096, 0600), -EEXIST);
+	cr_assert_eq(shmbuf_stat(b, name, &st), 0);
+	cr_assert_eq(st.size, 64u << 20);
+	cr_assert_eq(shmbuf_acquire(a, name, (64u << 20) - 4096, 0, SHMBUF_WRITE, 0, &w), 0);
+	pattern_fill(w.data, w.len, w.offset, 9);
+	cr_assert_eq(shmbuf_release(a, &w), 0);
+	cr_assert_eq(shmbuf_acquire(b, name, (64u << 20) - 4096, 4096, SHMBUF_READ, 0, &r), 0);
+	cr_assert_eq(pattern_mismatch(r.data, r.len, r.offset, 9), -1);
+	cr_assert_eq(shmbuf_release(b, &r), 0);
+	cr_assert_eq(shmbuf_destroy(b, name), 0);
+	shmbuf_disconnect(a);
+	shmbuf_disconnect(b);
+	expect_clean_shutdown();
+}

@@ -17,6 +17,8 @@
 struct outmsg {
 	TAILQ_ENTRY(outmsg) link;
 	int fd; /* our own dup, closed once sent or dropped */
+	uint64_t lease_id; /* with fd: the lease it grants, to revoke if it cannot be passed */
+	uint32_t seq;
 	size_t len;
 	uint8_t buf[];
 };
@@ -114,7 +116,7 @@ static void update_events(struct conn *c)
 		uv_poll_start(&c->poll, events, on_poll);
 }
 
-static int queue_msg(struct conn *c, const uint8_t *buf, size_t len, int fd)
+static int queue_msg(struct conn *c, const struct proto_msg *m, const uint8_t *buf, size_t len, int fd)
 {
 	struct outmsg *o;
 
@@ -132,6 +134,9 @@ static int queue_msg(struct conn *c, const uint8_t *buf, size_t len, int fd)
 	}
 	if (o->fd >= 0)
 		c->srv->queued_fds++;
+	/* Only a granted ACQUIRE carries an fd. */
+	o->lease_id = fd >= 0 ? m->u.acquire_reply.lease_id : 0;
+	o->seq = m->seq;
 	o->len = len;
 	memcpy(o->buf, buf, len);
 	TAILQ_INSERT_TAIL(&c->outq, o, link);
@@ -172,7 +177,7 @@ int conn_send(struct conn *c, const struct proto_msg *m, int fd)
 			return 0;
 		}
 	}
-	r = queue_msg(c, buf, (size_t)len, fd);
+	r = queue_msg(c, m, buf, (size_t)len, fd);
 	if (r < 0) {
 		conn_fail(c, r == -ENOBUFS ? "client does not read its replies (queue full)" : strerror(-r));
 		return 0;
@@ -190,12 +195,16 @@ static void flush_queue(struct conn *c)
 		r = fdio_send(c->fd, o->buf, o->len, o->fd);
 		if (r == -EAGAIN)
 			break;
-		if (r < 0) {
+		if (r < 0 && r != -ETOOMANYREFS) {
 			conn_fail(c, strerror(-r));
 			return;
 		}
 		TAILQ_REMOVE(&c->outq, o, link);
 		c->outq_len--;
+		/* Not this client's doing (others hold our fds unread): it gets
+		 * LIMIT for that ACQUIRE, queued behind what is already waiting. */
+		if (r == -ETOOMANYREFS)
+			request_fd_refused(c, o->lease_id, o->seq);
 		outmsg_free(c, o);
 	}
 	update_events(c);

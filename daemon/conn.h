@@ -29,6 +29,7 @@ struct conn {
 	uint64_t connected_ns;
 	bool hello_done;
 	bool subscribed;  /* sent SUBSCRIBE: receives events */
+	bool announced;   /* its CLIENT_CONNECTED event went out (a refused one's never does) */
 	bool dead;        /* failed: will be closed at the next safe point */
 	bool closing;     /* uv_close() called, waiting for the callback */
 	struct grant_list grants; /* held and waiting, in request order */

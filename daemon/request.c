@@ -14,6 +14,8 @@
 
 #define grant_of(l) ((struct grant *)((char *)(l) - offsetof(struct grant, lease)))
 
+static void grant_remove(struct server *srv, struct grant *g);
+
 void reply_error(struct conn *c, const struct proto_msg *req, enum proto_status st, const char *fmt, ...)
 {
 	char text[PROTO_ERRMSG_MAX + 1];
@@ -51,9 +53,40 @@ static void grant_free(struct grant *g)
 		free(g);
 }
 
-/* Returns false when the kernel would not pass the fd now (ETOOMANYREFS: too
- * many of our fds sit unread in other clients' sockets). The grant is then
- * answered with LIMIT instead, and the caller must end it. */
+/* The kernel would not pass a grant's fd (ETOOMANYREFS: too many of our fds
+ * sit unread in other clients' sockets): answer LIMIT instead. Logged at most
+ * once a second, since it comes in waves. */
+static void answer_fd_refused(struct conn *c, uint32_t seq)
+{
+	struct proto_msg req = { .op = PROTO_OP_ACQUIRE, .seq = seq };
+	uint64_t now = server_now_ns();
+
+	if (now - c->srv->fd_refused_logged_ns > 1000000000u) {
+		log_warn("cannot pass a descriptor to client %d (%s): too many are unread by other clients",
+			 (int)c->cred.pid, c->comm);
+		c->srv->fd_refused_logged_ns = now;
+	}
+	reply_error(c, &req, PROTO_E_LIMIT,
+		    "shmbufd has too many descriptors in flight to clients that do not read them; try again");
+}
+
+void request_fd_refused(struct conn *c, uint64_t lease_id, uint32_t seq)
+{
+	struct server *srv = c->srv;
+	struct grant *g = NULL;
+	struct segment *seg;
+
+	answer_fd_refused(c, seq);
+	HASH_FIND(hh, srv->grants, &lease_id, sizeof(lease_id), g);
+	if (!g || g->conn != c)
+		return;
+	seg = g->seg;
+	grant_remove(srv, g);
+	segment_settle_later(srv, seg);
+}
+
+/* Returns false when the kernel would not pass the fd now; the ACQUIRE is
+ * then answered with LIMIT instead, and the caller must end the grant. */
 static bool send_granted(struct grant *g)
 {
 	struct proto_msg rep = { .op = PROTO_OP_ACQUIRE | PROTO_REPLY_BIT, .seq = g->seq };
@@ -66,11 +99,7 @@ static bool send_granted(struct grant *g)
 	rep.u.acquire_reply.flags = g->lease.write ? PROTO_ACQ_WRITE : PROTO_ACQ_READ;
 	if (conn_send(g->conn, &rep, g->lease.write ? seg->fd_rw : seg->fd_ro) != -ETOOMANYREFS)
 		return true;
-	log_warn("cannot pass a descriptor to client %d (%s): too many are unread by other clients",
-		 (int)g->conn->cred.pid, g->conn->comm);
-	rep = (struct proto_msg){ .op = PROTO_OP_ACQUIRE, .seq = g->seq };
-	reply_error(g->conn, &rep, PROTO_E_LIMIT,
-		    "shmbufd has too many descriptors in flight to clients that do not read them; try again");
+	answer_fd_refused(g->conn, g->seq);
 	return false;
 }
 
@@ -92,7 +121,7 @@ static void on_promoted(struct lease *l, void *ctx)
 static void check_size_after_write(struct segment *seg, const struct conn *c)
 {
 	uint64_t found;
-	int r = segment_restore_size(seg, c->srv->cfg.prealloc, &found);
+	int r = segment_restore_size(seg, &found);
 
 	if (r == 1)
 		log_warn("client %d (%s, uid %d) changed segment '%s' (%" PRIu64 " bytes; found %" PRIu64
@@ -282,6 +311,7 @@ static void finish_create(struct server *srv, struct conn *c, const struct proto
  * until create_done(). */
 struct create_job {
 	uv_work_t work;
+	TAILQ_ENTRY(create_job) link; /* server->creates */
 	struct server *srv;
 	struct segment *seg;       /* pending: in server->segments, counted, not usable */
 	uint64_t conn_id;          /* to answer, if the client is still there */
@@ -307,6 +337,7 @@ static void create_done(uv_work_t *w, int status)
 	struct segment *seg = job->seg;
 	struct conn *c;
 
+	TAILQ_REMOVE(&srv->creates, job, link);
 	HASH_DEL(srv->segments, seg);
 	srv->bytes -= seg->size;
 	srv->n_segments--;
@@ -321,6 +352,15 @@ static void create_done(uv_work_t *w, int status)
 			break;
 	finish_create(srv, c && !c->dead ? c : NULL, &job->req, seg, job->err);
 	free(job);
+}
+
+void request_cancel_creates(struct server *srv)
+{
+	struct create_job *job;
+
+	/* Those already running finish; create_done() frees them all. */
+	TAILQ_FOREACH(job, &srv->creates, link)
+		uv_cancel((uv_req_t *)&job->work);
 }
 
 /* Returns 0 when the create went to the thread pool, or a negative errno to
@@ -350,6 +390,7 @@ static int create_in_background(struct conn *c, const struct proto_msg *req, str
 		return r;
 	}
 	srv->next_object += CREATE_NAME_TRIES;
+	TAILQ_INSERT_TAIL(&srv->creates, job, link);
 	seg->pending = true;
 	HASH_ADD_STR(srv->segments, name, seg);
 	srv->bytes += seg->size;

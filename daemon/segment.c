@@ -115,11 +115,10 @@ int segment_resize(struct segment *seg, uint64_t size, bool prealloc)
 	return 0;
 }
 
-int segment_restore_size(struct segment *seg, bool prealloc, uint64_t *found_size)
+int segment_restore_size(struct segment *seg, uint64_t *found_size)
 {
 	uint64_t pages = (seg->size + 4095) / 4096 * 4096;
 	struct stat st;
-	int r;
 
 	if (fstat(seg->fd_rw, &st) < 0)
 		return -errno;
@@ -129,11 +128,11 @@ int segment_restore_size(struct segment *seg, bool prealloc, uint64_t *found_siz
 	 * size, gives them back. */
 	if (*found_size == seg->size && (uint64_t)st.st_blocks * 512 <= pages)
 		return 0;
+	/* Shrunk and grown back, what was cut is a hole now. It is not reserved
+	 * again: that could take seconds on the event loop, on every release of a
+	 * client that truncates each time. Its pages come back as they are touched. */
 	if (ftruncate(seg->fd_rw, (off_t)seg->size) < 0)
 		return -errno;
-	/* Shrunk and grown back: what was cut is a hole now; reserve it again. */
-	if (prealloc && *found_size < seg->size && (r = reserve(seg->fd_rw, *found_size, seg->size)) < 0)
-		return r;
 	return 1;
 }
 

@@ -60,9 +60,9 @@ int segment_resize(struct segment *seg, uint64_t size, bool prealloc);
 
 /* A writable fd lets a client ftruncate or fallocate the object behind our
  * back. Compare the object's size and allocation with ours and put them back
- * if they changed (reserving memory again when prealloc). Returns 0 when all
- * was right, 1 when it was restored, or a negative errno. */
-int segment_restore_size(struct segment *seg, bool prealloc, uint64_t *found_size);
+ * if they changed (a range cut and grown back is a hole, not reserved again).
+ * Returns 0 when all was right, 1 when it was restored, or a negative errno. */
+int segment_restore_size(struct segment *seg, uint64_t *found_size);
 
 bool segment_is_leased(const struct segment *seg);
 

@@ -280,6 +280,7 @@ static void on_listen(uv_poll_t *h, int status, int events)
 		}
 		log_debug("client %d (%s, uid %d) connected", (int)c->cred.pid, c->comm, (int)c->cred.uid);
 		event_client(srv, PROTO_EV_CLIENT_CONNECTED, c);
+		c->announced = true;
 	}
 }
 
@@ -344,7 +345,8 @@ static void on_reap(uv_idle_t *h)
 		TAILQ_REMOVE(&srv->dead_conns, c, dead_link);
 		server_drop_conn_grants(srv, c);
 		conn_close(c);
-		event_client(srv, PROTO_EV_CLIENT_DISCONNECTED, c); /* c stays valid until the close callback */
+		if (c->announced) /* c stays valid until the close callback */
+			event_client(srv, PROTO_EV_CLIENT_DISCONNECTED, c);
 	}
 	/* Settling may fail connections (a send error): they are reaped next iteration. */
 	server_settle_segments(srv);
@@ -379,6 +381,7 @@ int server_init(struct server *srv, uv_loop_t *loop, const struct server_config 
 	TAILQ_INIT(&srv->all_grants);
 	TAILQ_INIT(&srv->unsettled);
 	TAILQ_INIT(&srv->revoked);
+	TAILQ_INIT(&srv->creates);
 	srv->fd_budget = fd_budget(&cfg->limits);
 	srv->started_ns = server_realtime_ns();
 	srv->started_mono_ns = server_now_ns();
@@ -440,6 +443,7 @@ void server_deinit(struct server *srv)
 	/* Every connection goes the way a vanished client does: its grants end,
 	 * and nobody waiting is granted anything on the way out. */
 	srv->stopping = true;
+	request_cancel_creates(srv);
 	while ((c = TAILQ_FIRST(&srv->dead_conns)))
 		TAILQ_REMOVE(&srv->dead_conns, c, dead_link);
 	while ((c = TAILQ_FIRST(&srv->conns))) {

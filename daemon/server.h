@@ -57,6 +57,8 @@ struct user_conns {
 	UT_hash_handle hh;
 };
 
+struct create_job;
+
 struct server {
 	uv_loop_t *loop;
 	struct server_config cfg;
@@ -83,8 +85,10 @@ struct server {
 	TAILQ_HEAD(, grant) all_grants;     /* every grant, by id */
 	TAILQ_HEAD(, segment) unsettled;    /* segments whose leases changed this iteration */
 	TAILQ_HEAD(, grant) revoked;        /* promoted, but the grant could not be sent */
+	TAILQ_HEAD(, create_job) creates;   /* CREATEs under way on the thread pool */
 	uint32_t queued_fds;      /* fd duplicates held in connections' outgoing queues */
 	uint32_t fd_budget;       /* at most this many: a share of RLIMIT_NOFILE */
+	uint64_t fd_refused_logged_ns; /* last "cannot pass a descriptor" warning */
 	uint32_t n_subscribers;   /* connections that asked for events */
 	uint64_t bytes;           /* sum of sizes of all segments still in memory */
 	uint32_t n_segments;      /* likewise */
@@ -127,6 +131,12 @@ uint64_t server_realtime_ns(void); /* CLOCK_REALTIME */
 void reply_error(struct conn *c, const struct proto_msg *req, enum proto_status st, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void reply_ok(struct conn *c, const struct proto_msg *req);
+/* Shutting down: CREATEs not yet started on the thread pool are not started. */
+void request_cancel_creates(struct server *srv);
+
+/* The grant lease_id of c could not be passed (ETOOMANYREFS) from c's queue:
+ * answer its ACQUIRE (seq) with LIMIT and end the grant. */
+void request_fd_refused(struct conn *c, uint64_t lease_id, uint32_t seq);
 /* True if name is a valid segment name; else answers req with INVAL. */
 bool request_name_is_valid(struct conn *c, const struct proto_msg *req, const char *name);
 

@@ -145,7 +145,8 @@ static void grant_remove(struct server *srv, struct grant *g)
 	TAILQ_REMOVE(&srv->all_grants, g, order_link);
 	c->n_grants--;
 	HASH_DEL(srv->grants, g);
-	if (held_write && !g->seg->destroyed)
+	/* While growing, our own reservation lies past the end: check next time. */
+	if (held_write && !g->seg->destroyed && !g->seg->growing)
 		check_size_after_write(g->seg, c);
 	g->seg->refs--;
 	grant_free(g);
@@ -252,10 +253,10 @@ void server_drop_conn_grants(struct server *srv, struct conn *c)
 
 /* ---- creating segments ---------------------------------------------------- */
 
-/* Reserving memory for a segment this large or larger happens on libuv's
- * thread pool: tmpfs takes some 0.2 s per GiB to hand out the pages, and the
- * loop must not make every other client wait for that. */
-#define CREATE_IN_BACKGROUND_BYTES (16u << 20)
+/* Reserving this much memory or more (a CREATE, or what a RESIZE adds) happens
+ * on libuv's thread pool: tmpfs takes some 0.2 s per GiB to hand out the
+ * pages, and the loop must not make every other client wait for that. */
+#define BACKGROUND_BYTES (16u << 20)
 
 /* /dev/shm is writable by every local user: names are unguessable (a random
  * part per run), and should one be taken anyway the next is tried. */
@@ -398,6 +399,98 @@ static int create_in_background(struct conn *c, const struct proto_msg *req, str
 	return 0;
 }
 
+/* A RESIZE that grows a segment by BACKGROUND_BYTES or more: the new memory
+ * is reserved on the thread pool (beyond the current end), then the size is
+ * set on the loop. Meanwhile the segment works at its old size; other
+ * RESIZEs get BUSY; a DESTROY goes ahead (the job's reference keeps the
+ * memory until it is done). */
+struct grow_job {
+	uv_work_t work;
+	struct server *srv;
+	struct segment *seg;  /* counted in seg->refs while the job lives */
+	uint64_t conn_id;
+	struct proto_msg req;
+	int fd;               /* seg->fd_rw, valid while the reference is held */
+	uint64_t from, to;
+	int err;
+};
+
+static void grow_work(uv_work_t *w)
+{
+	struct grow_job *job = w->data;
+
+	job->err = segment_reserve_beyond(job->fd, job->from, job->to);
+}
+
+static void grow_done(uv_work_t *w, int status)
+{
+	struct grow_job *job = w->data;
+	struct server *srv = job->srv;
+	struct segment *seg = job->seg;
+	struct conn *c;
+	int err = status < 0 ? status : job->err;
+
+	seg->growing = false;
+	seg->refs--;
+	srv->bytes -= job->to - job->from; /* the reservation; counted for real below */
+	TAILQ_FOREACH(c, &srv->conns, link)
+		if (c->id == job->conn_id)
+			break;
+	if (c && c->dead)
+		c = NULL;
+	if (srv->stopping || seg->destroyed) {
+		if (c && !srv->stopping)
+			reply_error(c, &job->req, PROTO_E_NOENT, "segment '%s' was destroyed while growing", seg->name);
+		segment_settle_later(srv, seg); /* frees it if nothing else holds it */
+	} else if (err == 0 && (err = segment_resize(seg, job->to, false)) == 0) {
+		log_info("segment '%s' grown from %" PRIu64 " to %" PRIu64 " bytes", seg->name, job->from, job->to);
+		srv->bytes += job->to - job->from;
+		if (c)
+			reply_ok(c, &job->req);
+		event_segment(srv, PROTO_EV_SEGMENT_RESIZED, seg, c);
+	} else {
+		/* Give back whatever was reserved past the end. */
+		if (ftruncate(seg->fd_rw, (off_t)seg->size) < 0)
+			log_err("cannot trim segment '%s': %s", seg->name, strerror(errno));
+		if (c && (err == -ENOSPC || err == -ENOMEM))
+			reply_error(c, &job->req, PROTO_E_NOSPC, "no memory for %" PRIu64 " bytes in /dev/shm", job->to);
+		else if (c)
+			reply_error(c, &job->req, PROTO_E_INTERNAL, "cannot grow the shared-memory object: %s",
+				    strerror(-err));
+	}
+	free(job);
+}
+
+/* Returns 0 when the grow went to the thread pool, or a negative errno to do
+ * it here after all. */
+static int grow_in_background(struct conn *c, const struct proto_msg *req, struct segment *seg, uint64_t size)
+{
+	struct server *srv = c->srv;
+	struct grow_job *job = calloc(1, sizeof(*job));
+	int r;
+
+	if (!job)
+		return -ENOMEM;
+	job->work.data = job;
+	job->srv = srv;
+	job->seg = seg;
+	job->conn_id = c->id;
+	job->req.op = req->op;
+	job->req.seq = req->seq;
+	job->fd = seg->fd_rw;
+	job->from = seg->size;
+	job->to = size;
+	r = uv_queue_work(srv->loop, &job->work, grow_work, grow_done);
+	if (r < 0) {
+		free(job);
+		return r;
+	}
+	seg->growing = true;
+	seg->refs++;
+	srv->bytes += size - seg->size; /* reserved now, so concurrent creates see it */
+	return 0;
+}
+
 /* ---- handlers ------------------------------------------------------------- */
 
 bool request_name_is_valid(struct conn *c, const struct proto_msg *req, const char *name)
@@ -490,7 +583,7 @@ static void handle_create(struct conn *c, const struct proto_msg *req)
 	seg->uid = c->cred.uid;
 	seg->gid = c->cred.gid;
 	seg->pid = c->cred.pid;
-	if (srv->cfg.prealloc && r->size >= CREATE_IN_BACKGROUND_BYTES && create_in_background(c, req, seg) == 0)
+	if (srv->cfg.prealloc && r->size >= BACKGROUND_BYTES && create_in_background(c, req, seg) == 0)
 		return;
 	err = open_object(seg, srv->shm_prefix, srv->instance, srv->next_object, srv->cfg.prealloc);
 	srv->next_object += CREATE_NAME_TRIES;
@@ -545,6 +638,13 @@ static void handle_resize(struct conn *c, const struct proto_msg *req)
 			    size - seg->size, srv->bytes, srv->cfg.limits.max_bytes);
 		return;
 	}
+	if (seg->growing) {
+		reply_error(c, req, PROTO_E_BUSY, "another resize of '%s' is under way", seg->name);
+		return;
+	}
+	if (size > seg->size && srv->cfg.prealloc && size - seg->size >= BACKGROUND_BYTES &&
+	    grow_in_background(c, req, seg, size) == 0)
+		return;
 	old = seg->size;
 	err = segment_resize(seg, size, srv->cfg.prealloc);
 	if (err < 0) {

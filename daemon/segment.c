@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,14 @@ void segment_free(struct segment *seg)
 	if (seg->fd_rw >= 0)
 		close(seg->fd_rw);
 	free(seg);
+}
+
+int segment_reserve_beyond(int fd, uint64_t from, uint64_t to)
+{
+	/* KEEP_SIZE: the pages are there, the size (what clients may map) is not yet. */
+	if (to > from && fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)(to - from)) < 0)
+		return -errno;
+	return 0;
 }
 
 int segment_resize(struct segment *seg, uint64_t size, bool prealloc)

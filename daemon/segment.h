@@ -30,6 +30,7 @@ struct segment {
 	bool destroyed;      /* name removed; memory lives until refs drops to 0 */
 	bool unsettled;      /* in server->unsettled: leases left, waiters to reconsider */
 	bool pending;        /* its object is being created on a worker thread: not usable yet */
+	bool growing;        /* memory for a larger size is being reserved on a worker thread */
 	uint32_t refs;       /* grants (held or waiting) that point here */
 	struct lease_set leases;
 	UT_hash_handle hh; /* server->segments, keyed by name */
@@ -53,6 +54,11 @@ void segment_unlink(struct segment *seg);
 
 /* Close the fds (unlinking first if still linked) and free. */
 void segment_free(struct segment *seg);
+
+/* Reserve the memory of [from, to) of the object behind fd without changing
+ * its size, so a later segment_resize() to `to` with prealloc false is quick.
+ * Touches nothing but fd: may run on a worker thread. 0 or a negative errno. */
+int segment_reserve_beyond(int fd, uint64_t from, uint64_t to);
 
 /* Change the size of the object. Returns 0 or a negative errno; on failure
  * the size is unchanged. */

@@ -437,7 +437,7 @@ fail:
 
 void server_deinit(struct server *srv)
 {
-	struct segment *seg;
+	struct segment *seg, *next;
 	struct conn *c;
 
 	/* Every connection goes the way a vanished client does: its grants end,
@@ -451,12 +451,17 @@ void server_deinit(struct server *srv)
 		conn_close(c);
 	}
 	server_settle_segments(srv); /* frees the destroyed segments */
-	/* Only live segments are left: destroyed ones went with their last grant. */
-	while ((seg = TAILQ_FIRST(&srv->all_segments))) {
-		TAILQ_REMOVE(&srv->all_segments, seg, order_link);
+	/* Only live segments are left (destroyed ones went with their last grant),
+	 * and those a grow job still holds: unlinked now, freed when it is done. */
+	for (seg = TAILQ_FIRST(&srv->all_segments); seg; seg = next) {
+		next = TAILQ_NEXT(seg, order_link);
 		if (!seg->destroyed)
 			HASH_DEL(srv->segments, seg);
-		segment_free(seg);
+		segment_unlink(seg);
+		if (seg->refs == 0) {
+			TAILQ_REMOVE(&srv->all_segments, seg, order_link);
+			segment_free(seg);
+		}
 	}
 	uv_close((uv_handle_t *)&srv->listen_poll, NULL);
 	uv_close((uv_handle_t *)&srv->accept_retry, NULL);

@@ -899,3 +899,57 @@ Test(hostile, a_large_segment_made_off_the_loop_works_like_any_other)
 	shmbuf_disconnect(b);
 	expect_clean_shutdown();
 }
+
+Test(hostile, a_large_grow_runs_off_the_loop_and_a_destroy_meanwhile_frees_everything)
+{
+	const char *name = seg_name("grow");
+	shmbuf_client *a = client_new();
+	struct proto_msg m = { .op = PROTO_OP_RESIZE, .seq = 2 }, d = { .op = PROTO_OP_DESTROY, .seq = 3 };
+	shmbuf_server_status st;
+	shmbuf_stat_info info;
+	shmbuf_view v;
+	char prefix[64];
+	int s = raw_connect(), resize_status = -1, destroy_status = -1;
+
+	daemon_shm_prefix(prefix, sizeof(prefix));
+	/* A plain grow by 64 MiB: done on the thread pool, then usable to its new end. */
+	cr_assert_eq(shmbuf_create(a, name, 4096, 0600), 0);
+	cr_assert_eq(shmbuf_resize(a, name, 64u << 20), 0);
+	cr_assert_eq(shmbuf_stat(a, name, &info), 0);
+	cr_assert_eq(info.size, 64u << 20);
+	cr_assert_eq(shmbuf_acquire(a, name, (64u << 20) - 10, 10, SHMBUF_WRITE, 0, &v), 0);
+	memset(v.data, 0xab, 10);
+	cr_assert_eq(shmbuf_release(a, &v), 0);
+
+	/* A grow by 1 GiB with a DESTROY right behind it, most likely while it runs. */
+	raw_hello(s);
+	m.u.segment.size = 1u << 30;
+	snprintf(m.u.segment.name, sizeof(m.u.segment.name), "%s", name);
+	snprintf(d.u.segment.name, sizeof(d.u.segment.name), "%s", name);
+	raw_request(s, &m);
+	raw_request(s, &d);
+	for (int i = 0; i < 2; i++) {
+		struct proto_msg r;
+
+		cr_assert_gt(raw_recv(s, &r), 0, "a reply for each request");
+		if (r.seq == 2)
+			resize_status = r.status;
+		else if (r.seq == 3)
+			destroy_status = r.status;
+	}
+	cr_assert_eq(destroy_status, PROTO_OK);
+	cr_assert(resize_status == PROTO_OK || resize_status == PROTO_E_NOENT, "RESIZE: %s",
+		  proto_status_name((uint16_t)resize_status));
+	/* Once the grow is over, nothing is left or counted. */
+	for (int64_t end = now_ms() + 10000;; poll(NULL, 0, 10)) {
+		cr_assert_eq(shmbuf_server_status_get(a, &st), 0);
+		if (st.bytes == 0 && st.segments == 0)
+			break;
+		cr_assert_lt(now_ms(), end, "still %llu bytes in %u segments", (unsigned long long)st.bytes,
+			     st.segments);
+	}
+	close(s);
+	shmbuf_disconnect(a);
+	expect_clean_shutdown();
+	cr_assert_eq(shm_count(prefix), 0, "objects /dev/shm/%s* outlived the daemon", prefix);
+}

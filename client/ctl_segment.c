@@ -254,16 +254,12 @@ int cmd_write(const struct args *a)
 
 /* ---- hold ---- */
 
-/* Wait for one of the signals in set, or until seconds pass (seconds < 0: no limit). */
-static void wait_signal_or_time(const sigset_t *set, double seconds)
+/* Wait for one of the signals in set, or until seconds pass. Returns true
+ * when a signal came. */
+static bool wait_signal_or_time(const sigset_t *set, double seconds)
 {
 	struct timespec end, now, left;
 
-	if (seconds < 0) {
-		while (sigwaitinfo(set, NULL) < 0 && errno == EINTR)
-			;
-		return;
-	}
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += (time_t)seconds;
 	end.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
@@ -280,9 +276,11 @@ static void wait_signal_or_time(const sigset_t *set, double seconds)
 			left.tv_nsec += 1000000000;
 		}
 		if (left.tv_sec < 0)
-			return;
-		if (sigtimedwait(set, NULL, &left) >= 0 || errno != EINTR)
-			return; /* a signal, or EAGAIN: time is up */
+			return false;
+		if (sigtimedwait(set, NULL, &left) >= 0)
+			return true;
+		if (errno != EINTR)
+			return false; /* EAGAIN: time is up */
 	}
 }
 
@@ -318,7 +316,20 @@ int cmd_hold(const struct args *a)
 	       (unsigned long long)v.lease_id, name, (unsigned long long)v.offset, (unsigned long long)v.len,
 	       a->has_for ? dur : "until interrupted");
 	fflush(stdout);
-	wait_signal_or_time(&set, a->has_for ? a->for_s : -1.0);
+	/* In slices of a second, to notice a daemon that went away: the lease went with it. */
+	for (double left = a->has_for ? a->for_s : -1.0;;) {
+		double slice = left < 0 || left > 1.0 ? 1.0 : left;
+		shmbuf_stat_info st;
+
+		if (wait_signal_or_time(&set, slice) || (left >= 0 && (left -= slice) <= 0))
+			break;
+		if (shmbuf_stat(c, name, &st) == -ECONNRESET) {
+			fprintf(stderr, "shmbufctl: hold: %s: connection to shmbufd lost; the lease ended with it\n",
+				name);
+			rc = EXIT_UNREACHABLE;
+			goto out;
+		}
+	}
 	r = shmbuf_release(c, &v);
 	if (r < 0)
 		rc = ctl_fail(a, name, r);

@@ -1237,3 +1237,19 @@ Test(ctl, output_that_cannot_be_written_exits_1)
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "--help > /dev/full: status %#x", st);
 	expect_clean_shutdown();
 }
+
+Test(ctl, hold_exits_3_when_the_daemon_goes)
+{
+	const char *name = seg_name("holdgone");
+	struct proc h;
+
+	free(ctl_ok("create", name, "4K"));
+	proc_start(&h, 0, "hold", name, "--write", (const char *)NULL);
+	cr_assert(proc_wait_output(&h, "holding write lease", RUN_TIMEOUT_MS), "hold printed: %s / %s", h.o.p,
+		  h.e.p);
+	daemon_kill_and_wait();
+	cr_expect_eq(proc_finish(&h), 3, "%s", h.e.p);
+	cr_expect(strstr(h.e.p, "connection to shmbufd lost"), "%s", h.e.p);
+	proc_free(&h);
+	expect_clean_shutdown();
+}

@@ -419,6 +419,7 @@ int cmd_watch(const struct args *a)
 {
 	shmbuf_client *c;
 	shmbuf_event e;
+	uint64_t reported = 0;
 	int r, rc;
 
 	rc = ctl_connect(a, &c);
@@ -432,6 +433,13 @@ int cmd_watch(const struct args *a)
 	/* Runs until a signal ends the process (the default action is right:
 	 * nothing is held) or the daemon goes away. */
 	while ((r = shmbuf_next_event(c, &e, -1)) == 0) {
+		uint64_t dropped = shmbuf_events_dropped(c);
+
+		if (dropped != reported) {
+			fprintf(stderr, "shmbufctl: watch: %llu events lost: output is slower than the daemon\n",
+				(unsigned long long)(dropped - reported));
+			reported = dropped;
+		}
 		if (a->json)
 			event_json(&e);
 		else

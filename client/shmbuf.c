@@ -181,7 +181,7 @@ struct shmbuf_client {
 	bool subscribed;
 	shmbuf_event *events;
 	size_t ev_cap, ev_head, ev_count;
-	uint64_t ev_dropped;       /* events lost to a full queue (no API reports it yet) */
+	uint64_t ev_dropped;       /* events lost to a full queue: shmbuf_events_dropped() */
 	unsigned ev_waiters;       /* threads asleep on ev_cond */
 	pthread_cond_t ev_cond;    /* an event arrived, the reader role is free, or the connection broke */
 	/* Owned by whichever thread is the reader. */
@@ -1234,6 +1234,18 @@ int shmbuf_next_event(shmbuf_client *c, shmbuf_event *out, int timeout_ms)
 out:
 	pthread_mutex_unlock(&c->lock);
 	return r;
+}
+
+uint64_t shmbuf_events_dropped(shmbuf_client *c)
+{
+	uint64_t n;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	n = c->ev_dropped;
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }
 
 const char *shmbuf_event_name(int type)

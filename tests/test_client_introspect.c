@@ -395,3 +395,31 @@ Test(introspect, a_departing_clients_waits_are_cancelled_and_none_is_granted_to_
 	shmbuf_disconnect(w);
 	expect_clean_shutdown();
 }
+
+Test(introspect, events_past_the_librarys_queue_are_counted_as_dropped)
+{
+	shmbuf_client *w = client_new();
+	char name[64];
+	shmbuf_event e;
+	uint64_t dropped;
+	int n = 0;
+
+	cr_assert_eq(shmbuf_events_dropped(NULL), 0);
+	cr_assert_eq(shmbuf_subscribe(w), 0);
+	cr_assert_eq(shmbuf_events_dropped(w), 0);
+	/* Our own calls read the socket, so their events queue up unread: per
+	 * pair SEGMENT_CREATED, SEGMENT_DESTROYED and SEGMENT_FREED, 6300 in all. */
+	for (int i = 0; i < 2100; i++) {
+		snprintf(name, sizeof(name), "%s.%d", seg_name("flood"), i);
+		cr_assert_eq(shmbuf_create(w, name, 1, 0600), 0);
+		cr_assert_eq(shmbuf_destroy(w, name), 0);
+	}
+	dropped = shmbuf_events_dropped(w);
+	cr_assert_geq(dropped, 6300 - 4096 - 16, "only %llu events counted as dropped", (unsigned long long)dropped);
+	while (shmbuf_next_event(w, &e, 0) == 0)
+		n++;
+	cr_assert_eq((uint64_t)n + shmbuf_events_dropped(w), 6300, "%d read + %llu dropped", n,
+		     (unsigned long long)shmbuf_events_dropped(w));
+	shmbuf_disconnect(w);
+	expect_clean_shutdown();
+}

@@ -238,6 +238,10 @@ SHMBUF_EXPORT int shmbuf_subscribe(shmbuf_client *c);
  * -ETIMEDOUT none came, -ECONNRESET connection lost, -EINVAL not subscribed. */
 SHMBUF_EXPORT int shmbuf_next_event(shmbuf_client *c, shmbuf_event *out, int timeout_ms);
 
+/* How many events this client has lost so far because more than 4096 were
+ * waiting unread in the library (the oldest go first). 0 for NULL. */
+SHMBUF_EXPORT uint64_t shmbuf_events_dropped(shmbuf_client *c);
+
 /* A short name for an event type ("lease-acquired"), "unknown" if not known. */
 SHMBUF_EXPORT const char *shmbuf_event_name(int type);
 

@@ -308,15 +308,46 @@ static void finish_create(struct server *srv, struct conn *c, const struct proto
 		reply_ok(c, req);
 }
 
-/* A CREATE whose memory is reserved on the thread pool. Owned by the pool
- * until create_done(). */
-struct create_job {
-	uv_work_t work;
-	TAILQ_ENTRY(create_job) link; /* server->creates */
+/* What every request carried out on the thread pool keeps: the segment it
+ * works on and whom to answer. Embedded first in each kind of job. */
+struct bg_job {
+	uv_work_t work;       /* data: the whole job */
 	struct server *srv;
-	struct segment *seg;       /* pending: in server->segments, counted, not usable */
-	uint64_t conn_id;          /* to answer, if the client is still there */
-	struct proto_msg req;      /* op and seq of the CREATE */
+	struct segment *seg;
+	uint64_t conn_id;     /* to answer, if the client is still there */
+	uint16_t op;          /* of the request */
+	uint32_t seq;
+};
+
+static void bg_job_init(struct bg_job *b, void *job, struct conn *c, const struct proto_msg *req,
+			struct segment *seg)
+{
+	b->work.data = job;
+	b->srv = c->srv;
+	b->seg = seg;
+	b->conn_id = c->id;
+	b->op = req->op;
+	b->seq = req->seq;
+}
+
+/* The client that asked, or NULL if it has left; req becomes its request, to answer. */
+static struct conn *bg_job_client(const struct bg_job *b, struct proto_msg *req)
+{
+	struct conn *c;
+
+	*req = (struct proto_msg){ .op = b->op, .seq = b->seq };
+	TAILQ_FOREACH(c, &b->srv->conns, link)
+		if (c->id == b->conn_id)
+			return c->dead ? NULL : c;
+	return NULL;
+}
+
+/* A CREATE whose memory is reserved on the thread pool. Owned by the pool
+ * until create_done(). Its segment is pending: in server->segments, counted,
+ * not usable. */
+struct create_job {
+	struct bg_job b;
+	TAILQ_ENTRY(create_job) link; /* server->creates */
 	char prefix[sizeof(((struct server *)0)->shm_prefix)];
 	uint64_t instance, first;  /* object names to try */
 	bool prealloc;
@@ -328,14 +359,15 @@ static void create_work(uv_work_t *w)
 	struct create_job *job = w->data;
 
 	/* Only job and its segment: the loop does not touch a pending segment. */
-	job->err = open_object(job->seg, job->prefix, job->instance, job->first, job->prealloc);
+	job->err = open_object(job->b.seg, job->prefix, job->instance, job->first, job->prealloc);
 }
 
 static void create_done(uv_work_t *w, int status)
 {
 	struct create_job *job = w->data;
-	struct server *srv = job->srv;
-	struct segment *seg = job->seg;
+	struct server *srv = job->b.srv;
+	struct segment *seg = job->b.seg;
+	struct proto_msg req;
 	struct conn *c;
 
 	TAILQ_REMOVE(&srv->creates, job, link);
@@ -348,10 +380,8 @@ static void create_done(uv_work_t *w, int status)
 		free(job);
 		return;
 	}
-	TAILQ_FOREACH(c, &srv->conns, link)
-		if (c->id == job->conn_id)
-			break;
-	finish_create(srv, c && !c->dead ? c : NULL, &job->req, seg, job->err);
+	c = bg_job_client(&job->b, &req);
+	finish_create(srv, c, &req, seg, job->err);
 	free(job);
 }
 
@@ -361,7 +391,7 @@ void request_cancel_creates(struct server *srv)
 
 	/* Those already running finish; create_done() frees them all. */
 	TAILQ_FOREACH(job, &srv->creates, link)
-		uv_cancel((uv_req_t *)&job->work);
+		uv_cancel((uv_req_t *)&job->b.work);
 }
 
 /* Returns 0 when the create went to the thread pool, or a negative errno to
@@ -375,17 +405,12 @@ static int create_in_background(struct conn *c, const struct proto_msg *req, str
 
 	if (!job)
 		return -ENOMEM;
-	job->work.data = job;
-	job->srv = srv;
-	job->seg = seg;
-	job->conn_id = c->id;
-	job->req.op = req->op;
-	job->req.seq = req->seq;
+	bg_job_init(&job->b, job, c, req, seg);
 	memcpy(job->prefix, srv->shm_prefix, sizeof(job->prefix));
 	job->instance = srv->instance;
 	job->first = srv->next_object;
 	job->prealloc = srv->cfg.prealloc;
-	r = uv_queue_work(srv->loop, &job->work, create_work, create_done);
+	r = uv_queue_work(srv->loop, &job->b.work, create_work, create_done);
 	if (r < 0) {
 		free(job);
 		return r;
@@ -405,11 +430,7 @@ static int create_in_background(struct conn *c, const struct proto_msg *req, str
  * RESIZEs get BUSY; a DESTROY goes ahead (the job's reference keeps the
  * memory until it is done). */
 struct grow_job {
-	uv_work_t work;
-	struct server *srv;
-	struct segment *seg;  /* counted in seg->refs while the job lives */
-	uint64_t conn_id;
-	struct proto_msg req;
+	struct bg_job b;      /* b.seg is counted in seg->refs while the job lives */
 	int fd;               /* seg->fd_rw, valid while the reference is held */
 	uint64_t from, to;
 	int err;
@@ -425,37 +446,33 @@ static void grow_work(uv_work_t *w)
 static void grow_done(uv_work_t *w, int status)
 {
 	struct grow_job *job = w->data;
-	struct server *srv = job->srv;
-	struct segment *seg = job->seg;
-	struct conn *c;
+	struct server *srv = job->b.srv;
+	struct segment *seg = job->b.seg;
+	struct proto_msg req;
+	struct conn *c = bg_job_client(&job->b, &req);
 	int err = status < 0 ? status : job->err;
 
 	seg->growing = false;
 	seg->refs--;
 	srv->bytes -= job->to - job->from; /* the reservation; counted for real below */
-	TAILQ_FOREACH(c, &srv->conns, link)
-		if (c->id == job->conn_id)
-			break;
-	if (c && c->dead)
-		c = NULL;
 	if (srv->stopping || seg->destroyed) {
 		if (c && !srv->stopping)
-			reply_error(c, &job->req, PROTO_E_NOENT, "segment '%s' was destroyed while growing", seg->name);
+			reply_error(c, &req, PROTO_E_NOENT, "segment '%s' was destroyed while growing", seg->name);
 		segment_settle_later(srv, seg); /* frees it if nothing else holds it */
 	} else if (err == 0 && (err = segment_resize(seg, job->to, false)) == 0) {
 		log_info("segment '%s' grown from %" PRIu64 " to %" PRIu64 " bytes", seg->name, job->from, job->to);
 		srv->bytes += job->to - job->from;
 		if (c)
-			reply_ok(c, &job->req);
+			reply_ok(c, &req);
 		event_segment(srv, PROTO_EV_SEGMENT_RESIZED, seg, c);
 	} else {
 		/* Give back whatever was reserved past the end. */
 		if (ftruncate(seg->fd_rw, (off_t)seg->size) < 0)
 			log_err("cannot trim segment '%s': %s", seg->name, strerror(errno));
 		if (c && (err == -ENOSPC || err == -ENOMEM))
-			reply_error(c, &job->req, PROTO_E_NOSPC, "no memory for %" PRIu64 " bytes in /dev/shm", job->to);
+			reply_error(c, &req, PROTO_E_NOSPC, "no memory for %" PRIu64 " bytes in /dev/shm", job->to);
 		else if (c)
-			reply_error(c, &job->req, PROTO_E_INTERNAL, "cannot grow the shared-memory object: %s",
+			reply_error(c, &req, PROTO_E_INTERNAL, "cannot grow the shared-memory object: %s",
 				    strerror(-err));
 	}
 	free(job);
@@ -471,16 +488,11 @@ static int grow_in_background(struct conn *c, const struct proto_msg *req, struc
 
 	if (!job)
 		return -ENOMEM;
-	job->work.data = job;
-	job->srv = srv;
-	job->seg = seg;
-	job->conn_id = c->id;
-	job->req.op = req->op;
-	job->req.seq = req->seq;
+	bg_job_init(&job->b, job, c, req, seg);
 	job->fd = seg->fd_rw;
 	job->from = seg->size;
 	job->to = size;
-	r = uv_queue_work(srv->loop, &job->work, grow_work, grow_done);
+	r = uv_queue_work(srv->loop, &job->b.work, grow_work, grow_done);
 	if (r < 0) {
 		free(job);
 		return r;

@@ -86,6 +86,12 @@ typedef struct shmbuf_stat_info {
  * version, -EINVAL / -ENAMETOOLONG for an empty or too long socket_path. */
 SHMBUF_EXPORT int shmbuf_connect(const char *socket_path, shmbuf_client **out);
 
+/* Write the socket path shmbuf_connect(NULL, ...) tries first into buf (size
+ * bytes): $SHMBUF_SOCKET when set, else the per-user or root default described
+ * above. Returns 0, -EINVAL for a NULL buf or size 0, -ENAMETOOLONG when the
+ * path does not fit. */
+SHMBUF_EXPORT int shmbuf_default_socket_path(char *buf, size_t size);
+
 /* Close the connection. The daemon releases every lease this client still
  * holds, and the library unmaps those views: their data pointers become invalid. */
 SHMBUF_EXPORT void shmbuf_disconnect(shmbuf_client *c);
@@ -238,7 +244,10 @@ SHMBUF_EXPORT int shmbuf_subscribe(shmbuf_client *c);
  * -ETIMEDOUT none came, -ECONNRESET connection lost, -EINVAL not subscribed. */
 SHMBUF_EXPORT int shmbuf_next_event(shmbuf_client *c, shmbuf_event *out, int timeout_ms);
 
-/* How many events this client has lost so far because more than 4096 were
+/* Events the library holds for shmbuf_next_event() at most; past this the oldest go. */
+#define SHMBUF_EVENT_QUEUE_MAX 4096
+
+/* How many events this client has lost so far because more than SHMBUF_EVENT_QUEUE_MAX were
  * waiting unread in the library (the oldest go first). 0 for NULL. */
 SHMBUF_EXPORT uint64_t shmbuf_events_dropped(shmbuf_client *c);
 

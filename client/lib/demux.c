@@ -1,0 +1,294 @@
+/* demux.c: the reply reader. Requests from any thread go out on the one
+ * socket; whichever waiting thread finds no reader becomes it (leader/follower),
+ * reads replies for everybody until its own arrives, then passes the role on to
+ * the oldest other waiter. So a long-blocked ACQUIRE never holds up other calls. */
+#include "demux.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "fdio.h"
+
+/* Largest request we encode: an ACQUIRE with a 255-byte name is 297 bytes. */
+#define REQUEST_MAX 512
+
+/* One request waiting for its reply. Lives on the calling thread's stack. It is
+ * in client->pending from just before its request is sent until it is done, and
+ * on the client->waiters list while its thread is in the wait loop. */
+struct call {
+	struct call *prev, *next; /* client->waiters */
+	bool listed;              /* on client->waiters */
+	bool done;                /* reply (or err) is final */
+	int err;                  /* 0: reply holds the answer; else why none will come */
+	int fd;                   /* fd of a successful ACQUIRE reply, else -1; owned */
+	uint32_t seq;
+	uint16_t reply_op;
+	struct proto_msg reply;
+	pthread_cond_t cond;      /* signalled when done, or when this thread should read */
+};
+
+static void waiters_push(struct shmbuf_client *c, struct call *call)
+{
+	call->prev = c->waiters_tail;
+	call->next = NULL;
+	if (c->waiters_tail)
+		c->waiters_tail->next = call;
+	else
+		c->waiters = call;
+	c->waiters_tail = call;
+	call->listed = true;
+}
+
+static void waiters_unlink(struct shmbuf_client *c, struct call *call)
+{
+	if (!call->listed)
+		return;
+	if (call->prev)
+		call->prev->next = call->next;
+	else
+		c->waiters = call->next;
+	if (call->next)
+		call->next->prev = call->prev;
+	else
+		c->waiters_tail = call->prev;
+	call->listed = false;
+}
+
+/* Called with c->lock held by the thread giving up the reader role. */
+void demux_reader_release(struct shmbuf_client *c)
+{
+	c->reader_active = false;
+	/* Every listed thread sleeps in pthread_cond_wait: wake one to read. A
+	 * thread waiting for events reads when no call needs to; while a call
+	 * thread reads, it wakes event waiters as events arrive. */
+	if (c->waiters)
+		pthread_cond_signal(&c->waiters->cond);
+	else if (c->ev_waiters)
+		pthread_cond_broadcast(&c->ev_cond);
+}
+
+/* Called with c->lock held. The call is out of client->pending already. */
+static void call_finish(struct shmbuf_client *c, struct call *call, int err)
+{
+	waiters_unlink(c, call);
+	call->err = err;
+	call->done = true;
+	pthread_cond_signal(&call->cond);
+}
+
+/* Called with c->lock held. */
+static void call_forget(struct shmbuf_client *c, struct call *call, int err)
+{
+	struct idtable_slot *s = idtable_find(&c->pending, call->seq);
+
+	if (s)
+		idtable_remove(&c->pending, s);
+	call_finish(c, call, err);
+}
+
+static void break_one(void *arg, uint64_t key, void *ptr, size_t len)
+{
+	call_finish(arg, ptr, -ECONNRESET);
+}
+
+/* Called with c->lock held. Nothing more can be read reliably: every pending
+ * call fails now, every later one fails before sending. The socket stays open
+ * (so the daemon keeps our leases, whose memory is still mapped here) until
+ * shmbuf_disconnect(). */
+static void client_break(struct shmbuf_client *c)
+{
+	c->dead = true;
+	idtable_clear(&c->pending, break_one, c);
+	pthread_cond_broadcast(&c->ev_cond);
+}
+
+struct fail_all {
+	struct shmbuf_client *c;
+	const struct proto_msg *err;
+};
+
+static void fail_one(void *arg, uint64_t key, void *ptr, size_t len)
+{
+	struct fail_all *f = arg;
+	struct call *call = ptr;
+
+	call->reply = *f->err;
+	call_finish(f->c, call, 0);
+}
+
+/* Called with c->lock held: answer every pending call with the connection-level
+ * error reply err, then treat the connection as broken. */
+static void client_fail_all(struct shmbuf_client *c, const struct proto_msg *err)
+{
+	idtable_clear(&c->pending, fail_one, &(struct fail_all){ c, err });
+	c->dead = true;
+	pthread_cond_broadcast(&c->ev_cond);
+}
+
+void demux_read_one(struct shmbuf_client *c)
+{
+	struct idtable_slot *s;
+	struct call *call;
+	int fd = -1, r = 0;
+	long n;
+
+	pthread_mutex_unlock(&c->lock);
+	do
+		n = fdio_recv_reply(c->sock, c->rbuf, PROTO_MAX_MESSAGE, &fd);
+	while (n == -EINTR);
+	/* Linux reports a peer that closed with our request unread as one ECONNRESET;
+	 * the daemon's last word (a seq-0 error) may still be queued behind it. */
+	if (n == -ECONNRESET)
+		n = fdio_recv_reply(c->sock, c->rbuf, PROTO_MAX_MESSAGE, &fd);
+	if (n > 0)
+		r = proto_decode(c->rbuf, (size_t)n, &c->rmsg, NULL);
+	pthread_mutex_lock(&c->lock);
+
+	/* A lost or unreadable datagram leaves some caller waiting forever, so any
+	 * failure here ends the connection (a garbled reply is not a guess away). */
+	if (n <= 0 || r < 0 || !(c->rmsg.op & PROTO_REPLY_BIT))
+		goto broken;
+	if (c->rmsg.seq == 0 && c->rmsg.status != PROTO_OK) {
+		/* seq 0: the daemon's last word on the whole connection (limit reached,
+		 * malformed request, ...) before it closes it. Every pending call gets it. */
+		if (fd >= 0)
+			close(fd);
+		client_fail_all(c, &c->rmsg);
+		return;
+	}
+	if (c->rmsg.seq == 0 && c->rmsg.op == (PROTO_OP_EVENT | PROTO_REPLY_BIT)) {
+		/* Unasked news for a subscriber (status is PROTO_OK here). */
+		if (fd >= 0)
+			close(fd);
+		event_push(c, &c->rmsg.u.event);
+		return;
+	}
+	s = idtable_find(&c->pending, c->rmsg.seq);
+	if (!s) {
+		/* No one asked: drop it, and any fd it carried. */
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	call = s->ptr;
+	/* An error reply has the same layout for every opcode; a success reply
+	 * must answer the request actually made, or its payload means nothing. */
+	if (c->rmsg.status == PROTO_OK && c->rmsg.op != call->reply_op)
+		goto broken;
+	if (fd >= 0 && !(c->rmsg.status == PROTO_OK && c->rmsg.op == (PROTO_OP_ACQUIRE | PROTO_REPLY_BIT))) {
+		close(fd);
+		fd = -1;
+	}
+	idtable_remove(&c->pending, s);
+	call->reply = c->rmsg;
+	call->fd = fd;
+	call_finish(c, call, 0);
+	return;
+
+broken:
+	if (fd >= 0)
+		close(fd);
+	client_break(c);
+}
+
+/* Called with c->lock held: a fresh seq, never 0 and never one still pending. */
+static uint32_t client_next_seq(struct shmbuf_client *c)
+{
+	uint32_t seq;
+
+	do
+		seq = c->next_seq++;
+	while (seq == 0 || idtable_find(&c->pending, seq));
+	return seq;
+}
+
+/* Called with c->lock held: numbers and encodes m into buf and registers call
+ * as pending. Returns the encoded length, or a negative errno. */
+static int call_start(struct shmbuf_client *c, struct call *call, struct proto_msg *m, uint8_t *buf, size_t cap)
+{
+	int n, r;
+
+	if (c->dead)
+		return -ECONNRESET;
+	call->seq = m->seq = client_next_seq(c);
+	call->reply_op = (uint16_t)(m->op | PROTO_REPLY_BIT);
+	n = proto_encode(m, buf, cap);
+	if (n < 0)
+		return n;
+	if (c->max_message && (uint32_t)n > c->max_message)
+		return -EMSGSIZE;
+	/* Registered before sending: the reply may be read by another thread
+	 * before fdio_send even returns here. */
+	r = idtable_insert(&c->pending, call->seq, call, 0);
+	return r < 0 ? r : n;
+}
+
+/* Called with c->lock held: waits until call is done, reading for everybody
+ * while no other thread does. */
+static void call_wait(struct shmbuf_client *c, struct call *call)
+{
+	if (!call->done)
+		waiters_push(c, call);
+	while (!call->done) {
+		if (c->reader_active) {
+			pthread_cond_wait(&call->cond, &c->lock);
+			continue;
+		}
+		c->reader_active = true;
+		while (!call->done)
+			demux_read_one(c);
+		demux_reader_release(c);
+	}
+}
+
+int demux_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out)
+{
+	uint8_t buf[REQUEST_MAX];
+	struct call call = { .fd = -1 };
+	int n, r;
+
+	if (fd_out)
+		*fd_out = -1;
+	r = client_check_owner(c);
+	if (r < 0)
+		return r;
+	m->status = PROTO_OK;
+	if (pthread_cond_init(&call.cond, NULL) != 0)
+		return -ENOMEM;
+
+	pthread_mutex_lock(&c->lock);
+	n = r = call_start(c, &call, m, buf, sizeof(buf));
+	if (r < 0)
+		goto out_locked;
+	pthread_mutex_unlock(&c->lock);
+
+	pthread_mutex_lock(&c->send_lock);
+	do
+		r = fdio_send(c->sock, buf, (size_t)n, -1);
+	while (r == -EINTR);
+	pthread_mutex_unlock(&c->send_lock);
+
+	pthread_mutex_lock(&c->lock);
+	/* Unless the connection broke meanwhile (and the call is done already),
+	 * a failed send finishes the call with that error. */
+	if (r < 0 && !call.done && r != -EPIPE && r != -ECONNRESET && r != -ENOTCONN)
+		call_forget(c, &call, r);
+	/* A closed peer may have left its reason queued (a seq-0 error such as
+	 * "connection limit reached"): the call stays pending, and reading finds
+	 * that reason or end-of-file, which breaks the connection. */
+	call_wait(c, &call);
+	r = call.err;
+	if (r == 0) {
+		*m = call.reply;
+		if (fd_out)
+			*fd_out = call.fd;
+		else if (call.fd >= 0)
+			close(call.fd);
+	}
+
+out_locked:
+	pthread_mutex_unlock(&c->lock);
+	pthread_cond_destroy(&call.cond);
+	return r;
+}

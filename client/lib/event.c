@@ -1,0 +1,228 @@
+/* event.c: events: subscribing, the queue the reply reader fills, and waiting for the next one. */
+#include "event.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "demux.h"
+#include "error.h"
+
+_Static_assert((int)SHMBUF_EVENT_SEGMENT_CREATED == (int)PROTO_EV_SEGMENT_CREATED &&
+	       (int)SHMBUF_EVENT_LEASE_ACQUIRED == (int)PROTO_EV_LEASE_ACQUIRED &&
+	       (int)SHMBUF_EVENT_CLIENT_DISCONNECTED == (int)PROTO_EV_CLIENT_DISCONNECTED &&
+	       (int)PROTO_EV_TYPE_MAX == (int)SHMBUF_EVENT_CLIENT_DISCONNECTED, "public and wire event types differ");
+
+void event_push(struct shmbuf_client *c, const struct proto_event *e)
+{
+	shmbuf_event *ev;
+
+	if (c->ev_count == c->ev_cap && c->ev_cap < EVENT_QUEUE_MAX) {
+		size_t cap = c->ev_cap ? c->ev_cap * 2 : 16;
+		shmbuf_event *grown = malloc(cap * sizeof(*grown));
+
+		/* Out of memory, a full queue just drops its oldest event below. */
+		if (grown) {
+			for (size_t i = 0; i < c->ev_count; i++)
+				grown[i] = c->events[(c->ev_head + i) & (c->ev_cap - 1)];
+			free(c->events);
+			c->events = grown;
+			c->ev_cap = cap;
+			c->ev_head = 0;
+		}
+	}
+	if (c->ev_cap == 0) {
+		c->ev_dropped++;
+		return;
+	}
+	if (c->ev_count == c->ev_cap) {
+		c->ev_head = (c->ev_head + 1) & (c->ev_cap - 1);
+		c->ev_count--;
+		c->ev_dropped++;
+	}
+	ev = &c->events[(c->ev_head + c->ev_count) & (c->ev_cap - 1)];
+	*ev = (shmbuf_event){
+		.type = e->type,
+		.time_ns = e->time_ns,
+		.client_id = e->client_id,
+		.pid = (pid_t)e->pid,
+		.uid = (uid_t)e->uid,
+		.size = e->size,
+		.lease_id = e->lease_id,
+		.offset = e->offset,
+		.length = e->length,
+		.write = (e->flags & PROTO_LEASE_WRITE) != 0,
+	};
+	memcpy(ev->comm, e->comm, sizeof(ev->comm));
+	memcpy(ev->segment, e->segment, sizeof(ev->segment));
+	c->ev_count++;
+	if (c->ev_waiters)
+		pthread_cond_broadcast(&c->ev_cond);
+}
+
+int shmbuf_subscribe(shmbuf_client *c)
+{
+	struct proto_msg m = { .op = PROTO_OP_SUBSCRIBE };
+	int r;
+
+	error_clear();
+	if (!c)
+		return -EINVAL;
+	r = demux_call(c, &m, NULL);
+	if (r < 0)
+		return r;
+	r = error_from_reply(&m);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&c->lock);
+	c->subscribed = true;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+/* Milliseconds until deadline (rounded up), 0 once it passed; -1 when timeout_ms is -1 (no deadline). */
+static int ms_left(int timeout_ms, const struct timespec *deadline)
+{
+	struct timespec now;
+	int64_t ns;
+
+	if (timeout_ms < 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns = (int64_t)(deadline->tv_sec - now.tv_sec) * 1000000000 + (deadline->tv_nsec - now.tv_nsec);
+	if (ns <= 0)
+		return 0;
+	return (int)((ns + 999999) / 1000000);
+}
+
+/* Called with c->lock held, as the reader; returns with it held. Waits until
+ * the socket has something to read (true) or the deadline passes (false). */
+static bool client_wait_readable(struct shmbuf_client *c, int timeout_ms, const struct timespec *deadline)
+{
+	struct pollfd p = { .fd = c->sock, .events = POLLIN };
+	int n;
+
+	pthread_mutex_unlock(&c->lock);
+	do
+		n = poll(&p, 1, ms_left(timeout_ms, deadline));
+	while (n < 0 && errno == EINTR);
+	pthread_mutex_lock(&c->lock);
+	/* An error or hang-up counts as readable: reading it breaks the connection. */
+	return n != 0;
+}
+
+int shmbuf_next_event(shmbuf_client *c, shmbuf_event *out, int timeout_ms)
+{
+	struct timespec deadline = { 0 };
+	int r;
+
+	error_clear();
+	if (!c || !out || timeout_ms < -1)
+		return -EINVAL;
+	r = client_check_owner(c);
+	if (r < 0)
+		return r;
+	if (timeout_ms > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += timeout_ms / 1000;
+		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+	}
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->subscribed) {
+		r = -EINVAL;
+		goto out;
+	}
+	for (;;) {
+		int left;
+		bool readable;
+
+		if (c->ev_count) {
+			*out = c->events[c->ev_head];
+			c->ev_head = (c->ev_head + 1) & (c->ev_cap - 1);
+			c->ev_count--;
+			r = 0;
+			break;
+		}
+		if (c->dead) {
+			r = -ECONNRESET;
+			break;
+		}
+		left = ms_left(timeout_ms, &deadline);
+		if (c->reader_active) {
+			/* Another thread reads: it wakes us for each event, and
+			 * when it gives the reader role up. */
+			if (left == 0) {
+				r = -ETIMEDOUT;
+				break;
+			}
+			c->ev_waiters++;
+			if (left < 0)
+				pthread_cond_wait(&c->ev_cond, &c->lock);
+			else
+				pthread_cond_timedwait(&c->ev_cond, &c->lock, &deadline);
+			c->ev_waiters--;
+			continue;
+		}
+		/* Nobody reads: this thread does, one datagram at a time, and
+		 * polls first so as never to block in recv past the deadline.
+		 * What it reads may as well be another thread's reply. */
+		c->reader_active = true;
+		readable = client_wait_readable(c, timeout_ms, &deadline);
+		if (readable)
+			demux_read_one(c);
+		demux_reader_release(c);
+		if (!readable) {
+			r = -ETIMEDOUT;
+			break;
+		}
+	}
+out:
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+uint64_t shmbuf_events_dropped(shmbuf_client *c)
+{
+	uint64_t n;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	n = c->ev_dropped;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+const char *shmbuf_event_name(int type)
+{
+	switch (type) {
+	case SHMBUF_EVENT_SEGMENT_CREATED:
+		return "segment-created";
+	case SHMBUF_EVENT_SEGMENT_RESIZED:
+		return "segment-resized";
+	case SHMBUF_EVENT_SEGMENT_DESTROYED:
+		return "segment-destroyed";
+	case SHMBUF_EVENT_SEGMENT_FREED:
+		return "segment-freed";
+	case SHMBUF_EVENT_LEASE_ACQUIRED:
+		return "lease-acquired";
+	case SHMBUF_EVENT_LEASE_RELEASED:
+		return "lease-released";
+	case SHMBUF_EVENT_LEASE_WAITING:
+		return "lease-waiting";
+	case SHMBUF_EVENT_LEASE_CANCELLED:
+		return "lease-cancelled";
+	case SHMBUF_EVENT_CLIENT_CONNECTED:
+		return "client-connected";
+	case SHMBUF_EVENT_CLIENT_DISCONNECTED:
+		return "client-disconnected";
+	}
+	return "unknown";
+}

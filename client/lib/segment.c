@@ -1,0 +1,78 @@
+/* segment.c: creating, destroying, resizing and describing segments by name. */
+#include "shmbuf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "demux.h"
+#include "error.h"
+
+/* CREATE, DESTROY, RESIZE and STAT: a name and maybe a size and mode. m->op is set. */
+static int segment_call(shmbuf_client *c, struct proto_msg *m, const char *name)
+{
+	int r;
+
+	if (!c)
+		return -EINVAL;
+	r = client_copy_name(m->u.segment.name, name);
+	if (r < 0)
+		return r;
+	r = demux_call(c, m, NULL);
+	if (r < 0)
+		return r;
+	return error_from_reply(m);
+}
+
+int shmbuf_create(shmbuf_client *c, const char *name, uint64_t size, unsigned mode)
+{
+	struct proto_msg m = { .op = PROTO_OP_CREATE };
+
+	error_clear();
+	if (size == 0 || mode > 0777)
+		return -EINVAL;
+	m.u.segment.size = size;
+	m.u.segment.mode = mode;
+	return segment_call(c, &m, name);
+}
+
+int shmbuf_destroy(shmbuf_client *c, const char *name)
+{
+	struct proto_msg m = { .op = PROTO_OP_DESTROY };
+
+	error_clear();
+	return segment_call(c, &m, name);
+}
+
+int shmbuf_resize(shmbuf_client *c, const char *name, uint64_t size)
+{
+	struct proto_msg m = { .op = PROTO_OP_RESIZE };
+
+	error_clear();
+	m.u.segment.size = size;
+	return segment_call(c, &m, name);
+}
+
+int shmbuf_stat(shmbuf_client *c, const char *name, shmbuf_stat_info *out)
+{
+	struct proto_msg m = { .op = PROTO_OP_STAT };
+	int r;
+
+	error_clear();
+	if (!out)
+		return -EINVAL;
+	r = segment_call(c, &m, name);
+	if (r < 0)
+		return r;
+	*out = (shmbuf_stat_info){
+		.size = m.u.stat_reply.size,
+		.mode = m.u.stat_reply.mode,
+		.uid = (uid_t)m.u.stat_reply.uid,
+		.gid = (gid_t)m.u.stat_reply.gid,
+		.read_leases = m.u.stat_reply.read_leases,
+		.write_leases = m.u.stat_reply.write_leases,
+		.waiters = m.u.stat_reply.waiters,
+	};
+	return 0;
+}

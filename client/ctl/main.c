@@ -1,4 +1,4 @@
-/* shmbufctl.c: the shmbufctl command line: global options, the command table, per-command
+/* main.c: the shmbufctl command line: global options, the command table, per-command
  * option parsing and help, the socket path, connecting, and error reporting. */
 #define _GNU_SOURCE
 #include "ctl.h"
@@ -179,23 +179,15 @@ static int usage_error(const char *cmd, const char *fmt, ...)
 
 /* The rule documented at shmbuf_connect() in shmbuf.h. Resolved here, and the
  * result passed to shmbuf_connect(), so that an error names the path tried. */
+/* --socket, else where libshmbuf looks first ($SHMBUF_SOCKET or the default). */
 static int resolve_socket(const char *opt, char *buf, size_t cap)
 {
-	const char *env = getenv("SHMBUF_SOCKET");
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	int n;
-
-	if (opt)
-		n = snprintf(buf, cap, "%s", opt);
-	else if (env && *env)
-		n = snprintf(buf, cap, "%s", env);
-	else if (geteuid() == 0)
-		n = snprintf(buf, cap, "%s", SHMBUF_SYSTEM_SOCKET);
-	else if (xdg && *xdg)
-		n = snprintf(buf, cap, "%s/shmbuf/shmbufd.sock", xdg);
-	else
-		n = snprintf(buf, cap, "/tmp/shmbuf-%u/shmbufd.sock", (unsigned)geteuid());
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+	if (!opt)
+		return shmbuf_default_socket_path(buf, cap);
+	if (strlen(opt) >= cap)
+		return -ENAMETOOLONG;
+	memcpy(buf, opt, strlen(opt) + 1);
+	return 0;
 }
 
 int ctl_connect(const struct args *a, shmbuf_client **out)

@@ -20,7 +20,7 @@ enum {
 };
 
 /* A command's parsed command line. Which fields a command may see set is
- * decided by its entry in the command table (shmbufctl.c). */
+ * decided by its entry in the command table (main.c). */
 struct args {
 	const char *cmd;          /* command name, for messages */
 	const char *socket_path;  /* resolved: --socket, $SHMBUF_SOCKET, or the default */

@@ -80,10 +80,10 @@ static double acquire_release(shmbuf_client *c, const char *name, uint64_t len, 
 	double t0 = now_s();
 
 	for (int i = 0; i < iters; i++) {
-		if (shmbuf_acquire(c, name, 0, len, flags, 0, &v) < 0)
+		if (shmbuf_acquire(c, name, 0, len, flags, 0, &v, sizeof(v)) < 0)
 			return -1;
 		((volatile char *)v.data)[0];
-		if (shmbuf_release(c, &v) < 0)
+		if (shmbuf_release(c, &v, sizeof(v)) < 0)
 			return -1;
 	}
 	return (now_s() - t0) / iters;

@@ -596,7 +596,7 @@ int wait_for_waiters(shmbuf_client *c, const char *name, uint32_t waiters, int t
 	shmbuf_stat_info st;
 
 	for (;;) {
-		int r = shmbuf_stat(c, name, &st);
+		int r = shmbuf_stat(c, name, &st, sizeof(st));
 
 		if (r < 0)
 			return r;

@@ -29,7 +29,7 @@ Test(introspect, listings_span_several_pages)
 		snprintf(names[i], sizeof(names[i]), "page.%d.%02d", (int)getpid(), i);
 		cr_assert_eq(shmbuf_create(c, names[i], 4096 + (uint64_t)i, 0600), 0);
 	}
-	cr_assert_eq(shmbuf_list_segments(c, &segs, &n), 0);
+	cr_assert_eq(shmbuf_list_segments(c, &segs, &n, sizeof(*segs)), 0);
 	cr_assert_eq(n, SEGMENTS);
 	for (size_t i = 0; i < n; i++) {
 		/* In creation order, each with its own figures. */
@@ -37,40 +37,40 @@ Test(introspect, listings_span_several_pages)
 		cr_expect_eq(segs[i].size, 4096 + i);
 		cr_expect_eq(segs[i].mode, 0600);
 		cr_expect_eq(segs[i].pid, getpid());
-		cr_expect(!segs[i].destroyed);
+		cr_expect(!(segs[i].flags & SHMBUF_SEGMENT_DESTROYED));
 		if (i > 0)
 			cr_expect_gt(segs[i].id, segs[i - 1].id);
 	}
 	shmbuf_free(segs);
 
 	for (int i = 0; i < LEASES; i++)
-		cr_assert_eq(shmbuf_acquire(c, names[0], (uint64_t)i * 100, 100, SHMBUF_READ, 0, &views[i]), 0);
-	cr_assert_eq(shmbuf_list_leases(c, names[0], &leases, &n), 0);
+		cr_assert_eq(shmbuf_acquire(c, names[0], (uint64_t)i * 100, 100, SHMBUF_READ, 0, &views[i], sizeof(views[i])), 0);
+	cr_assert_eq(shmbuf_list_leases(c, names[0], &leases, &n, sizeof(*leases)), 0);
 	cr_assert_eq(n, LEASES);
 	for (size_t i = 0; i < n; i++) {
 		cr_expect_eq(leases[i].lease_id, views[i].lease_id);
 		cr_expect_eq(leases[i].offset, i * 100);
 		cr_expect_eq(leases[i].length, 100);
-		cr_expect(!leases[i].write && !leases[i].waiting);
+		cr_expect(!(leases[i].flags & SHMBUF_LEASE_WRITE) && !(leases[i].flags & SHMBUF_LEASE_WAITING));
 		cr_expect_eq(leases[i].pid, getpid());
 		cr_expect_str_eq(leases[i].segment, names[0]);
 	}
 	shmbuf_free(leases);
-	cr_assert_eq(shmbuf_list_leases(c, NULL, &leases, &n), 0);
+	cr_assert_eq(shmbuf_list_leases(c, NULL, &leases, &n, sizeof(*leases)), 0);
 	cr_expect_eq(n, LEASES);
 	shmbuf_free(leases);
-	cr_assert_eq(shmbuf_list_leases(c, names[1], &leases, &n), 0);
+	cr_assert_eq(shmbuf_list_leases(c, names[1], &leases, &n, sizeof(*leases)), 0);
 	cr_expect_eq(n, 0);
 	shmbuf_free(leases);
 	for (int i = 0; i < LEASES; i++)
-		cr_assert_eq(shmbuf_release(c, &views[i]), 0);
+		cr_assert_eq(shmbuf_release(c, &views[i], sizeof(views[i])), 0);
 
 	for (int i = 0; i < CLIENTS; i++)
 		others[i] = client_new();
-	cr_assert_eq(shmbuf_list_clients(c, &clients, &n), 0);
+	cr_assert_eq(shmbuf_list_clients(c, &clients, &n, sizeof(*clients)), 0);
 	cr_expect_eq(n, CLIENTS + 1);
 	for (size_t i = 0; i < n; i++) {
-		selves += clients[i].self;
+		selves += (clients[i].flags & SHMBUF_CLIENT_SELF) != 0;
 		cr_expect_eq(clients[i].pid, getpid());
 		cr_expect_eq(clients[i].uid, getuid());
 	}
@@ -88,7 +88,7 @@ Test(introspect, leases_of_a_missing_segment_is_enoent)
 	shmbuf_lease_info *leases = (void *)1;
 	size_t n = 1;
 
-	cr_expect_eq(shmbuf_list_leases(c, seg_name("none"), &leases, &n), -ENOENT);
+	cr_expect_eq(shmbuf_list_leases(c, seg_name("none"), &leases, &n, sizeof(*leases)), -ENOENT);
 	cr_expect_null(leases);
 	cr_expect_eq(n, 0);
 	shmbuf_disconnect(c);
@@ -102,8 +102,8 @@ Test(introspect, status_counts_what_exists)
 	shmbuf_view v;
 
 	cr_assert_eq(shmbuf_create(c, seg_name("st"), 8192, 0600), 0);
-	cr_assert_eq(shmbuf_acquire(c, seg_name("st"), 0, 0, SHMBUF_WRITE, 0, &v), 0);
-	cr_assert_eq(shmbuf_server_status_get(c, &st), 0);
+	cr_assert_eq(shmbuf_acquire(c, seg_name("st"), 0, 0, SHMBUF_WRITE, 0, &v, sizeof(v)), 0);
+	cr_assert_eq(shmbuf_server_status_get(c, &st, sizeof(st)), 0);
 	cr_expect_eq(st.pid, daemon_pid());
 	cr_expect_str_eq(st.socket_path, daemon_socket());
 	cr_expect_eq(st.segments, 1);
@@ -112,7 +112,7 @@ Test(introspect, status_counts_what_exists)
 	cr_expect_eq(st.read_leases, 0);
 	cr_expect_eq(st.clients, 1);
 	cr_expect_gt(st.max_clients, 0);
-	cr_assert_eq(shmbuf_release(c, &v), 0);
+	cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
 	shmbuf_disconnect(c);
 	expect_clean_shutdown();
 }
@@ -125,11 +125,11 @@ Test(introspect, next_event_needs_a_subscription_and_keeps_its_deadline)
 	shmbuf_event e;
 	int64_t start;
 
-	cr_expect_eq(shmbuf_next_event(c, &e, 0), -EINVAL);
+	cr_expect_eq(shmbuf_next_event(c, &e, sizeof(e), 0), -EINVAL);
 	cr_assert_eq(shmbuf_subscribe(c), 0);
-	cr_expect_eq(shmbuf_next_event(c, &e, 0), -ETIMEDOUT);
+	cr_expect_eq(shmbuf_next_event(c, &e, sizeof(e), 0), -ETIMEDOUT);
 	start = now_ms();
-	cr_expect_eq(shmbuf_next_event(c, &e, 150), -ETIMEDOUT);
+	cr_expect_eq(shmbuf_next_event(c, &e, sizeof(e), 150), -ETIMEDOUT);
 	cr_expect_geq(now_ms() - start, 150);
 	cr_expect_lt(now_ms() - start, 2000);
 	shmbuf_disconnect(c);
@@ -146,7 +146,7 @@ static shmbuf_event expect_event(shmbuf_client *c, int type, const char *segment
 		int left = (int)(end - now_ms()), r;
 
 		cr_assert_gt(left, 0, "no %s event for '%s' within 5 s", shmbuf_event_name(type), segment);
-		r = shmbuf_next_event(c, &e, left);
+		r = shmbuf_next_event(c, &e, sizeof(e), left);
 		cr_assert(r == 0 || r == -ETIMEDOUT, "shmbuf_next_event: %s", shmbuf_strerror(r));
 		if (r == 0 && e.type == type && strcmp(e.segment, segment) == 0)
 			return e;
@@ -168,13 +168,13 @@ Test(introspect, events_describe_each_change)
 	cr_expect_gt(e.time_ns, 0);
 	cr_expect_str_eq(shmbuf_event_name(e.type), "segment-created");
 
-	cr_assert_eq(shmbuf_acquire(c, name, 10, 20, SHMBUF_WRITE, 0, &v), 0);
+	cr_assert_eq(shmbuf_acquire(c, name, 10, 20, SHMBUF_WRITE, 0, &v, sizeof(v)), 0);
 	acq = expect_event(w, SHMBUF_EVENT_LEASE_ACQUIRED, name);
 	cr_expect_eq(acq.lease_id, v.lease_id);
 	cr_expect_eq(acq.offset, 10);
 	cr_expect_eq(acq.length, 20);
-	cr_expect(acq.write);
-	cr_assert_eq(shmbuf_release(c, &v), 0);
+	cr_expect(acq.flags & SHMBUF_LEASE_WRITE);
+	cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
 	e = expect_event(w, SHMBUF_EVENT_LEASE_RELEASED, name);
 	cr_expect_eq(e.lease_id, acq.lease_id);
 	cr_assert_eq(shmbuf_resize(c, name, 8192), 0);
@@ -201,7 +201,7 @@ static void *wait_event_thread(void *arg)
 	struct event_wait *w = arg;
 
 	for (;;) {
-		w->result = shmbuf_next_event(w->c, &w->e, -1);
+		w->result = shmbuf_next_event(w->c, &w->e, sizeof(w->e), -1);
 		if (w->result < 0 || (w->e.type == w->type && strcmp(w->e.segment, w->segment) == 0))
 			return NULL;
 	}
@@ -221,10 +221,10 @@ Test(introspect, calls_go_on_while_a_thread_waits_for_events)
 	/* The waiting thread reads the socket; these replies reach this thread through it. */
 	for (int i = 0; i < 50; i++) {
 		cr_assert_eq(shmbuf_create(c, name, 4096, 0600), 0);
-		cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &v), 0);
-		cr_assert_eq(shmbuf_stat(c, name, &st), 0);
+		cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &v, sizeof(v)), 0);
+		cr_assert_eq(shmbuf_stat(c, name, &st, sizeof(st)), 0);
 		cr_expect_eq(st.write_leases, 1);
-		cr_assert_eq(shmbuf_release(c, &v), 0);
+		cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
 		if (i < 49)
 			cr_assert_eq(shmbuf_destroy(c, name), 0);
 	}
@@ -246,9 +246,9 @@ static void *acquire_thread(void *arg)
 	struct blocked_acquire *b = arg;
 	shmbuf_view v;
 
-	b->result = shmbuf_acquire(b->c, b->name, 0, 0, SHMBUF_WRITE, -1, &v);
+	b->result = shmbuf_acquire(b->c, b->name, 0, 0, SHMBUF_WRITE, -1, &v, sizeof(v));
 	if (b->result == 0)
-		b->result = shmbuf_release(b->c, &v);
+		b->result = shmbuf_release(b->c, &v, sizeof(v));
 	return NULL;
 }
 
@@ -267,21 +267,21 @@ Test(introspect, event_waits_keep_deadlines_and_take_over_reading)
 	int64_t start;
 
 	cr_assert_eq(shmbuf_create(holder, name, 4096, 0600), 0);
-	cr_assert_eq(shmbuf_acquire(holder, name, 0, 0, SHMBUF_WRITE, 0, &hv), 0);
+	cr_assert_eq(shmbuf_acquire(holder, name, 0, 0, SHMBUF_WRITE, 0, &hv, sizeof(hv)), 0);
 	cr_assert_eq(shmbuf_subscribe(c), 0);
 	cr_assert_eq(pthread_create(&tb, NULL, acquire_thread, &b), 0);
 	cr_assert_eq(wait_for_waiters(holder, name, 1, 5000), 0);
 
 	/* The waiting request's own event is the last one for now. */
 	e = expect_event(c, SHMBUF_EVENT_LEASE_WAITING, name);
-	cr_expect(e.write);
+	cr_expect(e.flags & SHMBUF_LEASE_WRITE);
 	start = now_ms();
-	cr_expect_eq(shmbuf_next_event(c, &e, 200), -ETIMEDOUT);
+	cr_expect_eq(shmbuf_next_event(c, &e, sizeof(e), 200), -ETIMEDOUT);
 	cr_expect_geq(now_ms() - start, 200);
 	cr_expect_lt(now_ms() - start, 3000);
 
 	cr_assert_eq(pthread_create(&tw, NULL, wait_event_thread, &w), 0);
-	cr_assert_eq(shmbuf_release(holder, &hv), 0);
+	cr_assert_eq(shmbuf_release(holder, &hv, sizeof(hv)), 0);
 	cr_assert_eq(pthread_join(tb, NULL), 0);
 	cr_expect_eq(b.result, 0);
 	/* Nothing else calls on c now: only the event thread can read this. */
@@ -315,7 +315,7 @@ Test(introspect, a_lost_connection_ends_event_waits)
 	daemon_kill_and_wait();
 	cr_assert_eq(pthread_join(t, NULL), 0);
 	cr_expect_eq(w.result, -ECONNRESET);
-	cr_expect_eq(shmbuf_next_event(c, &w.e, 0), -ECONNRESET);
+	cr_expect_eq(shmbuf_next_event(c, &w.e, sizeof(w.e), 0), -ECONNRESET);
 	shmbuf_disconnect(c);
 	expect_clean_shutdown();
 }
@@ -332,7 +332,7 @@ static void *wait_forever(void *arg)
 	struct { shmbuf_client *c; const char *name; uint64_t off, len; } *w = arg;
 	shmbuf_view v;
 
-	shmbuf_acquire(w->c, w->name, w->off, w->len, SHMBUF_WRITE, -1, &v);
+	shmbuf_acquire(w->c, w->name, w->off, w->len, SHMBUF_WRITE, -1, &v, sizeof(v));
 	return NULL;
 }
 
@@ -368,7 +368,7 @@ Test(introspect, a_departing_clients_waits_are_cancelled_and_none_is_granted_to_
 	pid_t pid;
 
 	cr_assert_eq(shmbuf_create(a, t.name, 4096, 0600), 0);
-	cr_assert_eq(shmbuf_acquire(a, t.name, 0, 1, SHMBUF_WRITE, 0, &v), 0);
+	cr_assert_eq(shmbuf_acquire(a, t.name, 0, 1, SHMBUF_WRITE, 0, &v, sizeof(v)), 0);
 	cr_assert_eq(shmbuf_subscribe(w), 0);
 	chan_open(&t.ready);
 	pid = child_spawn(two_waits_child, &t);
@@ -377,7 +377,7 @@ Test(introspect, a_departing_clients_waits_are_cancelled_and_none_is_granted_to_
 	child_expect_signal(pid, SIGKILL);
 	/* Everything up to the child's disconnect event. */
 	for (;;) {
-		cr_assert_eq(shmbuf_next_event(w, &e, 5000), 0, "events stopped before the child's disconnect");
+		cr_assert_eq(shmbuf_next_event(w, &e, sizeof(e), 5000), 0, "events stopped before the child's disconnect");
 		if (e.type == SHMBUF_EVENT_LEASE_WAITING && e.pid == pid)
 			child_client = e.client_id;
 		if (e.type == SHMBUF_EVENT_LEASE_CANCELLED && e.client_id == child_client)
@@ -389,7 +389,7 @@ Test(introspect, a_departing_clients_waits_are_cancelled_and_none_is_granted_to_
 	}
 	cr_expect_eq(cancelled, 2, "both waits end as cancelled");
 	cr_expect_eq(acquired_by_child, 0, "a departing client is granted nothing on its way out");
-	cr_assert_eq(shmbuf_release(a, &v), 0);
+	cr_assert_eq(shmbuf_release(a, &v, sizeof(v)), 0);
 	chan_close(&t.ready);
 	shmbuf_disconnect(a);
 	shmbuf_disconnect(w);
@@ -417,9 +417,9 @@ Test(introspect, events_past_the_librarys_queue_are_counted_as_dropped)
 	dropped = shmbuf_events_dropped(w);
 	cr_assert_geq(dropped, 6300 - 4096 - 16, "only %llu events counted as dropped", (unsigned long long)dropped);
 	/* The last events follow the last reply: wait for them, briefly. */
-	while ((uint64_t)n + shmbuf_events_dropped(w) < 6300 && shmbuf_next_event(w, &e, 2000) == 0)
+	while ((uint64_t)n + shmbuf_events_dropped(w) < 6300 && shmbuf_next_event(w, &e, sizeof(e), 2000) == 0)
 		n++;
-	cr_assert_eq(shmbuf_next_event(w, &e, 0), -ETIMEDOUT, "no event beyond the 6300");
+	cr_assert_eq(shmbuf_next_event(w, &e, sizeof(e), 0), -ETIMEDOUT, "no event beyond the 6300");
 	cr_assert_eq((uint64_t)n + shmbuf_events_dropped(w), 6300, "%d read + %llu dropped", n,
 		     (unsigned long long)shmbuf_events_dropped(w));
 	shmbuf_disconnect(w);

@@ -167,9 +167,9 @@ static void expect_others_served(void)
 
 	snprintf(name, sizeof(name), "%s.%u", seg_name("bystander"), n++);
 	cr_assert_eq(shmbuf_create(c, name, 4096, 0600), 0);
-	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &v), 0);
-	cr_assert_eq(shmbuf_release(c, &v), 0);
-	cr_assert_eq(shmbuf_stat(c, name, &st), 0);
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &v, sizeof(v)), 0);
+	cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
+	cr_assert_eq(shmbuf_stat(c, name, &st, sizeof(st)), 0);
 	cr_assert_eq(st.size, 4096);
 	cr_assert_eq(shmbuf_destroy(c, name), 0);
 	shmbuf_disconnect(c);
@@ -464,7 +464,7 @@ Test(hostile, a_client_that_hangs_up_while_waiting_leaves_no_trace)
 	shmbuf_view w;
 
 	cr_assert_eq(shmbuf_create(c, name, 4096, 0600), 0);
-	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &w), 0);
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &w, sizeof(w)), 0);
 	baseline = daemon_fd_count();
 	s = raw_connect();
 	raw_hello(s);
@@ -478,9 +478,9 @@ Test(hostile, a_client_that_hangs_up_while_waiting_leaves_no_trace)
 	cr_assert_eq(after, baseline, "the daemon has %d fds, %d before", after, baseline);
 
 	/* Releasing wakes nobody (no fd is sent to a closed socket) and the range is free. */
-	cr_assert_eq(shmbuf_release(c, &w), 0);
-	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &w), 0);
-	cr_assert_eq(shmbuf_release(c, &w), 0);
+	cr_assert_eq(shmbuf_release(c, &w, sizeof(w)), 0);
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &w, sizeof(w)), 0);
+	cr_assert_eq(shmbuf_release(c, &w, sizeof(w)), 0);
 	shmbuf_disconnect(c);
 	expect_others_served();
 	expect_clean_shutdown();
@@ -528,7 +528,7 @@ Test(hostile, a_client_that_floods_requests_without_reading_does_not_hold_up_oth
 
 	/* Meanwhile another client is served at once. */
 	t0 = now_ms();
-	cr_assert_eq(shmbuf_stat(c, name, &st), 0);
+	cr_assert_eq(shmbuf_stat(c, name, &st, sizeof(st)), 0);
 	took = now_ms() - t0;
 	cr_assert_lt(took, 1000, "a stat took %lld ms while another client flooded", (long long)took);
 	cr_assert_eq(st.size, 12345);
@@ -569,14 +569,14 @@ Test(hostile, releasing_another_clients_lease_is_refused_with_enoent)
 	int s = raw_connect();
 
 	cr_assert_eq(shmbuf_create(c, name, 4096, 0600), 0);
-	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &w), 0);
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &w, sizeof(w)), 0);
 	raw_hello(s);
 	m.u.release.lease_id = w.lease_id;
 	raw_request(s, &m);
 	expect_reply(s, PROTO_OP_RELEASE, 40, PROTO_E_NOENT, NULL);
-	cr_assert_eq(shmbuf_stat(c, name, &st), 0);
+	cr_assert_eq(shmbuf_stat(c, name, &st, sizeof(st)), 0);
 	cr_assert_eq(st.write_leases, 1, "the lease is still held");
-	cr_assert_eq(shmbuf_release(c, &w), 0);
+	cr_assert_eq(shmbuf_release(c, &w, sizeof(w)), 0);
 	close(s);
 	shmbuf_disconnect(c);
 	expect_others_served();
@@ -686,7 +686,7 @@ Test(hostile, a_writer_that_truncates_the_segment_through_its_fd_has_the_size_re
 	/* The RELEASE reply is sent after the check, so the size is already back. */
 	cr_assert_eq(fstat(fd, &fst), 0);
 	cr_assert_eq(fst.st_size, 65536, "the object was left at %lld bytes", (long long)fst.st_size);
-	cr_assert_eq(shmbuf_stat(c, name, &st), 0);
+	cr_assert_eq(shmbuf_stat(c, name, &st, sizeof(st)), 0);
 	cr_assert_eq(st.size, 65536);
 	close(fd);
 
@@ -886,14 +886,14 @@ Test(hostile, a_large_segment_made_off_the_loop_works_like_any_other)
 
 	cr_assert_eq(shmbuf_create(a, name, 64u << 20, 0600), 0);
 	cr_assert_eq(shmbuf_create(b, name, 4096, 0600), -EEXIST);
-	cr_assert_eq(shmbuf_stat(b, name, &st), 0);
+	cr_assert_eq(shmbuf_stat(b, name, &st, sizeof(st)), 0);
 	cr_assert_eq(st.size, 64u << 20);
-	cr_assert_eq(shmbuf_acquire(a, name, (64u << 20) - 4096, 0, SHMBUF_WRITE, 0, &w), 0);
+	cr_assert_eq(shmbuf_acquire(a, name, (64u << 20) - 4096, 0, SHMBUF_WRITE, 0, &w, sizeof(w)), 0);
 	pattern_fill(w.data, w.len, w.offset, 9);
-	cr_assert_eq(shmbuf_release(a, &w), 0);
-	cr_assert_eq(shmbuf_acquire(b, name, (64u << 20) - 4096, 4096, SHMBUF_READ, 0, &r), 0);
+	cr_assert_eq(shmbuf_release(a, &w, sizeof(w)), 0);
+	cr_assert_eq(shmbuf_acquire(b, name, (64u << 20) - 4096, 4096, SHMBUF_READ, 0, &r, sizeof(r)), 0);
 	cr_assert_eq(pattern_mismatch(r.data, r.len, r.offset, 9), -1);
-	cr_assert_eq(shmbuf_release(b, &r), 0);
+	cr_assert_eq(shmbuf_release(b, &r, sizeof(r)), 0);
 	cr_assert_eq(shmbuf_destroy(b, name), 0);
 	shmbuf_disconnect(a);
 	shmbuf_disconnect(b);
@@ -915,11 +915,11 @@ Test(hostile, a_large_grow_runs_off_the_loop_and_a_destroy_meanwhile_frees_every
 	/* A plain grow by 64 MiB: done on the thread pool, then usable to its new end. */
 	cr_assert_eq(shmbuf_create(a, name, 4096, 0600), 0);
 	cr_assert_eq(shmbuf_resize(a, name, 64u << 20), 0);
-	cr_assert_eq(shmbuf_stat(a, name, &info), 0);
+	cr_assert_eq(shmbuf_stat(a, name, &info, sizeof(info)), 0);
 	cr_assert_eq(info.size, 64u << 20);
-	cr_assert_eq(shmbuf_acquire(a, name, (64u << 20) - 10, 10, SHMBUF_WRITE, 0, &v), 0);
+	cr_assert_eq(shmbuf_acquire(a, name, (64u << 20) - 10, 10, SHMBUF_WRITE, 0, &v, sizeof(v)), 0);
 	memset(v.data, 0xab, 10);
-	cr_assert_eq(shmbuf_release(a, &v), 0);
+	cr_assert_eq(shmbuf_release(a, &v, sizeof(v)), 0);
 
 	/* A grow by 1 GiB with a DESTROY right behind it, most likely while it runs. */
 	raw_hello(s);
@@ -942,7 +942,7 @@ Test(hostile, a_large_grow_runs_off_the_loop_and_a_destroy_meanwhile_frees_every
 		  proto_status_name((uint16_t)resize_status));
 	/* Once the grow is over, nothing is left or counted. */
 	for (int64_t end = now_ms() + 10000;; poll(NULL, 0, 10)) {
-		cr_assert_eq(shmbuf_server_status_get(a, &st), 0);
+		cr_assert_eq(shmbuf_server_status_get(a, &st, sizeof(st)), 0);
 		if (st.bytes == 0 && st.segments == 0)
 			break;
 		cr_assert_lt(now_ms(), end, "still %llu bytes in %u segments", (unsigned long long)st.bytes,

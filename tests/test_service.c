@@ -33,13 +33,13 @@ static void round_trip(const char *socket_path, const char *name)
 	cr_assert_eq(shmbuf_connect(socket_path, &writer), 0);
 	cr_assert_eq(shmbuf_connect(socket_path, &reader), 0);
 	cr_assert_eq(shmbuf_create(writer, name, 4096, 0600), 0);
-	cr_assert_eq(shmbuf_acquire(writer, name, 0, sizeof(msg), SHMBUF_WRITE, 5000, &w), 0);
+	cr_assert_eq(shmbuf_acquire(writer, name, 0, sizeof(msg), SHMBUF_WRITE, 5000, &w, sizeof(w)), 0);
 	memcpy(w.data, msg, sizeof(msg));
-	cr_assert_eq(shmbuf_release(writer, &w), 0);
-	cr_assert_eq(shmbuf_acquire(reader, name, 0, sizeof(msg), SHMBUF_READ, 5000, &r), 0);
-	cr_assert(r.readonly);
+	cr_assert_eq(shmbuf_release(writer, &w, sizeof(w)), 0);
+	cr_assert_eq(shmbuf_acquire(reader, name, 0, sizeof(msg), SHMBUF_READ, 5000, &r, sizeof(r)), 0);
+	cr_assert(r.flags & SHMBUF_VIEW_READONLY);
 	cr_assert_str_eq(r.data, msg);
-	cr_assert_eq(shmbuf_release(reader, &r), 0);
+	cr_assert_eq(shmbuf_release(reader, &r, sizeof(r)), 0);
 	cr_assert_eq(shmbuf_destroy(writer, name), 0);
 	shmbuf_disconnect(reader);
 	shmbuf_disconnect(writer);

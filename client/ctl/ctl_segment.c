@@ -109,7 +109,7 @@ int cmd_read(const struct args *a)
 	rc = ctl_connect(a, &c);
 	if (rc)
 		return rc;
-	r = shmbuf_acquire(c, name, a->offset, a->has_length ? a->length : 0, SHMBUF_READ, a->wait_ms, &v);
+	r = shmbuf_acquire(c, name, a->offset, a->has_length ? a->length : 0, SHMBUF_READ, a->wait_ms, &v, sizeof(v));
 	if (r < 0) {
 		rc = ctl_fail(a, name, r);
 		goto out;
@@ -122,7 +122,7 @@ int cmd_read(const struct args *a)
 	}
 	if (r < 0)
 		rc = ctl_failf(a, "cannot write to standard output: %s", strerror(-r));
-	r = shmbuf_release(c, &v);
+	r = shmbuf_release(c, &v, sizeof(v));
 	if (r < 0 && rc == EXIT_OK)
 		rc = ctl_fail(a, name, r);
 out:
@@ -187,11 +187,11 @@ static int write_fill(const struct args *a, shmbuf_client *c, const char *name)
 	shmbuf_view v;
 	int r;
 
-	r = shmbuf_acquire(c, name, a->offset, a->has_length ? a->length : 0, SHMBUF_WRITE, a->wait_ms, &v);
+	r = shmbuf_acquire(c, name, a->offset, a->has_length ? a->length : 0, SHMBUF_WRITE, a->wait_ms, &v, sizeof(v));
 	if (r < 0)
 		return ctl_fail(a, name, r);
 	memset(v.data, a->fill, v.len);
-	r = shmbuf_release(c, &v);
+	r = shmbuf_release(c, &v, sizeof(v));
 	return r < 0 ? ctl_fail(a, name, r) : EXIT_OK;
 }
 
@@ -207,7 +207,7 @@ static int write_stdin(const struct args *a, shmbuf_client *c, const char *name)
 	bool too_long;
 	int r, rc = EXIT_OK;
 
-	r = shmbuf_stat(c, name, &st);
+	r = shmbuf_stat(c, name, &st, sizeof(st));
 	if (r < 0)
 		return ctl_fail(a, name, r);
 	if (a->offset > st.size)
@@ -225,13 +225,13 @@ static int write_stdin(const struct args *a, shmbuf_client *c, const char *name)
 	}
 	if (len == 0)
 		goto out; /* nothing to write; the segment exists */
-	r = shmbuf_acquire(c, name, a->offset, a->has_length ? a->length : len, SHMBUF_WRITE, a->wait_ms, &v);
+	r = shmbuf_acquire(c, name, a->offset, a->has_length ? a->length : len, SHMBUF_WRITE, a->wait_ms, &v, sizeof(v));
 	if (r < 0) {
 		rc = ctl_fail(a, name, r);
 		goto out;
 	}
 	memcpy(v.data, buf, len);
-	r = shmbuf_release(c, &v);
+	r = shmbuf_release(c, &v, sizeof(v));
 	if (r < 0)
 		rc = ctl_fail(a, name, r);
 out:
@@ -300,7 +300,7 @@ int cmd_hold(const struct args *a)
 	/* Until the lease is held a signal simply ends the process (and the
 	 * daemon drops a waiting request with the connection). From then on it
 	 * ends the hold: the lease is released and the exit status is 0. */
-	r = shmbuf_acquire(c, name, a->offset, a->has_length ? a->length : 0, flags, a->wait_ms, &v);
+	r = shmbuf_acquire(c, name, a->offset, a->has_length ? a->length : 0, flags, a->wait_ms, &v, sizeof(v));
 	if (r < 0) {
 		rc = ctl_fail(a, name, r);
 		goto out;
@@ -323,14 +323,14 @@ int cmd_hold(const struct args *a)
 
 		if (wait_signal_or_time(&set, slice) || (left >= 0 && (left -= slice) <= 0))
 			break;
-		if (shmbuf_stat(c, name, &st) == -ECONNRESET) {
+		if (shmbuf_stat(c, name, &st, sizeof(st)) == -ECONNRESET) {
 			fprintf(stderr, "shmbufctl: hold: %s: connection to shmbufd lost; the lease ended with it\n",
 				name);
 			rc = EXIT_UNREACHABLE;
 			goto out;
 		}
 	}
-	r = shmbuf_release(c, &v);
+	r = shmbuf_release(c, &v, sizeof(v));
 	if (r < 0)
 		rc = ctl_fail(a, name, r);
 out:

@@ -76,7 +76,7 @@ int cmd_status(const struct args *a)
 	rc = ctl_connect(a, &c);
 	if (rc)
 		return rc;
-	r = shmbuf_server_status_get(c, &s);
+	r = shmbuf_server_status_get(c, &s, sizeof(s));
 	if (r < 0) {
 		rc = ctl_fail(a, NULL, r);
 	} else if (a->json) {
@@ -113,7 +113,7 @@ static void list_json(const shmbuf_segment_info *v, size_t n)
 		json_u64(&j, "read_leases", v[i].read_leases);
 		json_u64(&j, "write_leases", v[i].write_leases);
 		json_u64(&j, "waiters", v[i].waiters);
-		json_str(&j, "state", v[i].destroyed ? "destroyed" : "live");
+		json_str(&j, "state", (v[i].flags & SHMBUF_SEGMENT_DESTROYED) ? "destroyed" : "live");
 		json_close(&j, '}');
 	}
 	json_close(&j, ']');
@@ -137,7 +137,7 @@ static void list_text(const shmbuf_segment_info *v, size_t n)
 		table_cell(&t, "%u", v[i].read_leases);
 		table_cell(&t, "%u", v[i].write_leases);
 		table_cell(&t, "%u", v[i].waiters);
-		table_cell(&t, "%s", v[i].destroyed ? "destroyed, still leased" : "live");
+		table_cell(&t, "%s", (v[i].flags & SHMBUF_SEGMENT_DESTROYED) ? "destroyed, still leased" : "live");
 	}
 	table_print(&t, stdout);
 	table_deinit(&t);
@@ -153,7 +153,7 @@ int cmd_list(const struct args *a)
 	rc = ctl_connect(a, &c);
 	if (rc)
 		return rc;
-	r = shmbuf_list_segments(c, &v, &n);
+	r = shmbuf_list_segments(c, &v, &n, sizeof(*v));
 	if (r < 0) {
 		rc = ctl_fail(a, NULL, r);
 	} else {
@@ -180,11 +180,11 @@ static void leases_json(const shmbuf_lease_info *v, size_t n)
 		json_open(&j, NULL, '{');
 		json_u64(&j, "id", v[i].lease_id);
 		json_str(&j, "segment", v[i].segment);
-		json_bool(&j, "segment_destroyed", v[i].segment_destroyed);
+		json_bool(&j, "segment_destroyed", (v[i].flags & SHMBUF_LEASE_SEGMENT_DESTROYED) != 0);
 		json_u64(&j, "offset", v[i].offset);
 		json_u64(&j, "length", v[i].length);
-		json_str(&j, "mode", v[i].write ? "write" : "read");
-		json_str(&j, "state", v[i].waiting ? "waiting" : "held");
+		json_str(&j, "mode", (v[i].flags & SHMBUF_LEASE_WRITE) ? "write" : "read");
+		json_str(&j, "state", (v[i].flags & SHMBUF_LEASE_WAITING) ? "waiting" : "held");
 		json_u64(&j, "client_id", v[i].client_id);
 		json_i64(&j, "pid", v[i].pid);
 		json_user(&j, v[i].uid);
@@ -209,11 +209,11 @@ static void leases_text(const shmbuf_lease_info *v, size_t n)
 		printable(v[i].comm, comm, sizeof(comm));
 		fmt_duration(v[i].age_ns, age, sizeof(age));
 		table_cell(&t, "%llu", (unsigned long long)v[i].lease_id);
-		table_cell(&t, "%s%s", v[i].segment, v[i].segment_destroyed ? " (destroyed)" : "");
+		table_cell(&t, "%s%s", v[i].segment, (v[i].flags & SHMBUF_LEASE_SEGMENT_DESTROYED) != 0 ? " (destroyed)" : "");
 		table_cell(&t, "%llu", (unsigned long long)v[i].offset);
 		table_cell(&t, "%llu", (unsigned long long)v[i].length);
-		table_cell(&t, "%s", v[i].write ? "write" : "read");
-		table_cell(&t, "%s", v[i].waiting ? "waiting" : "held");
+		table_cell(&t, "%s", (v[i].flags & SHMBUF_LEASE_WRITE) ? "write" : "read");
+		table_cell(&t, "%s", (v[i].flags & SHMBUF_LEASE_WAITING) ? "waiting" : "held");
 		table_cell(&t, "%d", (int)v[i].pid);
 		table_cell(&t, "%s", user_label(v[i].uid, user, sizeof(user)));
 		table_cell(&t, "%s", comm);
@@ -234,7 +234,7 @@ int cmd_leases(const struct args *a)
 	rc = ctl_connect(a, &c);
 	if (rc)
 		return rc;
-	r = shmbuf_list_leases(c, name, &v, &n);
+	r = shmbuf_list_leases(c, name, &v, &n, sizeof(*v));
 	if (r < 0) {
 		rc = ctl_fail(a, name, r);
 	} else {
@@ -252,11 +252,11 @@ int cmd_leases(const struct args *a)
 
 static const char *client_flags(const shmbuf_client_info *k)
 {
-	if (k->self && k->subscribed)
+	if ((k->flags & SHMBUF_CLIENT_SELF) && (k->flags & SHMBUF_CLIENT_SUBSCRIBED))
 		return "self,subscribed";
-	if (k->self)
+	if (k->flags & SHMBUF_CLIENT_SELF)
 		return "self";
-	return k->subscribed ? "subscribed" : "-";
+	return (k->flags & SHMBUF_CLIENT_SUBSCRIBED) ? "subscribed" : "-";
 }
 
 static void clients_json(const shmbuf_client_info *v, size_t n)
@@ -276,8 +276,8 @@ static void clients_json(const shmbuf_client_info *v, size_t n)
 		json_u64(&j, "leases", v[i].leases);
 		json_u64(&j, "waiting", v[i].waiting);
 		json_u64(&j, "age_ns", v[i].age_ns);
-		json_bool(&j, "self", v[i].self);
-		json_bool(&j, "subscribed", v[i].subscribed);
+		json_bool(&j, "self", (v[i].flags & SHMBUF_CLIENT_SELF) != 0);
+		json_bool(&j, "subscribed", (v[i].flags & SHMBUF_CLIENT_SUBSCRIBED) != 0);
 		json_close(&j, '}');
 	}
 	json_close(&j, ']');
@@ -318,7 +318,7 @@ int cmd_clients(const struct args *a)
 	rc = ctl_connect(a, &c);
 	if (rc)
 		return rc;
-	r = shmbuf_list_clients(c, &v, &n);
+	r = shmbuf_list_clients(c, &v, &n, sizeof(*v));
 	if (r < 0) {
 		rc = ctl_fail(a, NULL, r);
 	} else {
@@ -378,7 +378,7 @@ static void event_json(const shmbuf_event *e)
 		json_u64(&j, "lease_id", e->lease_id);
 		json_u64(&j, "offset", e->offset);
 		json_u64(&j, "length", e->length);
-		json_str(&j, "mode", e->write ? "write" : "read");
+		json_str(&j, "mode", (e->flags & SHMBUF_LEASE_WRITE) ? "write" : "read");
 	}
 	json_close(&j, '}');
 }
@@ -402,7 +402,7 @@ static void event_text(const shmbuf_event *e)
 		printf("%s, %s, %s\n", e->segment, size, who);
 		break;
 	case EV_LEASE:
-		printf("%s, %s lease %llu, offset %llu, length %llu, %s\n", e->segment, e->write ? "write" : "read",
+		printf("%s, %s lease %llu, offset %llu, length %llu, %s\n", e->segment, (e->flags & SHMBUF_LEASE_WRITE) ? "write" : "read",
 		       (unsigned long long)e->lease_id, (unsigned long long)e->offset,
 		       (unsigned long long)e->length, who);
 		break;
@@ -432,7 +432,7 @@ int cmd_watch(const struct args *a)
 	}
 	/* Runs until a signal ends the process (the default action is right:
 	 * nothing is held) or the daemon goes away. */
-	while ((r = shmbuf_next_event(c, &e, -1)) == 0) {
+	while ((r = shmbuf_next_event(c, &e, sizeof(e), -1)) == 0) {
 		uint64_t dropped = shmbuf_events_dropped(c);
 
 		if (dropped != reported) {

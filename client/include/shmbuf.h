@@ -19,6 +19,23 @@
  * signals (EINTR is retried). The daemon enforces acquire timeouts and always
  * answers; a daemon that dies makes every waiting call fail at once with
  * -ECONNRESET, but one that is stopped (SIGSTOP) and not dead is waited for.
+ *
+ * Structs that grow: every struct the library fills for the caller (shmbuf_view,
+ * shmbuf_stat_info, shmbuf_server_status, shmbuf_segment_info, shmbuf_lease_info,
+ * shmbuf_client_info, shmbuf_event) is passed with a size argument, sizeof the
+ * struct as the caller's program was compiled, like openat2()'s struct open_how:
+ *  - fields are only ever added at the end of a struct, never removed, moved
+ *    or retyped, so an older layout is always a prefix of a newer one;
+ *  - the library writes exactly `size` bytes: the first min(size, its own
+ *    sizeof) bytes of its answer, and zeroes past its own struct (fields the
+ *    library does not know read 0). It never writes past `size`;
+ *  - listings are arrays whose elements are `size` bytes apart, so index them
+ *    with the same struct type whose size was passed;
+ *  - size 0 is -EINVAL; for shmbuf_view (which the caller hands back to
+ *    shmbuf_release()) size must be at least SHMBUF_VIEW_SIZE_VER0.
+ * So a program built against an older shmbuf.h keeps working with a newer
+ * library, and a newer program with an older library sees 0 in new fields.
+ * Booleans that may grow into more states are bits of a `flags` field.
  */
 #ifndef SHMBUF_H
 #define SHMBUF_H
@@ -52,16 +69,24 @@ extern "C" {
 
 typedef struct shmbuf_client shmbuf_client;
 
+/* shmbuf_view.flags */
+#define SHMBUF_VIEW_READONLY 0x1u /* a SHMBUF_READ view: writes through data fault */
+
 /* A mapped view of a byte range of a segment, filled by shmbuf_acquire().
- * The memory stays valid until shmbuf_release() (or shmbuf_disconnect()). */
+ * The memory stays valid until shmbuf_release() (or shmbuf_disconnect()).
+ * Grows at the end (see "Structs that grow" above). */
 typedef struct shmbuf_view {
 	void *data;        /* first requested byte */
 	size_t len;        /* bytes from data */
 	uint64_t offset;   /* offset of data within the segment */
-	int readonly;      /* 1 for SHMBUF_READ views: writes through data fault */
 	uint64_t lease_id; /* the daemon's id for this lease, unique per daemon */
+	uint32_t flags;    /* SHMBUF_VIEW_* */
 } shmbuf_view;
 
+/* The smallest size shmbuf_acquire() and shmbuf_release() take: shmbuf_view as in 0.1. */
+#define SHMBUF_VIEW_SIZE_VER0 (offsetof(shmbuf_view, flags) + sizeof(uint32_t))
+
+/* Filled by shmbuf_stat(). Grows at the end. */
 typedef struct shmbuf_stat_info {
 	uint64_t size;         /* bytes */
 	unsigned mode;         /* permission bits given at create */
@@ -92,7 +117,7 @@ SHMBUF_EXPORT int shmbuf_connect(const char *socket_path, shmbuf_client **out);
  * path does not fit. */
 SHMBUF_EXPORT int shmbuf_default_socket_path(char *buf, size_t size);
 
-/* Close the connection. The daemon releases every lease this client still
+/* Close the connection (NULL is ignored). The daemon releases every lease this client still
  * holds, and the library unmaps those views: their data pointers become invalid. */
 SHMBUF_EXPORT void shmbuf_disconnect(shmbuf_client *c);
 
@@ -116,18 +141,26 @@ SHMBUF_EXPORT int shmbuf_resize(shmbuf_client *c, const char *name, uint64_t siz
  * takes, > 0 wait at most that long (-ETIMEDOUT). Waiters are served in arrival order.
  * -ENOENT no such segment, -ERANGE range outside the segment or overflowing,
  * -EDQUOT lease count limit (per client or per segment), -EMFILE this process
- * has no descriptor free to receive the segment (the lease is given back). */
+ * has no descriptor free to receive the segment (the lease is given back).
+ * out receives the view; size: sizeof *out (at least SHMBUF_VIEW_SIZE_VER0, else -EINVAL).
+ * Returns 0 with *out filled, or a negative errno with nothing mapped or leased. */
 SHMBUF_EXPORT int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length,
-				 unsigned flags, int timeout_ms, shmbuf_view *out);
+				 unsigned flags, int timeout_ms, shmbuf_view *out, size_t size);
 
-/* Unmap the view and end its lease. The view is zeroed. -ENOENT when the view
- * was already released (or never acquired on this client). */
-SHMBUF_EXPORT int shmbuf_release(shmbuf_client *c, shmbuf_view *v);
+/* Unmap the view and end its lease; size: sizeof *v, as given to shmbuf_acquire().
+ * The view is unmapped, forgotten by the library and zeroed (size bytes) even
+ * when the daemon's answer is an error (such as -ECONNRESET): never touch
+ * v->data after calling this. Returns 0, -ENOENT (nothing unmapped) when the
+ * view was already released or never acquired on this client, -EINVAL for a
+ * NULL argument or a size below SHMBUF_VIEW_SIZE_VER0, -ECONNRESET in a child
+ * after fork() (then the view stays mapped, and the lease the parent's). */
+SHMBUF_EXPORT int shmbuf_release(shmbuf_client *c, shmbuf_view *v, size_t size);
 
-/* Size, mode, owner and lease counts of a segment. -ENOENT no such segment. */
-SHMBUF_EXPORT int shmbuf_stat(shmbuf_client *c, const char *name, shmbuf_stat_info *out);
+/* Size, mode, owner and lease counts of a segment, into *out (size: sizeof *out).
+ * Returns 0, -ENOENT no such segment, -EINVAL NULL out or size 0. */
+SHMBUF_EXPORT int shmbuf_stat(shmbuf_client *c, const char *name, shmbuf_stat_info *out, size_t size);
 
-/* A static English description of err (a negative errno from this API). */
+/* A static English description of err (a negative errno from this API); never NULL. */
 SHMBUF_EXPORT const char *shmbuf_strerror(int err);
 
 /* The daemon's own words for the last failed call made by this thread (for
@@ -135,17 +168,23 @@ SHMBUF_EXPORT const char *shmbuf_strerror(int err);
  * the last failure was local. Valid until this thread's next call. */
 SHMBUF_EXPORT const char *shmbuf_last_error_detail(void);
 
-/* The library's version string, e.g. "0.1.0". */
+/* The library's version string, e.g. "0.1.0" (the version macros above are the header's). */
 SHMBUF_EXPORT const char *shmbuf_version(void);
 
 
 /* ---- Introspection (what shmbufctl shows) ------------------------------- */
 
+/* Longest process name (comm) in a listing or event, in bytes. */
 #define SHMBUF_COMM_MAX 16
+/* Longest daemon version string in shmbuf_server_status, in bytes. */
+#define SHMBUF_VERSION_STR_MAX 32
+/* Longest socket path in shmbuf_server_status, in bytes. */
+#define SHMBUF_SOCKET_PATH_MAX 255
 
+/* Filled by shmbuf_server_status_get(). Grows at the end. */
 typedef struct shmbuf_server_status {
-	char version[33];       /* shmbufd's version */
-	char socket_path[256];  /* where it listens */
+	char version[SHMBUF_VERSION_STR_MAX + 1];      /* shmbufd's version */
+	char socket_path[SHMBUF_SOCKET_PATH_MAX + 1];  /* where it listens */
 	pid_t pid;
 	uint64_t started_ns;    /* CLOCK_REALTIME, ns since the epoch */
 	uint64_t uptime_ns;
@@ -155,6 +194,10 @@ typedef struct shmbuf_server_status {
 	uint32_t read_leases, write_leases, waiters;
 } shmbuf_server_status;
 
+/* shmbuf_segment_info.flags */
+#define SHMBUF_SEGMENT_DESTROYED 0x1u /* name removed, memory kept alive by leases */
+
+/* One entry of shmbuf_list_segments(). Grows at the end. */
 typedef struct shmbuf_segment_info {
 	char name[SHMBUF_NAME_MAX + 1];
 	uint64_t id;            /* increases with creation */
@@ -165,23 +208,32 @@ typedef struct shmbuf_segment_info {
 	gid_t gid;
 	pid_t pid;              /* creator */
 	uint32_t read_leases, write_leases, waiters;
-	int destroyed;          /* 1: name removed, memory kept alive by leases */
+	uint32_t flags;         /* SHMBUF_SEGMENT_* */
 } shmbuf_segment_info;
 
+/* shmbuf_lease_info.flags and shmbuf_event.flags */
+#define SHMBUF_LEASE_WRITE 0x1u             /* a write lease (else a read lease) */
+#define SHMBUF_LEASE_WAITING 0x2u           /* requested, not granted yet (listings only) */
+#define SHMBUF_LEASE_SEGMENT_DESTROYED 0x4u /* its segment's name is removed (listings only) */
+
+/* One entry of shmbuf_list_leases(). Grows at the end. */
 typedef struct shmbuf_lease_info {
 	uint64_t lease_id;
 	uint64_t client_id;
 	char segment[SHMBUF_NAME_MAX + 1];
-	int segment_destroyed;
 	uint64_t offset, length;
-	int write;              /* 1 write lease, 0 read lease */
-	int waiting;            /* 1: requested, not granted yet */
+	uint32_t flags;         /* SHMBUF_LEASE_* */
 	uint64_t age_ns;        /* since granted (or requested, while waiting) */
 	pid_t pid;              /* holder's credentials at connect time */
 	uid_t uid;
 	char comm[SHMBUF_COMM_MAX + 1];
 } shmbuf_lease_info;
 
+/* shmbuf_client_info.flags */
+#define SHMBUF_CLIENT_SELF 0x1u       /* this connection */
+#define SHMBUF_CLIENT_SUBSCRIBED 0x2u /* receives events */
+
+/* One entry of shmbuf_list_clients(). Grows at the end. */
 typedef struct shmbuf_client_info {
 	uint64_t client_id;
 	pid_t pid;
@@ -191,20 +243,24 @@ typedef struct shmbuf_client_info {
 	uint32_t leases;        /* held */
 	uint32_t waiting;       /* acquires waiting */
 	uint64_t age_ns;        /* since connected */
-	int self;               /* 1: this connection */
-	int subscribed;         /* 1: receives events */
+	uint32_t flags;         /* SHMBUF_CLIENT_* */
 } shmbuf_client_info;
 
-/* Daemon-wide figures. */
-SHMBUF_EXPORT int shmbuf_server_status_get(shmbuf_client *c, shmbuf_server_status *out);
+/* Daemon-wide figures into *out (size: sizeof *out). Returns 0, -EINVAL for
+ * NULL out or size 0, or the connection's errors. */
+SHMBUF_EXPORT int shmbuf_server_status_get(shmbuf_client *c, shmbuf_server_status *out, size_t size);
 
-/* Listings: *out is an array of *count entries, allocated by the library, to
- * be freed with shmbuf_free(). Large listings are fetched page by page, so
- * they are not one atomic snapshot. -ENOMEM when out of memory. */
-SHMBUF_EXPORT int shmbuf_list_segments(shmbuf_client *c, shmbuf_segment_info **out, size_t *count);
+/* Listings: *out is an array of *count entries of `size` bytes each (size:
+ * sizeof **out, the array's stride), allocated by the library, to be freed
+ * with shmbuf_free() (NULL and 0 entries when empty). Large listings are
+ * fetched page by page, so they are not one atomic snapshot. Return 0,
+ * -EINVAL for NULL out or count or size 0, -ENOMEM when out of memory. */
+SHMBUF_EXPORT int shmbuf_list_segments(shmbuf_client *c, shmbuf_segment_info **out, size_t *count, size_t size);
 /* name NULL: every lease; else only that segment's (-ENOENT if there is no such segment). */
-SHMBUF_EXPORT int shmbuf_list_leases(shmbuf_client *c, const char *name, shmbuf_lease_info **out, size_t *count);
-SHMBUF_EXPORT int shmbuf_list_clients(shmbuf_client *c, shmbuf_client_info **out, size_t *count);
+SHMBUF_EXPORT int shmbuf_list_leases(shmbuf_client *c, const char *name, shmbuf_lease_info **out, size_t *count,
+				     size_t size);
+SHMBUF_EXPORT int shmbuf_list_clients(shmbuf_client *c, shmbuf_client_info **out, size_t *count, size_t size);
+/* Frees a listing; NULL is ignored. */
 SHMBUF_EXPORT void shmbuf_free(void *p);
 
 typedef enum shmbuf_event_type {
@@ -220,6 +276,7 @@ typedef enum shmbuf_event_type {
 	SHMBUF_EVENT_CLIENT_DISCONNECTED = 10,
 } shmbuf_event_type;
 
+/* What shmbuf_next_event() fills. Grows at the end. */
 typedef struct shmbuf_event {
 	int type;               /* shmbuf_event_type; newer daemons may send types not listed */
 	uint64_t time_ns;       /* CLOCK_REALTIME */
@@ -232,17 +289,19 @@ typedef struct shmbuf_event {
 	char segment[SHMBUF_NAME_MAX + 1]; /* "" for client events */
 	uint64_t size;          /* segment and lease events: the segment's size */
 	uint64_t lease_id, offset, length; /* lease events */
-	int write;              /* lease events */
+	uint32_t flags;         /* lease events: SHMBUF_LEASE_WRITE */
 } shmbuf_event;
 
 /* Ask the daemon to send this client an event for every change from now on.
  * Events queue in the library until read with shmbuf_next_event(); a client
- * that does not read them is eventually disconnected by the daemon. */
+ * that does not read them is eventually disconnected by the daemon.
+ * Returns 0, or the daemon's or the connection's errors. */
 SHMBUF_EXPORT int shmbuf_subscribe(shmbuf_client *c);
 
-/* Wait up to timeout_ms (-1: forever, 0: poll) for the next event.
- * -ETIMEDOUT none came, -ECONNRESET connection lost, -EINVAL not subscribed. */
-SHMBUF_EXPORT int shmbuf_next_event(shmbuf_client *c, shmbuf_event *out, int timeout_ms);
+/* Wait up to timeout_ms (-1: forever, 0: poll) for the next event, into *out
+ * (size: sizeof *out). Returns 0, -ETIMEDOUT none came, -ECONNRESET connection
+ * lost, -EINVAL not subscribed (or NULL out, size 0, timeout_ms < -1). */
+SHMBUF_EXPORT int shmbuf_next_event(shmbuf_client *c, shmbuf_event *out, size_t size, int timeout_ms);
 
 /* Events the library holds for shmbuf_next_event() at most; past this the oldest go. */
 #define SHMBUF_EVENT_QUEUE_MAX 4096

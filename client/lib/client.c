@@ -38,6 +38,16 @@ int client_copy_name(char dst[PROTO_NAME_MAX + 1], const char *name)
 	return 0;
 }
 
+void client_copy_out(void *dst, size_t dst_size, const void *src, size_t src_size)
+{
+	if (dst_size <= src_size) {
+		memcpy(dst, src, dst_size);
+	} else {
+		memcpy(dst, src, src_size);
+		memset((char *)dst + src_size, 0, dst_size - src_size);
+	}
+}
+
 static void unmap_view(void *arg, uint64_t key, void *base, size_t len)
 {
 	munmap(base, len);

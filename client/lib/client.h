@@ -5,6 +5,7 @@
 
 #define client_check_owner shmbuf__client_check_owner
 #define client_copy_name shmbuf__client_copy_name
+#define client_copy_out shmbuf__client_copy_out
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -59,5 +60,10 @@ int client_check_owner(const struct shmbuf_client *c);
 /* Copies name into a wire name field; proto_encode() checks its characters.
  * Returns 0, -EINVAL for NULL, -ENAMETOOLONG. */
 int client_copy_name(char dst[PROTO_NAME_MAX + 1], const char *name);
+
+/* Hands a filled struct (src, the library's own src_size bytes) to a caller
+ * whose struct is dst_size bytes, as shmbuf.h's "Structs that grow" says: the
+ * common prefix is copied, the caller's bytes past src_size are zeroed. */
+void client_copy_out(void *dst, size_t dst_size, const void *src, size_t src_size);
 
 #endif

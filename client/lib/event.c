@@ -53,7 +53,7 @@ void event_push(struct shmbuf_client *c, const struct proto_event *e)
 		.lease_id = e->lease_id,
 		.offset = e->offset,
 		.length = e->length,
-		.write = (e->flags & PROTO_LEASE_WRITE) != 0,
+		.flags = (e->flags & PROTO_LEASE_WRITE) ? SHMBUF_LEASE_WRITE : 0,
 	};
 	memcpy(ev->comm, e->comm, sizeof(ev->comm));
 	memcpy(ev->segment, e->segment, sizeof(ev->segment));
@@ -113,17 +113,43 @@ static bool client_wait_readable(struct shmbuf_client *c, int timeout_ms, const 
 	return n != 0;
 }
 
-int shmbuf_next_event(shmbuf_client *c, shmbuf_event *out, int timeout_ms)
+/* Called with c->lock held and no event queued: waits for one more datagram
+ * (reading it when no other thread does) or for the deadline. Returns 0 to look
+ * again, or -ETIMEDOUT. */
+static int event_wait(struct shmbuf_client *c, int timeout_ms, const struct timespec *deadline)
+{
+	int left = ms_left(timeout_ms, deadline);
+	bool readable;
+
+	if (c->reader_active) {
+		/* Another thread reads: it wakes us for each event, and
+		 * when it gives the reader role up. */
+		if (left == 0)
+			return -ETIMEDOUT;
+		c->ev_waiters++;
+		if (left < 0)
+			pthread_cond_wait(&c->ev_cond, &c->lock);
+		else
+			pthread_cond_timedwait(&c->ev_cond, &c->lock, deadline);
+		c->ev_waiters--;
+		return 0;
+	}
+	/* Nobody reads: this thread does, one datagram at a time, and
+	 * polls first so as never to block in recv past the deadline.
+	 * What it reads may as well be another thread's reply. */
+	c->reader_active = true;
+	readable = client_wait_readable(c, timeout_ms, deadline);
+	if (readable)
+		demux_read_one(c);
+	demux_reader_release(c);
+	return readable ? 0 : -ETIMEDOUT;
+}
+
+/* The CLOCK_MONOTONIC time timeout_ms (> 0) from now; zero for other timeouts. */
+static struct timespec deadline_after(int timeout_ms)
 {
 	struct timespec deadline = { 0 };
-	int r;
 
-	error_clear();
-	if (!c || !out || timeout_ms < -1)
-		return -EINVAL;
-	r = client_check_owner(c);
-	if (r < 0)
-		return r;
 	if (timeout_ms > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_sec += timeout_ms / 1000;
@@ -133,6 +159,21 @@ int shmbuf_next_event(shmbuf_client *c, shmbuf_event *out, int timeout_ms)
 			deadline.tv_nsec -= 1000000000;
 		}
 	}
+	return deadline;
+}
+
+int shmbuf_next_event(shmbuf_client *c, shmbuf_event *out, size_t size, int timeout_ms)
+{
+	struct timespec deadline;
+	int r;
+
+	error_clear();
+	if (!c || !out || size == 0 || timeout_ms < -1)
+		return -EINVAL;
+	r = client_check_owner(c);
+	if (r < 0)
+		return r;
+	deadline = deadline_after(timeout_ms);
 
 	pthread_mutex_lock(&c->lock);
 	if (!c->subscribed) {
@@ -140,11 +181,8 @@ int shmbuf_next_event(shmbuf_client *c, shmbuf_event *out, int timeout_ms)
 		goto out;
 	}
 	for (;;) {
-		int left;
-		bool readable;
-
 		if (c->ev_count) {
-			*out = c->events[c->ev_head];
+			client_copy_out(out, size, &c->events[c->ev_head], sizeof(shmbuf_event));
 			c->ev_head = (c->ev_head + 1) & (c->ev_cap - 1);
 			c->ev_count--;
 			r = 0;
@@ -154,34 +192,9 @@ int shmbuf_next_event(shmbuf_client *c, shmbuf_event *out, int timeout_ms)
 			r = -ECONNRESET;
 			break;
 		}
-		left = ms_left(timeout_ms, &deadline);
-		if (c->reader_active) {
-			/* Another thread reads: it wakes us for each event, and
-			 * when it gives the reader role up. */
-			if (left == 0) {
-				r = -ETIMEDOUT;
-				break;
-			}
-			c->ev_waiters++;
-			if (left < 0)
-				pthread_cond_wait(&c->ev_cond, &c->lock);
-			else
-				pthread_cond_timedwait(&c->ev_cond, &c->lock, &deadline);
-			c->ev_waiters--;
-			continue;
-		}
-		/* Nobody reads: this thread does, one datagram at a time, and
-		 * polls first so as never to block in recv past the deadline.
-		 * What it reads may as well be another thread's reply. */
-		c->reader_active = true;
-		readable = client_wait_readable(c, timeout_ms, &deadline);
-		if (readable)
-			demux_read_one(c);
-		demux_reader_release(c);
-		if (!readable) {
-			r = -ETIMEDOUT;
+		r = event_wait(c, timeout_ms, &deadline);
+		if (r < 0)
 			break;
-		}
 	}
 out:
 	pthread_mutex_unlock(&c->lock);

@@ -15,14 +15,15 @@ _Static_assert(sizeof(((shmbuf_server_status *)0)->version) == PROTO_VERSION_STR
 	       sizeof(((shmbuf_server_status *)0)->socket_path) == PROTO_NAME_MAX + 1,
 	       "public and wire status string limits differ");
 
-int shmbuf_server_status_get(shmbuf_client *c, shmbuf_server_status *out)
+int shmbuf_server_status_get(shmbuf_client *c, shmbuf_server_status *out, size_t size)
 {
 	struct proto_msg m = { .op = PROTO_OP_STATUS };
 	const struct proto_status_reply *s = &m.u.status_reply;
+	shmbuf_server_status st;
 	int r;
 
 	error_clear();
-	if (!c || !out)
+	if (!c || !out || size == 0)
 		return -EINVAL;
 	r = demux_call(c, &m, NULL);
 	if (r < 0)
@@ -30,7 +31,7 @@ int shmbuf_server_status_get(shmbuf_client *c, shmbuf_server_status *out)
 	r = error_from_reply(&m);
 	if (r < 0)
 		return r;
-	*out = (shmbuf_server_status){
+	st = (shmbuf_server_status){
 		.pid = (pid_t)s->server_pid,
 		.started_ns = s->started_ns,
 		.uptime_ns = s->uptime_ns,
@@ -44,13 +45,24 @@ int shmbuf_server_status_get(shmbuf_client *c, shmbuf_server_status *out)
 		.write_leases = s->write_leases,
 		.waiters = s->waiters,
 	};
-	memcpy(out->version, s->server_version, sizeof(out->version));
-	memcpy(out->socket_path, s->socket_path, sizeof(out->socket_path));
+	memcpy(st.version, s->server_version, sizeof(st.version));
+	memcpy(st.socket_path, s->socket_path, sizeof(st.socket_path));
+	client_copy_out(out, size, &st, sizeof(st));
 	return 0;
 }
 
-/* Fills public entry dst from entry i of a LIST_* reply page. */
+/* Fills public entry dst (the library's whole struct) from entry i of a LIST_* reply page. */
 typedef void list_convert_fn(const struct proto_list_reply *page, uint32_t i, void *dst);
+
+/* A listing being fetched: entries of the caller's size, converted by convert. */
+struct listing {
+	uint16_t op;
+	size_t elem_size;       /* the caller's sizeof: the array's stride */
+	size_t lib_size;        /* the library's sizeof of the same struct */
+	list_convert_fn *convert;
+	uint8_t *arr;           /* malloc'ed; handed to the caller or freed */
+	size_t n, cap;
+};
 
 static void segment_from_wire(const struct proto_list_reply *page, uint32_t i, void *dst)
 {
@@ -68,7 +80,7 @@ static void segment_from_wire(const struct proto_list_reply *page, uint32_t i, v
 		.read_leases = e->read_leases,
 		.write_leases = e->write_leases,
 		.waiters = e->waiters,
-		.destroyed = (e->flags & PROTO_SEG_DESTROYED) != 0,
+		.flags = (e->flags & PROTO_SEG_DESTROYED) ? SHMBUF_SEGMENT_DESTROYED : 0,
 	};
 	memcpy(s->name, e->name, sizeof(s->name));
 }
@@ -81,11 +93,11 @@ static void lease_from_wire(const struct proto_list_reply *page, uint32_t i, voi
 	*l = (shmbuf_lease_info){
 		.lease_id = e->id,
 		.client_id = e->client_id,
-		.segment_destroyed = (e->segment_flags & PROTO_SEG_DESTROYED) != 0,
 		.offset = e->offset,
 		.length = e->length,
-		.write = (e->flags & PROTO_LEASE_WRITE) != 0,
-		.waiting = (e->flags & PROTO_LEASE_WAITING) != 0,
+		.flags = ((e->flags & PROTO_LEASE_WRITE) ? SHMBUF_LEASE_WRITE : 0) |
+			 ((e->flags & PROTO_LEASE_WAITING) ? SHMBUF_LEASE_WAITING : 0) |
+			 ((e->segment_flags & PROTO_SEG_DESTROYED) ? SHMBUF_LEASE_SEGMENT_DESTROYED : 0),
 		.age_ns = e->age_ns,
 		.pid = (pid_t)e->pid,
 		.uid = (uid_t)e->uid,
@@ -107,99 +119,131 @@ static void client_from_wire(const struct proto_list_reply *page, uint32_t i, vo
 		.leases = e->leases,
 		.waiting = e->waiting,
 		.age_ns = e->age_ns,
-		.self = (e->flags & PROTO_CLIENT_SELF) != 0,
-		.subscribed = (e->flags & PROTO_CLIENT_SUBSCRIBED) != 0,
+		.flags = ((e->flags & PROTO_CLIENT_SELF) ? SHMBUF_CLIENT_SELF : 0) |
+			 ((e->flags & PROTO_CLIENT_SUBSCRIBED) ? SHMBUF_CLIENT_SUBSCRIBED : 0),
 	};
 	memcpy(k->comm, e->comm, sizeof(k->comm));
 }
 
-/* Fetches a whole listing (LIST_* op, filter name or "") page by page into a
- * malloc'ed array of elem_size-byte entries. */
-static int list_all(shmbuf_client *c, uint16_t op, const char *name, size_t elem_size, list_convert_fn *convert,
-		    void **out, size_t *count)
+/* Makes room for more entries in l->arr. Returns 0 or -ENOMEM. */
+static int listing_reserve(struct listing *l, size_t more)
 {
-	struct proto_msg m;
-	char filter[PROTO_NAME_MAX + 1];
-	uint8_t *arr = NULL;
-	size_t n = 0, cap = 0;
+	size_t new_cap = l->cap ? l->cap * 2 : 64;
+	uint8_t *grown;
+
+	if (l->n + more <= l->cap)
+		return 0;
+	while (new_cap < l->n + more)
+		new_cap *= 2;
+	if (new_cap > SIZE_MAX / l->elem_size)
+		return -ENOMEM;
+	grown = realloc(l->arr, new_cap * l->elem_size);
+	if (!grown)
+		return -ENOMEM;
+	l->arr = grown;
+	l->cap = new_cap;
+	return 0;
+}
+
+/* Appends a LIST_* reply page's entries, each cut or padded to the caller's size. */
+static int listing_add_page(struct listing *l, const struct proto_list_reply *page)
+{
+	union {
+		shmbuf_segment_info segment;
+		shmbuf_lease_info lease;
+		shmbuf_client_info client;
+	} entry;
+	int r;
+
+	if (page->count > PROTO_LIST_PAGE)
+		return -EPROTO;
+	r = listing_reserve(l, page->count);
+	if (r < 0)
+		return r;
+	for (uint32_t i = 0; i < page->count; i++) {
+		l->convert(page, i, &entry);
+		client_copy_out(l->arr + (l->n + i) * l->elem_size, l->elem_size, &entry, l->lib_size);
+	}
+	l->n += page->count;
+	return 0;
+}
+
+/* Fetches a whole listing (filter name or "") page by page. */
+static int listing_fetch(shmbuf_client *c, struct listing *l, const char *filter)
+{
 	uint64_t cursor = 0;
+	struct proto_msg m;
+	int r;
+
+	for (;;) {
+		const struct proto_list_reply *page = &m.u.list_reply;
+
+		m = (struct proto_msg){ .op = l->op };
+		m.u.list.cursor = cursor;
+		memcpy(m.u.list.name, filter, PROTO_NAME_MAX + 1);
+		r = demux_call(c, &m, NULL);
+		if (r < 0)
+			return r;
+		r = error_from_reply(&m);
+		if (r < 0)
+			return r;
+		r = listing_add_page(l, page);
+		if (r < 0)
+			return r;
+		if (page->next_cursor == 0)
+			return 0;
+		/* Cursors only move forward; one that does not would page forever. */
+		if (page->next_cursor <= cursor)
+			return -EPROTO;
+		cursor = page->next_cursor;
+	}
+}
+
+static int list_all(shmbuf_client *c, struct listing *l, const char *name, void **out, size_t *count)
+{
+	char filter[PROTO_NAME_MAX + 1];
 	int r;
 
 	error_clear();
-	if (!c || !out || !count)
+	if (!c || !out || !count || l->elem_size == 0)
 		return -EINVAL;
 	*out = NULL;
 	*count = 0;
 	r = client_copy_name(filter, name);
 	if (r < 0)
 		return r;
-	for (;;) {
-		const struct proto_list_reply *page = &m.u.list_reply;
-
-		m = (struct proto_msg){ .op = op };
-		m.u.list.cursor = cursor;
-		memcpy(m.u.list.name, filter, sizeof(filter));
-		r = demux_call(c, &m, NULL);
-		if (r < 0)
-			goto fail;
-		r = error_from_reply(&m);
-		if (r < 0)
-			goto fail;
-		if (page->count > PROTO_LIST_PAGE) {
-			r = -EPROTO;
-			goto fail;
-		}
-		if (n + page->count > cap) {
-			size_t new_cap = cap ? cap * 2 : 64;
-			uint8_t *grown;
-
-			if (new_cap > SIZE_MAX / elem_size) {
-				r = -ENOMEM;
-				goto fail;
-			}
-			grown = realloc(arr, new_cap * elem_size);
-			if (!grown) {
-				r = -ENOMEM;
-				goto fail;
-			}
-			arr = grown;
-			cap = new_cap;
-		}
-		for (uint32_t i = 0; i < page->count; i++)
-			convert(page, i, arr + (n + i) * elem_size);
-		n += page->count;
-		if (page->next_cursor == 0)
-			break;
-		/* Cursors only move forward; one that does not would page forever. */
-		if (page->next_cursor <= cursor) {
-			r = -EPROTO;
-			goto fail;
-		}
-		cursor = page->next_cursor;
+	r = listing_fetch(c, l, filter);
+	if (r < 0) {
+		free(l->arr);
+		return r;
 	}
-	*out = arr;
-	*count = n;
+	*out = l->arr;
+	*count = l->n;
 	return 0;
-
-fail:
-	free(arr);
-	return r;
 }
 
-int shmbuf_list_segments(shmbuf_client *c, shmbuf_segment_info **out, size_t *count)
+int shmbuf_list_segments(shmbuf_client *c, shmbuf_segment_info **out, size_t *count, size_t size)
 {
-	return list_all(c, PROTO_OP_LIST_SEGMENTS, "", sizeof(**out), segment_from_wire, (void **)out, count);
+	struct listing l = { .op = PROTO_OP_LIST_SEGMENTS, .elem_size = size,
+			     .lib_size = sizeof(shmbuf_segment_info), .convert = segment_from_wire };
+
+	return list_all(c, &l, "", (void **)out, count);
 }
 
-int shmbuf_list_leases(shmbuf_client *c, const char *name, shmbuf_lease_info **out, size_t *count)
+int shmbuf_list_leases(shmbuf_client *c, const char *name, shmbuf_lease_info **out, size_t *count, size_t size)
 {
-	return list_all(c, PROTO_OP_LIST_LEASES, name ? name : "", sizeof(**out), lease_from_wire, (void **)out,
-			count);
+	struct listing l = { .op = PROTO_OP_LIST_LEASES, .elem_size = size,
+			     .lib_size = sizeof(shmbuf_lease_info), .convert = lease_from_wire };
+
+	return list_all(c, &l, name ? name : "", (void **)out, count);
 }
 
-int shmbuf_list_clients(shmbuf_client *c, shmbuf_client_info **out, size_t *count)
+int shmbuf_list_clients(shmbuf_client *c, shmbuf_client_info **out, size_t *count, size_t size)
 {
-	return list_all(c, PROTO_OP_LIST_CLIENTS, "", sizeof(**out), client_from_wire, (void **)out, count);
+	struct listing l = { .op = PROTO_OP_LIST_CLIENTS, .elem_size = size,
+			     .lib_size = sizeof(shmbuf_client_info), .convert = client_from_wire };
+
+	return list_all(c, &l, "", (void **)out, count);
 }
 
 void shmbuf_free(void *p)

@@ -54,18 +54,18 @@ int shmbuf_resize(shmbuf_client *c, const char *name, uint64_t size)
 	return segment_call(c, &m, name);
 }
 
-int shmbuf_stat(shmbuf_client *c, const char *name, shmbuf_stat_info *out)
+int shmbuf_stat(shmbuf_client *c, const char *name, shmbuf_stat_info *out, size_t size)
 {
 	struct proto_msg m = { .op = PROTO_OP_STAT };
 	int r;
 
 	error_clear();
-	if (!out)
+	if (!out || size == 0)
 		return -EINVAL;
 	r = segment_call(c, &m, name);
 	if (r < 0)
 		return r;
-	*out = (shmbuf_stat_info){
+	client_copy_out(out, size, &(shmbuf_stat_info){
 		.size = m.u.stat_reply.size,
 		.mode = m.u.stat_reply.mode,
 		.uid = (uid_t)m.u.stat_reply.uid,
@@ -73,6 +73,6 @@ int shmbuf_stat(shmbuf_client *c, const char *name, shmbuf_stat_info *out)
 		.read_leases = m.u.stat_reply.read_leases,
 		.write_leases = m.u.stat_reply.write_leases,
 		.waiters = m.u.stat_reply.waiters,
-	};
+	}, sizeof(shmbuf_stat_info));
 	return 0;
 }

@@ -31,7 +31,7 @@ static void release_lease(shmbuf_client *c, uint64_t lease_id)
 /* Checks the grant a against the request, maps it and records the mapping.
  * Consumes fd. Returns 0, or a negative errno with nothing mapped. */
 static int view_map(shmbuf_client *c, const struct proto_acquire_reply *a, uint64_t offset, uint64_t length,
-		    unsigned flags, int fd, shmbuf_view *out)
+		    unsigned flags, int fd, shmbuf_view *out, size_t size)
 {
 	uint64_t end, map_off, map_len;
 	void *base;
@@ -74,13 +74,15 @@ static int view_map(shmbuf_client *c, const struct proto_acquire_reply *a, uint6
 		munmap(base, (size_t)map_len);
 		return r;
 	}
-	*out = (shmbuf_view){
-		.data = (uint8_t *)base + (a->offset - map_off),
-		.len = (size_t)a->length,
-		.offset = a->offset,
-		.readonly = flags == SHMBUF_READ,
-		.lease_id = a->lease_id,
-	};
+	client_copy_out(out, size,
+			&(shmbuf_view){
+				.data = (uint8_t *)base + (a->offset - map_off),
+				.len = (size_t)a->length,
+				.offset = a->offset,
+				.lease_id = a->lease_id,
+				.flags = flags == SHMBUF_READ ? SHMBUF_VIEW_READONLY : 0,
+			},
+			sizeof(shmbuf_view));
 	return 0;
 
 fail:
@@ -89,14 +91,15 @@ fail:
 }
 
 int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length, unsigned flags,
-		   int timeout_ms, shmbuf_view *out)
+		   int timeout_ms, shmbuf_view *out, size_t size)
 {
 	struct proto_msg m = { .op = PROTO_OP_ACQUIRE };
 	struct proto_acquire_reply a;
 	int fd, r;
 
 	error_clear();
-	if (!c || !out || (flags != SHMBUF_READ && flags != SHMBUF_WRITE) || timeout_ms < -1)
+	if (!c || !out || size < SHMBUF_VIEW_SIZE_VER0 || (flags != SHMBUF_READ && flags != SHMBUF_WRITE) ||
+	    timeout_ms < -1)
 		return -EINVAL;
 	r = client_copy_name(m.u.acquire.name, name);
 	if (r < 0)
@@ -113,7 +116,7 @@ int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t
 		return r;
 
 	a = m.u.acquire_reply;
-	r = view_map(c, &a, offset, length, flags, fd, out);
+	r = view_map(c, &a, offset, length, flags, fd, out, size);
 	if (r == -EEXIST) {
 		/* The daemon reused the id of a lease we hold: releasing it would
 		 * end the wrong lease. Leave both to the disconnect. */
@@ -127,7 +130,7 @@ int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t
 	return 0;
 }
 
-int shmbuf_release(shmbuf_client *c, shmbuf_view *v)
+int shmbuf_release(shmbuf_client *c, shmbuf_view *v, size_t size)
 {
 	struct proto_msg m = { .op = PROTO_OP_RELEASE };
 	struct idtable_slot *s;
@@ -136,7 +139,7 @@ int shmbuf_release(shmbuf_client *c, shmbuf_view *v)
 	int r;
 
 	error_clear();
-	if (!c || !v)
+	if (!c || !v || size < SHMBUF_VIEW_SIZE_VER0)
 		return -EINVAL;
 	r = client_check_owner(c);
 	if (r < 0)
@@ -162,7 +165,7 @@ int shmbuf_release(shmbuf_client *c, shmbuf_view *v)
 	 * to a writer, and this process must no longer reach it. */
 	munmap(base, len);
 	m.u.release.lease_id = v->lease_id;
-	memset(v, 0, sizeof(*v));
+	memset(v, 0, size);
 	r = demux_call(c, &m, NULL);
 	if (r < 0)
 		return r;

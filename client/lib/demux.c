@@ -126,29 +126,13 @@ static void client_fail_all(struct shmbuf_client *c, const struct proto_msg *err
 	pthread_cond_broadcast(&c->ev_cond);
 }
 
-void demux_read_one(struct shmbuf_client *c)
+/* Called with c->lock held: hands the decoded c->rmsg (with fd, or -1) to the
+ * call it answers or to the event queue, or breaks the connection. */
+static void demux_deliver(struct shmbuf_client *c, int fd)
 {
 	struct idtable_slot *s;
 	struct call *call;
-	int fd = -1, r = 0;
-	long n;
 
-	pthread_mutex_unlock(&c->lock);
-	do
-		n = fdio_recv_reply(c->sock, c->rbuf, PROTO_MAX_MESSAGE, &fd);
-	while (n == -EINTR);
-	/* Linux reports a peer that closed with our request unread as one ECONNRESET;
-	 * the daemon's last word (a seq-0 error) may still be queued behind it. */
-	if (n == -ECONNRESET)
-		n = fdio_recv_reply(c->sock, c->rbuf, PROTO_MAX_MESSAGE, &fd);
-	if (n > 0)
-		r = proto_decode(c->rbuf, (size_t)n, &c->rmsg, NULL);
-	pthread_mutex_lock(&c->lock);
-
-	/* A lost or unreadable datagram leaves some caller waiting forever, so any
-	 * failure here ends the connection (a garbled reply is not a guess away). */
-	if (n <= 0 || r < 0 || !(c->rmsg.op & PROTO_REPLY_BIT))
-		goto broken;
 	if (c->rmsg.seq == 0 && c->rmsg.status != PROTO_OK) {
 		/* seq 0: the daemon's last word on the whole connection (limit reached,
 		 * malformed request, ...) before it closes it. Every pending call gets it. */
@@ -190,6 +174,34 @@ broken:
 	if (fd >= 0)
 		close(fd);
 	client_break(c);
+}
+
+void demux_read_one(struct shmbuf_client *c)
+{
+	int fd = -1, r = 0;
+	long n;
+
+	pthread_mutex_unlock(&c->lock);
+	do
+		n = fdio_recv_reply(c->sock, c->rbuf, PROTO_MAX_MESSAGE, &fd);
+	while (n == -EINTR);
+	/* Linux reports a peer that closed with our request unread as one ECONNRESET;
+	 * the daemon's last word (a seq-0 error) may still be queued behind it. */
+	if (n == -ECONNRESET)
+		n = fdio_recv_reply(c->sock, c->rbuf, PROTO_MAX_MESSAGE, &fd);
+	if (n > 0)
+		r = proto_decode(c->rbuf, (size_t)n, &c->rmsg, NULL);
+	pthread_mutex_lock(&c->lock);
+
+	/* A lost or unreadable datagram leaves some caller waiting forever, so any
+	 * failure here ends the connection (a garbled reply is not a guess away). */
+	if (n <= 0 || r < 0 || !(c->rmsg.op & PROTO_REPLY_BIT)) {
+		if (fd >= 0)
+			close(fd);
+		client_break(c);
+		return;
+	}
+	demux_deliver(c, fd);
 }
 
 /* Called with c->lock held: a fresh seq, never 0 and never one still pending. */

@@ -25,6 +25,29 @@ int error_from_reply(const struct proto_msg *m)
 	return proto_status_to_errno(m->status);
 }
 
+/* Words for an errno this API does not name itself. */
+static const char *errno_text(int err)
+{
+	if (err == INT_MIN)
+		return "unknown error";
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+	{
+		/* Static text, unlike strerror(), which may use a shared buffer. */
+		const char *s = strerrordesc_np(err < 0 ? -err : err);
+
+		return s ? s : "unknown error";
+	}
+#else
+	{
+		static _Thread_local char buf[128];
+
+		if (strerror_r(err < 0 ? -err : err, buf, sizeof(buf)) != 0)
+			return "unknown error";
+		return buf;
+	}
+#endif
+}
+
 const char *shmbuf_strerror(int err)
 {
 	switch (err) {
@@ -75,24 +98,7 @@ const char *shmbuf_strerror(int err)
 	case -ETIMEDOUT:
 		return "timed out (waiting for a lease, or for an event)";
 	}
-	if (err == INT_MIN)
-		return "unknown error";
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-	{
-		/* Static text, unlike strerror(), which may use a shared buffer. */
-		const char *s = strerrordesc_np(err < 0 ? -err : err);
-
-		return s ? s : "unknown error";
-	}
-#else
-	{
-		static _Thread_local char buf[128];
-
-		if (strerror_r(err < 0 ? -err : err, buf, sizeof(buf)) != 0)
-			return "unknown error";
-		return buf;
-	}
-#endif
+	return errno_text(err);
 }
 
 const char *shmbuf_last_error_detail(void)

@@ -122,16 +122,17 @@ SHMBUF_EXPORT int shmbuf_default_socket_path(char *buf, size_t size);
 SHMBUF_EXPORT void shmbuf_disconnect(shmbuf_client *c);
 
 /* Create a segment of size bytes (> 0). mode: permission bits (<= 0777), as for files.
- * -EEXIST name taken, -EINVAL bad name/size/mode, -ENOSPC byte limit or memory
- * exhausted, -EDQUOT segment count limit. */
+ * Returns 0, -EEXIST name taken, -EINVAL bad name/size/mode, -ENOSPC byte limit
+ * or memory exhausted, -EDQUOT segment count limit. */
 SHMBUF_EXPORT int shmbuf_create(shmbuf_client *c, const char *name, uint64_t size, unsigned mode);
 
 /* Remove the name at once; the memory goes when the last lease is released.
- * Waiting acquires fail with -ENOENT. -ENOENT no such segment. */
+ * Waiting acquires fail with -ENOENT. Returns 0, -ENOENT no such segment. */
 SHMBUF_EXPORT int shmbuf_destroy(shmbuf_client *c, const char *name);
 
 /* Change the size. Growing always works (within limits); shrinking below a
- * leased byte fails with -EBUSY. Existing views stay valid. */
+ * leased byte fails with -EBUSY. Existing views stay valid.
+ * Returns 0, -ENOENT no such segment, -EBUSY, -ENOSPC / -EINVAL as for create. */
 SHMBUF_EXPORT int shmbuf_resize(shmbuf_client *c, const char *name, uint64_t size);
 
 /* Lease and map [offset, offset+length) of a segment; length 0 means to the end.

@@ -37,7 +37,7 @@
 
 static int quick;
 static int reps = 5;
-static double scale = 1.0; /* time budgets are multiplied by this (--quick: 0.25) */
+static double scale = 2.0; /* time budgets are multiplied by this (--quick: 0.5) */
 static const char *only;
 static const char *daemon_path = SHMBUFD_PATH;
 static const char *python_path = "/usr/bin/python3";
@@ -88,10 +88,36 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
+/* --deadline passed, or SIGINT/SIGTERM: stop the daemon and the reference servers (the
+ * batch children see their pipes close or their connection reset, and exit). */
+static void on_abort(int sig)
+{
+	static const char msg[] = "shmbuf_bench: deadline passed or interrupted: stopping\n";
+
+	if (write(2, msg, sizeof(msg) - 1) < 0) {
+		/* nothing to do */
+	}
+	cleanup();
+	_exit(sig == SIGALRM ? 3 : 128 + sig);
+}
+
 static void child_die(const char *what, int err)
 {
 	fprintf(stderr, "shmbuf_bench: child: %s: %s\n", what, err < 0 ? sb_strerror(err) : strerror(err));
 	_exit(1);
+}
+
+/* fork(), with the child back to the default signal actions (on_abort is the main process's). */
+static pid_t bench_fork(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGALRM, SIG_DFL);
+	}
+	return pid;
 }
 
 /* ---- time, statistics ---------------------------------------------------- */
@@ -230,7 +256,7 @@ static void start_daemon(void)
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", notify_path);
 	if (nfd < 0 || bind(nfd, (struct sockaddr *)&a, sizeof(a)) < 0)
 		die("notify socket: %s", strerror(errno));
-	daemon_pid = fork();
+	daemon_pid = bench_fork();
 	if (daemon_pid < 0)
 		die("fork: %s", strerror(errno));
 	if (daemon_pid == 0) {
@@ -278,7 +304,7 @@ static void start_echo(void)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		die("socketpair: %s", strerror(errno));
-	echo_pid = fork();
+	echo_pid = bench_fork();
 	if (echo_pid < 0)
 		die("fork: %s", strerror(errno));
 	if (echo_pid == 0) {
@@ -342,7 +368,7 @@ static void start_uv_echo(void)
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", echo_path);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0)
 		die("uv echo socket: %s", strerror(errno));
-	uvecho_pid = fork();
+	uvecho_pid = bench_fork();
 	if (uvecho_pid < 0)
 		die("fork: %s", strerror(errno));
 	if (uvecho_pid == 0) {
@@ -418,6 +444,9 @@ static void print_table(void)
 		       r->reference[0] ? r->reference : "-", ratio, r->target[0] ? r->target : "-",
 		       r->met == 1 ? "met" : r->met == 0 ? "**not met**" : r->note[0] ? r->note : "-");
 	}
+	printf("\nMedians of %d repetitions. Ratio: shmbuf / reference, except row 4 (shmbuf's ops/s / the\n"
+	       "echo server's) and row 6 (reference / shmbuf: how many times cheaper shmbuf is).\n",
+	       reps);
 	fflush(stdout);
 }
 
@@ -528,7 +557,7 @@ static double pipeline_batch(enum pipe_kind kind, const char *name, size_t size,
 	if (kind != PIPE_ONEPROC) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 			die("socketpair: %s", strerror(errno));
-		pid = fork();
+		pid = bench_fork();
 		if (pid < 0)
 			die("fork: %s", strerror(errno));
 		if (pid == 0) {
@@ -717,7 +746,7 @@ static int handoff_batch(const char *name, size_t size, const struct batch *b, d
 		die("pipe: %s", strerror(errno));
 	if ((e = sb_acquire(cl, name, 0, size, 1, -1, &w)) < 0)
 		die("acquire WRITE %s: %s", name, sb_strerror(e));
-	pid = fork();
+	pid = bench_fork();
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
@@ -876,7 +905,7 @@ static double tp_batch(int shmbuf, double seconds)
 	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(start, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0)
 		die("pipe: %s", strerror(errno));
 	for (int i = 0; i < TP_CLIENTS; i++) {
-		pids[i] = fork();
+		pids[i] = bench_fork();
 		if (pids[i] < 0)
 			die("fork: %s", strerror(errno));
 		if (pids[i] == 0) {
@@ -1001,7 +1030,7 @@ static void row_memory(void)
 	if (pipe2(cmd, O_CLOEXEC) < 0 || pipe2(done, O_CLOEXEC) < 0)
 		die("pipe: %s", strerror(errno));
 	for (int p = 0; p < HOLD_PROCS; p++) {
-		pids[p] = fork();
+		pids[p] = bench_fork();
 		if (pids[p] < 0)
 			die("fork: %s", strerror(errno));
 		if (pids[p] == 0) {
@@ -1167,6 +1196,7 @@ static void usage(FILE *f)
 		"repeated runs; every loop bounded in count and time. About 1-2 minutes.\n"
 		"\n"
 		"  --quick           short run (3 repetitions, a quarter of the time, 20k leases)\n"
+		"  --deadline S      give up (stopping the daemon) after S seconds (default 300)\n"
 		"  --only ROW        run one row: 1 (frame pipeline), 2 (acquire+release), 3 (hand-off),\n"
 		"                    4 (throughput), 5 (memory per lease), 6 (create+destroy)\n"
 		"  --reps N          repetitions per figure (default 5, at most %d)\n"
@@ -1187,9 +1217,10 @@ int main(int argc, char **argv)
 		{ "quick", no_argument, NULL, 'q' },	     { "only", required_argument, NULL, 'o' },
 		{ "reps", required_argument, NULL, 'r' },    { "daemon", required_argument, NULL, 'd' },
 		{ "python", required_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' },
+		{ "deadline", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int o, user_reps = 0;
+	int o, user_reps = 0, deadline = 300;
 
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
@@ -1208,6 +1239,13 @@ int main(int argc, char **argv)
 		case 'p':
 			python_path = optarg;
 			break;
+		case 't':
+			deadline = atoi(optarg);
+			if (deadline <= 0) {
+				usage(stderr);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1222,7 +1260,7 @@ int main(int argc, char **argv)
 	}
 	if (quick) {
 		reps = 3;
-		scale = 0.25;
+		scale = 0.5;
 	}
 	if (user_reps) {
 		if (user_reps < 1 || user_reps > MAXREPS) {
@@ -1233,6 +1271,10 @@ int main(int argc, char **argv)
 	}
 	main_pid = getpid();
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGALRM, on_abort);
+	signal(SIGINT, on_abort);
+	signal(SIGTERM, on_abort);
+	alarm((unsigned)deadline);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!mkdtemp(dir))
 		die("mkdtemp: %s", strerror(errno));

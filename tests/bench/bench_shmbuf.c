@@ -32,7 +32,7 @@ int sb_acquire(sb_client *c, const char *name, uint64_t offset, uint64_t length,
 {
 	shmbuf_view v;
 	int r = shmbuf_acquire((shmbuf_client *)c, name, offset, length, write ? SHMBUF_WRITE : SHMBUF_READ,
-			       timeout_ms, &v);
+			       timeout_ms, &v, sizeof(v));
 
 	if (r < 0)
 		return r;
@@ -48,7 +48,7 @@ int sb_release(sb_client *c, sb_view *v)
 	int r;
 
 	memcpy(&sv, v->priv, sizeof(sv));
-	r = shmbuf_release((shmbuf_client *)c, &sv);
+	r = shmbuf_release((shmbuf_client *)c, &sv, sizeof(sv));
 	memset(v, 0, sizeof(*v));
 	return r;
 }
@@ -56,7 +56,7 @@ int sb_release(sb_client *c, sb_view *v)
 int sb_waiters(sb_client *c, const char *name)
 {
 	shmbuf_stat_info st;
-	int r = shmbuf_stat((shmbuf_client *)c, name, &st);
+	int r = shmbuf_stat((shmbuf_client *)c, name, &st, sizeof(st));
 
 	return r < 0 ? r : (int)st.waiters;
 }

@@ -8,6 +8,13 @@
  * proto_msg. proto_encode() turns it into bytes, proto_decode() validates
  * bytes and fills it. Decoders are total: any byte string either decodes or
  * yields a negative errno, never undefined behaviour.
+ *
+ * Each message is written down once, as a field list below (PROTO_OPS and
+ * the PROTO_*_FIELDS lists); its struct here, and the tables codec.c walks
+ * (layout.c), are expanded from it. Likewise PROTO_STATUS_MAP for statuses.
+ * Adding a message: a line in PROTO_OPS, its field lists, a FIELD_TABLE in
+ * layout.c, any check beyond layout there, golden bytes in tests/test_proto.c
+ * and a worked example in docs/protocol.md.
  */
 #ifndef SHMBUF_PROTO_H
 #define SHMBUF_PROTO_H

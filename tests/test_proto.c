@@ -1420,6 +1420,22 @@ Test(proto, status_names_are_errno_tokens)
 	cr_assert_str_eq(proto_status_name(0xffff), "EUNKNOWN");
 }
 
+Test(proto, every_status_has_text_found_by_status_and_by_errno)
+{
+	for (uint16_t st = 0; st < PROTO_STATUS_COUNT; st++) {
+		const char *text = proto_status_text(st);
+
+		cr_assert(text && *text, "status %u has no text", st);
+		cr_assert_eq(proto_errno_text(proto_status_to_errno(st)), text, "status %u", st);
+	}
+	cr_assert_str_eq(proto_status_text(PROTO_OK), "success");
+	cr_assert_str_eq(proto_status_text(PROTO_E_BUSY),
+			 "range is leased by someone else (conflicting lease or waiters ahead)");
+	cr_assert_str_eq(proto_status_text(PROTO_STATUS_COUNT), "unknown status");
+	cr_assert_null(proto_errno_text(-ENOMEM), "ENOMEM has no status of its own");
+	cr_assert_null(proto_errno_text(-99999));
+}
+
 Test(proto, op_names_ignore_the_reply_bit)
 {
 	static const char *const want[] = { "?", "HELLO", "CREATE", "DESTROY", "RESIZE", "ACQUIRE", "RELEASE",

@@ -63,9 +63,14 @@ static uint64_t load_int(const struct field *f, const uint8_t *base)
 	case FK_U64:
 		memcpy(&u64, p, sizeof(u64));
 		return u64;
-	default:
-		return 0; /* reserved: zero on the wire */
+	case FK_END:
+	case FK_RSV16:
+	case FK_RSV32:
+	case FK_STR:
+	case FK_ENTRIES:
+		break; /* reserved fields are zero on the wire */
 	}
+	return 0;
 }
 
 static void store_int(const struct field *f, uint8_t *base, uint64_t v)
@@ -88,7 +93,11 @@ static void store_int(const struct field *f, uint8_t *base, uint64_t v)
 	case FK_U64:
 		memcpy(p, &v, sizeof(v));
 		break;
-	default:
+	case FK_END:
+	case FK_RSV16:
+	case FK_RSV32:
+	case FK_STR:
+	case FK_ENTRIES:
 		break; /* reserved fields have no member */
 	}
 }

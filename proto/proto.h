@@ -130,9 +130,10 @@ enum proto_status {
  *   RSV16 RSV32      reserved, zero on the wire, refused when not; no member
  *   STR              u16 byte count + that many bytes, no NUL inside;
  *                    member char[PROTO_STR_MAX_<class> + 1], NUL-terminated
- *   ENTRIES          a LIST page's entries (count read just before), each laid
- *                    out by PROTO_<class>_ENTRY_FIELDS; the member is written out
- *                    by hand (struct proto_list_reply)
+ *   ENTRIES          a LIST page's entries, as many as the struct's count member
+ *                    (at most PROTO_LIST_PAGE), back to back, each laid out by
+ *                    PROTO_<class>_ENTRY_FIELDS; the member, an array in a union,
+ *                    is written out by hand (struct proto_list_reply)
  * A string's class gives its limit and, in proto/layout.c, what a decoder says
  * and returns when it is broken: NAME is a request's segment name (too long is
  * -ENAMETOOLONG, answered by the daemon; the encoder checks it fully), LISTNAME

@@ -8,6 +8,13 @@
  * proto_msg. proto_encode() turns it into bytes, proto_decode() validates
  * bytes and fills it. Decoders are total: any byte string either decodes or
  * yields a negative errno, never undefined behaviour.
+ *
+ * Each message is written down once, as a field list below (PROTO_OPS and
+ * the PROTO_*_FIELDS lists); its struct here, and the tables codec.c walks
+ * (layout.c), are expanded from it. Likewise PROTO_STATUS_MAP for statuses.
+ * Adding a message: a line in PROTO_OPS, its field lists, a FIELD_TABLE in
+ * layout.c, any check beyond layout there, golden bytes in tests/test_proto.c
+ * and a worked example in docs/protocol.md.
  */
 #ifndef SHMBUF_PROTO_H
 #define SHMBUF_PROTO_H
@@ -23,6 +30,8 @@
 #define proto_errno_to_status shmbuf__proto_errno_to_status
 #define proto_status_name shmbuf__proto_status_name
 #define proto_op_name shmbuf__proto_op_name
+#define proto_status_text shmbuf__proto_status_text
+#define proto_errno_text shmbuf__proto_errno_text
 #define proto_default_socket_path shmbuf__proto_default_socket_path
 
 #include <stdbool.h>
@@ -43,24 +52,33 @@
 /* Reply opcodes are the request opcode with this bit set. */
 #define PROTO_REPLY_BIT 0x8000u
 
-enum proto_op {
-	PROTO_OP_HELLO = 1,
-	PROTO_OP_CREATE = 2,
-	PROTO_OP_DESTROY = 3,
-	PROTO_OP_RESIZE = 4,
-	PROTO_OP_ACQUIRE = 5,
-	PROTO_OP_RELEASE = 6,
-	PROTO_OP_STAT = 7,
-	/* Introspection, for shmbufctl and monitoring. */
-	PROTO_OP_STATUS = 8,
-	PROTO_OP_LIST_SEGMENTS = 9,
-	PROTO_OP_LIST_LEASES = 10,
-	PROTO_OP_LIST_CLIENTS = 11,
-	PROTO_OP_SUBSCRIBE = 12,
-	/* Sent by the daemon only, unasked, to subscribed clients: always with
-	 * PROTO_REPLY_BIT set, seq 0 and status PROTO_OK. */
-	PROTO_OP_EVENT = 64,
-};
+/* Every message is described once, here, as lists of X-macro entries; the
+ * enums and structs below are expanded from them, and proto/layout.c expands
+ * the same lists into the field tables the one encoder and one decoder walk.
+ *
+ * PROTO_OPS(X): X(NAME, opcode, request layout, reply layout), where a layout
+ * is the name of a field list below, PROTO_EMPTY (no payload) or PROTO_NONE
+ * (no such message: EVENT is never a request). */
+#define PROTO_OPS(X)                                                                 \
+	X(HELLO, 1, PROTO_HELLO_FIELDS, PROTO_HELLO_REPLY_FIELDS)                    \
+	X(CREATE, 2, PROTO_CREATE_FIELDS, PROTO_EMPTY)                               \
+	X(DESTROY, 3, PROTO_NAMED_FIELDS, PROTO_EMPTY)                               \
+	X(RESIZE, 4, PROTO_RESIZE_FIELDS, PROTO_EMPTY)                               \
+	X(ACQUIRE, 5, PROTO_ACQUIRE_FIELDS, PROTO_ACQUIRE_REPLY_FIELDS)              \
+	X(RELEASE, 6, PROTO_RELEASE_FIELDS, PROTO_EMPTY)                             \
+	X(STAT, 7, PROTO_NAMED_FIELDS, PROTO_STAT_REPLY_FIELDS)                      \
+	/* Introspection, for shmbufctl and monitoring. */                           \
+	X(STATUS, 8, PROTO_EMPTY, PROTO_STATUS_REPLY_FIELDS)                         \
+	X(LIST_SEGMENTS, 9, PROTO_LIST_FIELDS, PROTO_LIST_SEGMENTS_REPLY_FIELDS)     \
+	X(LIST_LEASES, 10, PROTO_LIST_FIELDS, PROTO_LIST_LEASES_REPLY_FIELDS)        \
+	X(LIST_CLIENTS, 11, PROTO_LIST_FIELDS, PROTO_LIST_CLIENTS_REPLY_FIELDS)      \
+	X(SUBSCRIBE, 12, PROTO_EMPTY, PROTO_EMPTY)                                   \
+	/* Sent by the daemon only, unasked, to subscribed clients: always with      \
+	 * PROTO_REPLY_BIT set, seq 0 and status PROTO_OK. */                        \
+	X(EVENT, 64, PROTO_NONE, PROTO_EVENT_FIELDS)
+
+#define PROTO_OP_ENUM_(name, value, request, reply) PROTO_OP_##name = value,
+enum proto_op { PROTO_OPS(PROTO_OP_ENUM_) };
 
 /* Entries per LIST_* reply page. A listing is a series of requests, each
  * carrying the cursor the previous reply returned (0 to start). */
@@ -71,165 +89,178 @@ enum proto_op {
 #define PROTO_ACQ_READ 0x1u
 #define PROTO_ACQ_WRITE 0x2u
 
-/* The wire's own error table. Never the host's errno numbers; mapped at the
- * edge with proto_status_to_errno() / proto_errno_to_status(). */
+/* The wire's own error table, mapped at the edge with proto_status_to_errno() /
+ * proto_errno_to_status(); never the host's errno numbers.
+ * X(NAME, status, errno, token, text): PROTO_<NAME> = status travels on the
+ * wire, -errno is what a client returns, token names it in logs and JSON and
+ * text says it for people (proto_status_text()). */
+#define PROTO_STATUS_MAP(X)                                                                                   \
+	X(OK, 0, 0, "OK", "success")                                                                          \
+	/* malformed message or out-of-order request */                                                       \
+	X(E_PROTO, 1, EPROTO, "EPROTO", "protocol error between libshmbuf and shmbufd")                      \
+	X(E_VERSION, 2, EPROTONOSUPPORT, "EPROTONOSUPPORT", "shmbufd speaks no common protocol version")     \
+	X(E_NOTSUP, 3, EOPNOTSUPP, "EOPNOTSUPP", "operation not supported by this shmbufd")                  \
+	X(E_NOENT, 4, ENOENT, "ENOENT", "no such segment or lease (or no daemon at the socket path)")        \
+	X(E_EXIST, 5, EEXIST, "EEXIST", "a segment with that name exists")                                   \
+	X(E_BUSY, 6, EBUSY, "EBUSY", "range is leased by someone else (conflicting lease or waiters ahead)") \
+	X(E_ACCES, 7, EACCES, "EACCES", "permission denied (segment mode, or the socket's permissions)")      \
+	X(E_INVAL, 8, EINVAL, "EINVAL", "invalid argument (name, size, mode, flags or timeout)")              \
+	X(E_RANGE, 9, ERANGE, "ERANGE", "range lies outside the segment or overflows")                       \
+	X(E_TIMEDOUT, 10, ETIMEDOUT, "ETIMEDOUT", "timed out (waiting for a lease, or for an event)")        \
+	/* byte limit reached, or no memory for shm */                                                        \
+	X(E_NOSPC, 11, ENOSPC, "ENOSPC", "no space: the daemon's byte limit or shared memory is exhausted")  \
+	/* segment/lease/connection count limit */                                                           \
+	X(E_LIMIT, 12, EDQUOT, "EDQUOT", "a daemon limit was reached (segments, leases or connections)")     \
+	X(E_MSGSIZE, 13, EMSGSIZE, "EMSGSIZE", "request larger than shmbufd accepts")                        \
+	/* client sent a file descriptor */                                                                   \
+	X(E_BADFD, 14, EBADMSG, "EBADMSG", "malformed message (shmbufd refused what it received)")           \
+	X(E_INTERNAL, 15, EIO, "EIO", "shmbufd failed internally, or granted a lease without its memory")    \
+	X(E_PERM, 16, EPERM, "EPERM", "operation not permitted")                                             \
+	X(E_NAMETOOLONG, 17, ENAMETOOLONG, "ENAMETOOLONG",                                                    \
+	  "name too long (segment names are at most 255 bytes; or the socket path is too long)")
+
+#define PROTO_STATUS_ENUM_(name, value, err, token, text) PROTO_##name = value,
 enum proto_status {
-	PROTO_OK = 0,
-	PROTO_E_PROTO = 1,        /* malformed message or out-of-order request -> -EPROTO */
-	PROTO_E_VERSION = 2,      /* no common protocol version -> -EPROTONOSUPPORT */
-	PROTO_E_NOTSUP = 3,       /* unknown opcode -> -EOPNOTSUPP */
-	PROTO_E_NOENT = 4,        /* no such segment or lease -> -ENOENT */
-	PROTO_E_EXIST = 5,        /* segment name taken -> -EEXIST */
-	PROTO_E_BUSY = 6,         /* conflicting lease, or segment leased -> -EBUSY */
-	PROTO_E_ACCES = 7,        /* permission denied -> -EACCES */
-	PROTO_E_INVAL = 8,        /* bad argument (name, flags, size, timeout) -> -EINVAL */
-	PROTO_E_RANGE = 9,        /* offset/length outside the segment or overflowing -> -ERANGE */
-	PROTO_E_TIMEDOUT = 10,    /* wait for a lease timed out -> -ETIMEDOUT */
-	PROTO_E_NOSPC = 11,       /* byte limit reached or no memory for shm -> -ENOSPC */
-	PROTO_E_LIMIT = 12,       /* segment/lease/connection count limit -> -EDQUOT */
-	PROTO_E_MSGSIZE = 13,     /* message larger than the daemon accepts -> -EMSGSIZE */
-	PROTO_E_BADFD = 14,       /* client sent a file descriptor -> -EBADMSG */
-	PROTO_E_INTERNAL = 15,    /* daemon-side failure -> -EIO */
-	PROTO_E_PERM = 16,        /* operation not permitted -> -EPERM */
-	PROTO_E_NAMETOOLONG = 17, /* name longer than 255 bytes -> -ENAMETOOLONG */
+	PROTO_STATUS_MAP(PROTO_STATUS_ENUM_)
 	PROTO_STATUS_COUNT
 };
 
+/* Payload field lists. X(kind, member, class), in wire order:
+ *   U16 U32 U64 I32  a little-endian integer; member of that C type
+ *   RSV16 RSV32      reserved, zero on the wire, refused when not; no member
+ *   STR              u16 byte count + that many bytes, no NUL inside;
+ *                    member char[PROTO_STR_MAX_<class> + 1], NUL-terminated
+ *   ENTRIES          a LIST page's entries, as many as the struct's count member
+ *                    (at most PROTO_LIST_PAGE), back to back, each laid out by
+ *                    PROTO_<class>_ENTRY_FIELDS; the member, an array in a union,
+ *                    is written out by hand (struct proto_list_reply)
+ * A string's class gives its limit and, in proto/layout.c, what a decoder says
+ * and returns when it is broken: NAME is a request's segment name (too long is
+ * -ENAMETOOLONG, answered by the daemon; the encoder checks it fully), LISTNAME
+ * a LIST request's optional name, RNAME a name in a reply or event (too long is
+ * malformed). The last field of a payload must end it exactly. */
+#define PROTO_STR_MAX_NAME PROTO_NAME_MAX
+#define PROTO_STR_MAX_LISTNAME PROTO_NAME_MAX
+#define PROTO_STR_MAX_RNAME PROTO_NAME_MAX
+#define PROTO_STR_MAX_VERSION PROTO_VERSION_STR_MAX
+#define PROTO_STR_MAX_PATH PROTO_NAME_MAX
+#define PROTO_STR_MAX_COMM PROTO_COMM_MAX
+#define PROTO_STR_MAX_ERRMSG PROTO_ERRMSG_MAX
+
 /* HELLO: the first request on every connection. */
-struct proto_hello {
-	uint32_t magic;
-	uint16_t min_version;
-	uint16_t max_version;
-};
+#define PROTO_HELLO_FIELDS(X) X(U32, magic, _) X(U16, min_version, _) X(U16, max_version, _)
 
-struct proto_hello_reply {
-	uint16_t version;     /* chosen version */
-	uint32_t max_message; /* largest request the daemon accepts */
-	uint32_t server_pid;
-	char server_version[PROTO_VERSION_STR_MAX + 1]; /* NUL-terminated */
-};
+#define PROTO_HELLO_REPLY_FIELDS(X)                                                   \
+	X(U16, version, _)     /* chosen version */                                   \
+	X(RSV16, reserved, _)                                                         \
+	X(U32, max_message, _) /* largest request the daemon accepts */              \
+	X(U32, server_pid, _)                                                         \
+	X(STR, server_version, VERSION)
 
-/* CREATE, DESTROY, RESIZE, STAT requests: a segment name and, where the
- * opcode uses them, a size and a mode. Unused fields are zero on the wire. */
-struct proto_segment_req {
-	uint64_t size; /* CREATE, RESIZE */
-	uint32_t mode; /* CREATE: permission bits, <= 0777 */
-	char name[PROTO_NAME_MAX + 1]; /* NUL-terminated, validated */
-};
+/* CREATE, DESTROY, RESIZE, STAT requests share struct proto_segment_req, whose
+ * members are CREATE's; the others carry some of them. Unused members are zero. */
+#define PROTO_CREATE_FIELDS(X)                                             \
+	X(U64, size, _) /* CREATE, RESIZE */                               \
+	X(U32, mode, _) /* CREATE: permission bits, <= 0777 */             \
+	X(RSV32, reserved, _)                                              \
+	X(STR, name, NAME)
+#define PROTO_NAMED_FIELDS(X) X(STR, name, NAME) /* DESTROY, STAT */
+#define PROTO_RESIZE_FIELDS(X) X(U64, size, _) X(STR, name, NAME)
 
-struct proto_acquire {
-	uint64_t offset;
-	uint64_t length; /* 0: to the end of the segment */
-	uint32_t flags;  /* PROTO_ACQ_READ or PROTO_ACQ_WRITE */
-	int32_t timeout_ms; /* 0: fail at once, -1: wait, >0: wait at most */
-	char name[PROTO_NAME_MAX + 1];
-};
+#define PROTO_ACQUIRE_FIELDS(X)                                                  \
+	X(U64, offset, _)                                                        \
+	X(U64, length, _)     /* 0: to the end of the segment */                 \
+	X(U32, flags, _)      /* PROTO_ACQ_READ or PROTO_ACQ_WRITE */            \
+	X(I32, timeout_ms, _) /* 0: fail at once, -1: wait, >0: wait at most */  \
+	X(STR, name, NAME)
 
 /* ACQUIRE reply: one file descriptor travels with it (SCM_RIGHTS). */
-struct proto_acquire_reply {
-	uint64_t lease_id;
-	uint64_t offset;
-	uint64_t length; /* resolved, never 0 */
-	uint64_t segment_size;
-	uint32_t flags;
-};
+#define PROTO_ACQUIRE_REPLY_FIELDS(X)                    \
+	X(U64, lease_id, _)                              \
+	X(U64, offset, _)                                \
+	X(U64, length, _) /* resolved, never 0 */        \
+	X(U64, segment_size, _)                          \
+	X(U32, flags, _)                                 \
+	X(RSV32, reserved, _)
 
-struct proto_release {
-	uint64_t lease_id;
-};
+#define PROTO_RELEASE_FIELDS(X) X(U64, lease_id, _)
 
-struct proto_stat_reply {
-	uint64_t size;
-	uint32_t mode;
-	uint32_t uid;
-	uint32_t gid;
-	uint32_t read_leases;
-	uint32_t write_leases;
-	uint32_t waiters;
-};
+#define PROTO_STAT_REPLY_FIELDS(X)                                                                  \
+	X(U64, size, _) X(U32, mode, _) X(U32, uid, _) X(U32, gid, _) X(U32, read_leases, _)      \
+	X(U32, write_leases, _) X(U32, waiters, _)
 
-struct proto_status_reply {
-	uint32_t server_pid;
-	uint64_t started_ns; /* CLOCK_REALTIME, ns since the epoch */
-	uint64_t uptime_ns;
-	uint64_t bytes;      /* in use, destroyed-but-leased segments included */
-	uint64_t max_bytes;
-	uint32_t segments;   /* likewise */
-	uint32_t max_segments;
-	uint32_t clients;
-	uint32_t max_clients;
-	uint32_t read_leases;
-	uint32_t write_leases;
-	uint32_t waiters;
-	char server_version[PROTO_VERSION_STR_MAX + 1];
-	char socket_path[PROTO_NAME_MAX + 1];
-};
+#define PROTO_STATUS_REPLY_FIELDS(X)                                                     \
+	X(U32, server_pid, _)                                                            \
+	X(U64, started_ns, _) /* CLOCK_REALTIME, ns since the epoch */                   \
+	X(U64, uptime_ns, _)                                                             \
+	X(U64, bytes, _)      /* in use, destroyed-but-leased segments included */       \
+	X(U64, max_bytes, _)                                                             \
+	X(U32, segments, _)   /* likewise */                                             \
+	X(U32, max_segments, _)                                                          \
+	X(U32, clients, _)                                                               \
+	X(U32, max_clients, _)                                                           \
+	X(U32, read_leases, _)                                                           \
+	X(U32, write_leases, _)                                                          \
+	X(U32, waiters, _)                                                               \
+	X(STR, server_version, VERSION)                                                  \
+	X(STR, socket_path, PATH)
 
 /* LIST_SEGMENTS, LIST_LEASES, LIST_CLIENTS request. */
-struct proto_list_req {
-	uint64_t cursor;                /* 0: from the start; else a reply's next_cursor */
-	char name[PROTO_NAME_MAX + 1];  /* LIST_LEASES: only this segment's; "" = all. Others: "" */
-};
+#define PROTO_LIST_FIELDS(X)                                                   \
+	X(U64, cursor, _) /* 0: from the start; else a reply's next_cursor */  \
+	X(STR, name, LISTNAME) /* LIST_LEASES: only this segment's; "" = all. Others: "" */
 
 #define PROTO_SEG_DESTROYED 0x1u /* name removed, memory kept by leases */
 
-struct proto_segment_entry {
-	uint64_t id;          /* daemon-wide, increasing with creation */
-	uint64_t size;
-	uint64_t created_ns;  /* CLOCK_REALTIME */
-	uint32_t mode;
-	uint32_t uid;
-	uint32_t gid;
-	uint32_t pid;         /* creator */
-	uint32_t read_leases;
-	uint32_t write_leases;
-	uint32_t waiters;
-	uint32_t flags;       /* PROTO_SEG_* */
-	char name[PROTO_NAME_MAX + 1];
-};
+#define PROTO_SEGMENT_ENTRY_FIELDS(X)                                              \
+	X(U64, id, _)         /* daemon-wide, increasing with creation */          \
+	X(U64, size, _)                                                            \
+	X(U64, created_ns, _) /* CLOCK_REALTIME */                                 \
+	X(U32, mode, _)                                                            \
+	X(U32, uid, _)                                                             \
+	X(U32, gid, _)                                                             \
+	X(U32, pid, _)        /* creator */                                        \
+	X(U32, read_leases, _)                                                     \
+	X(U32, write_leases, _)                                                    \
+	X(U32, waiters, _)                                                         \
+	X(U32, flags, _)      /* PROTO_SEG_* */                                    \
+	X(STR, name, RNAME)
 
 #define PROTO_LEASE_WRITE 0x1u   /* else read */
 #define PROTO_LEASE_WAITING 0x2u /* requested, not granted yet */
 
-struct proto_lease_entry {
-	uint64_t id;
-	uint64_t client_id;
-	uint64_t offset;
-	uint64_t length;
-	uint64_t age_ns;      /* since granted, or since requested when waiting */
-	uint32_t flags;       /* PROTO_LEASE_* */
-	uint32_t pid;
-	uint32_t uid;
-	uint32_t segment_flags; /* PROTO_SEG_* of the segment */
-	char comm[PROTO_COMM_MAX + 1];
-	char segment[PROTO_NAME_MAX + 1];
-};
+#define PROTO_LEASE_ENTRY_FIELDS(X)                                                   \
+	X(U64, id, _)                                                                 \
+	X(U64, client_id, _)                                                          \
+	X(U64, offset, _)                                                             \
+	X(U64, length, _)                                                             \
+	X(U64, age_ns, _)        /* since granted, or since requested when waiting */ \
+	X(U32, flags, _)         /* PROTO_LEASE_* */                                  \
+	X(U32, pid, _)                                                                \
+	X(U32, uid, _)                                                                \
+	X(U32, segment_flags, _) /* PROTO_SEG_* of the segment */                     \
+	X(STR, comm, COMM)                                                            \
+	X(STR, segment, RNAME)
 
-struct proto_client_entry {
-	uint64_t id;          /* daemon-wide, increasing with connection */
-	uint64_t age_ns;      /* since connected */
-	uint32_t pid;
-	uint32_t uid;
-	uint32_t gid;
-	uint32_t leases;      /* held */
-	uint32_t waiting;
-	uint32_t flags;       /* PROTO_CLIENT_* */
-	char comm[PROTO_COMM_MAX + 1];
-};
+#define PROTO_CLIENT_ENTRY_FIELDS(X)                                 \
+	X(U64, id, _)     /* daemon-wide, increasing with connection */  \
+	X(U64, age_ns, _) /* since connected */                          \
+	X(U32, pid, _)                                                   \
+	X(U32, uid, _)                                                   \
+	X(U32, gid, _)                                                   \
+	X(U32, leases, _) /* held */                                     \
+	X(U32, waiting, _)                                               \
+	X(U32, flags, _)  /* PROTO_CLIENT_* */                           \
+	X(STR, comm, COMM)
 
 #define PROTO_CLIENT_SELF 0x1u       /* the connection that asked */
 #define PROTO_CLIENT_SUBSCRIBED 0x2u
 
 /* One page of a listing. next_cursor 0: this was the last page. */
-struct proto_list_reply {
-	uint64_t next_cursor;
-	uint32_t count; /* <= PROTO_LIST_PAGE */
-	union {
-		struct proto_segment_entry segments[PROTO_LIST_PAGE];
-		struct proto_lease_entry leases[PROTO_LIST_PAGE];
-		struct proto_client_entry clients[PROTO_LIST_PAGE];
-	} e;
-};
+#define PROTO_LIST_PAGE_FIELDS(X) X(U64, next_cursor, _) X(U32, count, _) /* count <= PROTO_LIST_PAGE */
+#define PROTO_LIST_SEGMENTS_REPLY_FIELDS(X) PROTO_LIST_PAGE_FIELDS(X) X(ENTRIES, e.segments, SEGMENT)
+#define PROTO_LIST_LEASES_REPLY_FIELDS(X) PROTO_LIST_PAGE_FIELDS(X) X(ENTRIES, e.leases, LEASE)
+#define PROTO_LIST_CLIENTS_REPLY_FIELDS(X) PROTO_LIST_PAGE_FIELDS(X) X(ENTRIES, e.clients, CLIENT)
 
 enum proto_event_type {
 	PROTO_EV_SEGMENT_CREATED = 1,
@@ -245,24 +276,57 @@ enum proto_event_type {
 	PROTO_EV_TYPE_MAX = 10
 };
 
-struct proto_event {
-	uint16_t type;        /* enum proto_event_type; unknown types are decoded, not rejected */
-	uint64_t time_ns;     /* CLOCK_REALTIME */
-	uint64_t client_id;   /* LEASE_*: the holder or waiter; SEGMENT_*: the caller (0 for FREED); CLIENT_*: that client */
-	uint64_t lease_id;    /* LEASE_* events */
-	uint64_t offset;      /* LEASE_* events */
-	uint64_t length;      /* LEASE_* events */
-	uint64_t size;        /* SEGMENT_* and LEASE_* events: the segment's size */
-	uint32_t flags;       /* LEASE_*: PROTO_LEASE_WRITE */
-	uint32_t pid;
-	uint32_t uid;
-	char comm[PROTO_COMM_MAX + 1];
-	char segment[PROTO_NAME_MAX + 1]; /* "" for CLIENT_* events */
-};
+#define PROTO_EVENT_FIELDS(X)                                                                                     \
+	X(U16, type, _)      /* enum proto_event_type; unknown types are decoded, not rejected */                 \
+	X(U64, time_ns, _)   /* CLOCK_REALTIME */                                                                 \
+	X(U64, client_id, _) /* LEASE_*: the holder or waiter; SEGMENT_*: the caller (0 for FREED); CLIENT_*: that client */ \
+	X(U64, lease_id, _)  /* LEASE_* events */                                                                 \
+	X(U64, offset, _)    /* LEASE_* events */                                                                 \
+	X(U64, length, _)    /* LEASE_* events */                                                                 \
+	X(U64, size, _)      /* SEGMENT_* and LEASE_* events: the segment's size */                               \
+	X(U32, flags, _)     /* LEASE_*: PROTO_LEASE_WRITE */                                                     \
+	X(U32, pid, _)                                                                                            \
+	X(U32, uid, _)                                                                                            \
+	X(STR, comm, COMM)                                                                                        \
+	X(STR, segment, RNAME) /* "" for CLIENT_* events */
 
-/* Any reply with status != PROTO_OK carries only this. */
-struct proto_error {
-	char message[PROTO_ERRMSG_MAX + 1];
+/* Any reply with status != PROTO_OK carries only this, whatever its opcode.
+ * The encoder cuts a longer message short rather than refuse it. */
+#define PROTO_ERROR_FIELDS(X) X(STR, message, ERRMSG)
+
+/* Struct members from field lists: reserved fields and ENTRIES have none. */
+#define PROTO_MEMBER_(kind, member, class) PROTO_MEMBER_##kind##_(member, class)
+#define PROTO_MEMBER_U16_(member, class) uint16_t member;
+#define PROTO_MEMBER_U32_(member, class) uint32_t member;
+#define PROTO_MEMBER_U64_(member, class) uint64_t member;
+#define PROTO_MEMBER_I32_(member, class) int32_t member;
+#define PROTO_MEMBER_STR_(member, class) char member[PROTO_STR_MAX_##class + 1];
+#define PROTO_MEMBER_RSV16_(member, class)
+#define PROTO_MEMBER_RSV32_(member, class)
+#define PROTO_MEMBER_ENTRIES_(member, class)
+
+struct proto_hello { PROTO_HELLO_FIELDS(PROTO_MEMBER_) };
+struct proto_hello_reply { PROTO_HELLO_REPLY_FIELDS(PROTO_MEMBER_) };
+struct proto_segment_req { PROTO_CREATE_FIELDS(PROTO_MEMBER_) };
+struct proto_acquire { PROTO_ACQUIRE_FIELDS(PROTO_MEMBER_) };
+struct proto_acquire_reply { PROTO_ACQUIRE_REPLY_FIELDS(PROTO_MEMBER_) };
+struct proto_release { PROTO_RELEASE_FIELDS(PROTO_MEMBER_) };
+struct proto_stat_reply { PROTO_STAT_REPLY_FIELDS(PROTO_MEMBER_) };
+struct proto_status_reply { PROTO_STATUS_REPLY_FIELDS(PROTO_MEMBER_) };
+struct proto_list_req { PROTO_LIST_FIELDS(PROTO_MEMBER_) };
+struct proto_segment_entry { PROTO_SEGMENT_ENTRY_FIELDS(PROTO_MEMBER_) };
+struct proto_lease_entry { PROTO_LEASE_ENTRY_FIELDS(PROTO_MEMBER_) };
+struct proto_client_entry { PROTO_CLIENT_ENTRY_FIELDS(PROTO_MEMBER_) };
+struct proto_event { PROTO_EVENT_FIELDS(PROTO_MEMBER_) };
+struct proto_error { PROTO_ERROR_FIELDS(PROTO_MEMBER_) };
+
+struct proto_list_reply {
+	PROTO_LIST_PAGE_FIELDS(PROTO_MEMBER_)
+	union {
+		struct proto_segment_entry segments[PROTO_LIST_PAGE];
+		struct proto_lease_entry leases[PROTO_LIST_PAGE];
+		struct proto_client_entry clients[PROTO_LIST_PAGE];
+	} e;
 };
 
 struct proto_msg {
@@ -314,6 +378,11 @@ int proto_status_to_errno(uint16_t status);       /* PROTO_OK -> 0, unknown -> -
 enum proto_status proto_errno_to_status(int err); /* err is a negative errno */
 const char *proto_status_name(uint16_t status);   /* "EBUSY"-style token, for logs and JSON */
 const char *proto_op_name(uint16_t op);           /* "ACQUIRE", reply bit ignored; "?" if unknown */
+/* What a status means, in words: the text shmbuf_strerror() gives for its
+ * errno ("unknown status" when status is not in the table); and the same
+ * text looked up by a negative errno, NULL if the wire has no status for it. */
+const char *proto_status_text(uint16_t status);
+const char *proto_errno_text(int err);
 
 /* Resolve the default socket path exactly as shmbufd and libshmbuf do:
  * root -> /run/shmbuf/shmbufd.sock; others -> $XDG_RUNTIME_DIR/shmbuf/shmbufd.sock,

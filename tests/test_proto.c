@@ -365,6 +365,294 @@ Test(proto, error_reply_has_the_documented_wire_bytes)
 	cr_assert_eq(memcmp(buf, want, sizeof(want)), 0);
 }
 
+/* ---- golden bytes: every layout, written out by hand ----
+ *
+ * Each case builds a message, and gives the datagram it must become as hex
+ * written by hand from docs/protocol.md section 6 (not produced by the
+ * encoder): encoding must give exactly these bytes, decoding them must give
+ * back exactly the message. A layout bug made the same way in the encoder and
+ * the decoder fails here. "|" separates the header, fields and entries. */
+
+struct golden {
+	const char *what;
+	void (*build)(struct proto_msg *m);
+	const char *hex;
+};
+
+static size_t parse_hex(const char *hex, uint8_t *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (const char *p = hex; *p; p++) {
+		unsigned v;
+
+		if (*p == ' ' || *p == '|')
+			continue;
+		cr_assert(sscanf(p, "%2x", &v) == 1 && p[1] && n < cap, "bad golden hex at '%s'", p);
+		out[n++] = (uint8_t)v;
+		p++;
+	}
+	return n;
+}
+
+static void g_hello(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_HELLO, 1);
+	m->u.hello = (struct proto_hello){ PROTO_MAGIC, 1, 2 };
+}
+
+static void g_create(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_CREATE, 2);
+	m->u.segment.size = 8192;
+	m->u.segment.mode = 0600;
+	strcpy(m->u.segment.name, "frames");
+}
+
+static void g_destroy(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_DESTROY, 7);
+	strcpy(m->u.segment.name, "frames");
+}
+
+static void g_resize(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_RESIZE, 5);
+	m->u.segment.size = 65536;
+	strcpy(m->u.segment.name, "frames");
+}
+
+static void g_acquire(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_ACQUIRE, 3);
+	m->u.acquire = (struct proto_acquire){ 4096, 0, PROTO_ACQ_READ, -1, "frames" };
+}
+
+static void g_release(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_RELEASE, 4);
+	m->u.release.lease_id = 0x0102030405060708ull;
+}
+
+static void g_stat(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_STAT, 6);
+	strcpy(m->u.segment.name, "frames");
+}
+
+static void g_status(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_STATUS, 3);
+}
+
+static void g_list_segments(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_LIST_SEGMENTS, 4);
+}
+
+static void g_list_leases(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_LIST_LEASES, 5);
+	m->u.list.cursor = 16;
+	strcpy(m->u.list.name, "frames");
+}
+
+static void g_list_clients(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_LIST_CLIENTS, 6);
+	m->u.list.cursor = 0x0102030405060708ull;
+}
+
+static void g_subscribe(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_SUBSCRIBE, 7);
+}
+
+static void g_hello_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_HELLO, 1);
+	m->u.hello_reply = (struct proto_hello_reply){ 1, 4096, 19766, "0.1.0" };
+}
+
+static void g_create_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_CREATE, 2);
+}
+
+static void g_destroy_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_DESTROY, 7);
+}
+
+static void g_resize_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_RESIZE, 5);
+}
+
+static void g_acquire_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_ACQUIRE, 3);
+	m->u.acquire_reply = (struct proto_acquire_reply){ 1, 4096, 4096, 8192, PROTO_ACQ_WRITE };
+}
+
+static void g_release_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_RELEASE, 4);
+}
+
+static void g_stat_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_STAT, 6);
+	m->u.stat_reply = (struct proto_stat_reply){ 8192, 0600, 1000, 100, 1, 0, 2 };
+}
+
+static void g_status_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_STATUS, 3);
+	m->u.status_reply = (struct proto_status_reply){
+		42, 0x0102030405060708ull, 1000000000, 8192, 64 << 20, 1, 4096, 2, 1024, 3, 4, 5, "0.1.0", "/run/s.sock",
+	};
+}
+
+static void g_list_segments_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_LIST_SEGMENTS, 4);
+	m->u.list_reply.count = 1;
+	m->u.list_reply.e.segments[0] = (struct proto_segment_entry){
+		1, 8192, 0x0102030405060708ull, 0600, 1000, 100, 0x1234, 1, 0, 2, PROTO_SEG_DESTROYED, "frames",
+	};
+}
+
+static void g_list_leases_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_LIST_LEASES, 5);
+	m->u.list_reply.next_cursor = 7;
+	m->u.list_reply.count = 1;
+	m->u.list_reply.e.leases[0] = (struct proto_lease_entry){
+		7, 2, 4096, 4096, 1000000000, PROTO_LEASE_WRITE | PROTO_LEASE_WAITING, 0x1234, 1000, 0, "cat", "frames",
+	};
+}
+
+static void g_list_clients_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_LIST_CLIENTS, 6);
+	m->u.list_reply.count = 2;
+	m->u.list_reply.e.clients[0] = (struct proto_client_entry){ 1, 5, 0x1234, 1000, 100, 1, 0, PROTO_CLIENT_SELF, "sh" };
+	m->u.list_reply.e.clients[1] = (struct proto_client_entry){ 2, 6, 0x1235, 0, 0, 0, 1, PROTO_CLIENT_SUBSCRIBED, "" };
+}
+
+static void g_subscribe_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_SUBSCRIBE, 7);
+}
+
+static void g_event(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_EVENT, 0);
+	m->u.event = (struct proto_event){
+		PROTO_EV_LEASE_ACQUIRED, 0x0102030405060708ull, 2, 7, 4096, 4096, 8192, PROTO_LEASE_WRITE, 0x1234, 1000,
+		"cat", "frames",
+	};
+}
+
+static void g_error(struct proto_msg *m)
+{
+	struct proto_msg req = request(PROTO_OP_ACQUIRE, 6);
+
+	proto_make_error(m, &req, PROTO_E_RANGE, "no");
+}
+
+static const struct golden goldens[] = {
+	{ "HELLO", g_hello, "0100 0000 01000000 08000000 00000000 | 53484d42 | 0100 | 0200" },
+	{ "CREATE", g_create,
+	  "0200 0000 02000000 18000000 00000000 | 0020000000000000 | 80010000 | 00000000 | 0600 6672616d6573" },
+	{ "DESTROY", g_destroy, "0300 0000 07000000 08000000 00000000 | 0600 6672616d6573" },
+	{ "RESIZE", g_resize, "0400 0000 05000000 10000000 00000000 | 0000010000000000 | 0600 6672616d6573" },
+	{ "ACQUIRE", g_acquire,
+	  "0500 0000 03000000 20000000 00000000 | 0010000000000000 | 0000000000000000 | 01000000 | ffffffff"
+	  " | 0600 6672616d6573" },
+	{ "RELEASE", g_release, "0600 0000 04000000 08000000 00000000 | 0807060504030201" },
+	{ "STAT", g_stat, "0700 0000 06000000 08000000 00000000 | 0600 6672616d6573" },
+	{ "STATUS", g_status, "0800 0000 03000000 00000000 00000000" },
+	{ "LIST_SEGMENTS", g_list_segments, "0900 0000 04000000 0a000000 00000000 | 0000000000000000 | 0000" },
+	{ "LIST_LEASES", g_list_leases,
+	  "0a00 0000 05000000 10000000 00000000 | 1000000000000000 | 0600 6672616d6573" },
+	{ "LIST_CLIENTS", g_list_clients, "0b00 0000 06000000 0a000000 00000000 | 0807060504030201 | 0000" },
+	{ "SUBSCRIBE", g_subscribe, "0c00 0000 07000000 00000000 00000000" },
+	{ "HELLO reply", g_hello_reply,
+	  "0180 0000 01000000 13000000 00000000 | 0100 | 0000 | 00100000 | 364d0000 | 0500 302e312e30" },
+	{ "CREATE reply", g_create_reply, "0280 0000 02000000 00000000 00000000" },
+	{ "DESTROY reply", g_destroy_reply, "0380 0000 07000000 00000000 00000000" },
+	{ "RESIZE reply", g_resize_reply, "0480 0000 05000000 00000000 00000000" },
+	{ "ACQUIRE reply", g_acquire_reply,
+	  "0580 0000 03000000 28000000 00000000 | 0100000000000000 | 0010000000000000 | 0010000000000000"
+	  " | 0020000000000000 | 02000000 | 00000000" },
+	{ "RELEASE reply", g_release_reply, "0680 0000 04000000 00000000 00000000" },
+	{ "STAT reply", g_stat_reply,
+	  "0780 0000 06000000 20000000 00000000 | 0020000000000000 | 80010000 | e8030000 | 64000000 | 01000000"
+	  " | 00000000 | 02000000" },
+	{ "STATUS reply", g_status_reply,
+	  "0880 0000 03000000 54000000 00000000 | 2a000000 | 0807060504030201 | 00ca9a3b00000000"
+	  " | 0020000000000000 | 0000000400000000 | 01000000 | 00100000 | 02000000 | 00040000 | 03000000"
+	  " | 04000000 | 05000000 | 0500 302e312e30 | 0b00 2f72756e2f732e736f636b" },
+	{ "LIST_SEGMENTS reply", g_list_segments_reply,
+	  "0980 0000 04000000 4c000000 00000000 | 0000000000000000 | 01000000"
+	  " | 0100000000000000 0020000000000000 0807060504030201 80010000 e8030000 64000000 34120000"
+	  " 01000000 00000000 02000000 01000000 0600 6672616d6573" },
+	{ "LIST_LEASES reply", g_list_leases_reply,
+	  "0a80 0000 05000000 51000000 00000000 | 0700000000000000 | 01000000"
+	  " | 0700000000000000 0200000000000000 0010000000000000 0010000000000000 00ca9a3b00000000"
+	  " 03000000 34120000 e8030000 00000000 0300 636174 0600 6672616d6573" },
+	{ "LIST_CLIENTS reply", g_list_clients_reply,
+	  "0b80 0000 06000000 62000000 00000000 | 0000000000000000 | 02000000"
+	  " | 0100000000000000 0500000000000000 34120000 e8030000 64000000 01000000 00000000 01000000 0200 7368"
+	  " | 0200000000000000 0600000000000000 35120000 00000000 00000000 00000000 01000000 02000000 0000" },
+	{ "SUBSCRIBE reply", g_subscribe_reply, "0c80 0000 07000000 00000000 00000000" },
+	{ "EVENT", g_event,
+	  "4080 0000 00000000 4b000000 00000000 | 0500 | 0807060504030201 | 0200000000000000 | 0700000000000000"
+	  " | 0010000000000000 | 0010000000000000 | 0020000000000000 | 01000000 | 34120000 | e8030000"
+	  " | 0300 636174 | 0600 6672616d6573" },
+	{ "error reply", g_error, "0580 0900 06000000 04000000 00000000 | 0200 6e6f" },
+};
+
+Test(proto, every_layout_encodes_to_its_golden_bytes_and_back)
+{
+	for (size_t i = 0; i < sizeof(goldens) / sizeof(goldens[0]); i++) {
+		const struct golden *g = &goldens[i];
+		struct proto_msg *m = &samples[0], *back = &samples[1];
+		uint8_t want[BUF_SIZE], got[BUF_SIZE];
+		size_t want_len = parse_hex(g->hex, want, sizeof(want));
+		int len;
+
+		g->build(m);
+		len = proto_encode(m, got, sizeof(got));
+		cr_assert_eq(len, (int)want_len, "%s: encoded %d bytes, want %zu", g->what, len, want_len);
+		for (size_t b = 0; b < want_len; b++)
+			cr_assert_eq(got[b], want[b], "%s: byte %zu is %02x, want %02x", g->what, b, got[b], want[b]);
+		cr_assert_eq(decode(want, want_len, back), 0, "%s", g->what);
+		cr_assert_eq(memcmp(back, m, sizeof(*m)), 0, "%s: decoded fields differ", g->what);
+	}
+}
+
+Test(proto, every_opcode_has_golden_bytes_for_each_direction)
+{
+	uint16_t ops[] = { PROTO_OP_HELLO, PROTO_OP_CREATE, PROTO_OP_DESTROY, PROTO_OP_RESIZE, PROTO_OP_ACQUIRE,
+			   PROTO_OP_RELEASE, PROTO_OP_STAT, PROTO_OP_STATUS, PROTO_OP_LIST_SEGMENTS,
+			   PROTO_OP_LIST_LEASES, PROTO_OP_LIST_CLIENTS, PROTO_OP_SUBSCRIBE };
+
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]) * 2 + 1; i++) {
+		uint16_t op = i < 24 ? (uint16_t)(ops[i / 2] | (i % 2 ? PROTO_REPLY_BIT : 0))
+				     : (uint16_t)(PROTO_OP_EVENT | PROTO_REPLY_BIT);
+		bool found = false;
+
+		for (size_t g = 0; g < sizeof(goldens) / sizeof(goldens[0]) && !found; g++) {
+			goldens[g].build(&samples[0]);
+			found = samples[0].op == op && samples[0].status == PROTO_OK;
+		}
+		cr_assert(found, "no golden bytes for op 0x%04x", op);
+	}
+}
+
 /* ---- malformed input ---- */
 
 Test(proto, every_truncation_of_every_message_fails)
@@ -1130,6 +1418,22 @@ Test(proto, status_names_are_errno_tokens)
 		cr_assert_str_eq(proto_status_name(st), want[st]);
 	cr_assert_str_eq(proto_status_name(PROTO_STATUS_COUNT), "EUNKNOWN");
 	cr_assert_str_eq(proto_status_name(0xffff), "EUNKNOWN");
+}
+
+Test(proto, every_status_has_text_found_by_status_and_by_errno)
+{
+	for (uint16_t st = 0; st < PROTO_STATUS_COUNT; st++) {
+		const char *text = proto_status_text(st);
+
+		cr_assert(text && *text, "status %u has no text", st);
+		cr_assert_eq(proto_errno_text(proto_status_to_errno(st)), text, "status %u", st);
+	}
+	cr_assert_str_eq(proto_status_text(PROTO_OK), "success");
+	cr_assert_str_eq(proto_status_text(PROTO_E_BUSY),
+			 "range is leased by someone else (conflicting lease or waiters ahead)");
+	cr_assert_str_eq(proto_status_text(PROTO_STATUS_COUNT), "unknown status");
+	cr_assert_null(proto_errno_text(-ENOMEM), "ENOMEM has no status of its own");
+	cr_assert_null(proto_errno_text(-99999));
 }
 
 Test(proto, op_names_ignore_the_reply_bit)

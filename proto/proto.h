@@ -100,7 +100,7 @@ enum proto_op { PROTO_OPS(PROTO_OP_ENUM_) };
 	X(E_PROTO, 1, EPROTO, "EPROTO", "protocol error between libshmbuf and shmbufd")                      \
 	X(E_VERSION, 2, EPROTONOSUPPORT, "EPROTONOSUPPORT", "shmbufd speaks no common protocol version")     \
 	X(E_NOTSUP, 3, EOPNOTSUPP, "EOPNOTSUPP", "operation not supported by this shmbufd")                  \
-	X(E_NOENT, 4, ENOENT, "ENOENT", "no such segment or lease (or no daemon at the socket path)")        \
+	X(E_NOENT, 4, ENOENT, "ENOENT", "no such segment or lease")        \
 	X(E_EXIST, 5, EEXIST, "EEXIST", "a segment with that name exists")                                   \
 	X(E_BUSY, 6, EBUSY, "EBUSY", "range is leased by someone else (conflicting lease or waiters ahead)") \
 	X(E_ACCES, 7, EACCES, "EACCES", "permission denied (segment mode, or the socket's permissions)")      \

@@ -48,57 +48,35 @@ static const char *errno_text(int err)
 #endif
 }
 
-const char *shmbuf_strerror(int err)
+/* Errnos the library returns that the wire has no status for. */
+static const char *client_errno_text(int err)
 {
 	switch (err) {
 	case 0:
 		return "success";
-	case -EPERM:
-		return "operation not permitted";
-	case -ENOENT:
-		return "no such segment or lease (or no daemon at the socket path)";
 	case -EMFILE:
 		return "this process has no file descriptor free for the segment";
-	case -EIO:
-		return "shmbufd failed internally, or granted a lease without its memory";
 	case -ENOMEM:
 		return "out of memory";
-	case -EACCES:
-		return "permission denied (segment mode, or the socket's permissions)";
-	case -EBUSY:
-		return "range is leased by someone else (conflicting lease or waiters ahead)";
-	case -EEXIST:
-		return "a segment with that name exists";
-	case -EINVAL:
-		return "invalid argument (name, size, mode, flags or timeout)";
-	case -ENOSPC:
-		return "no space: the daemon's byte limit or shared memory is exhausted";
-	case -ERANGE:
-		return "range lies outside the segment or overflows";
-	case -EDQUOT:
-		return "a daemon limit was reached (segments, leases or connections)";
-	case -ENAMETOOLONG:
-		return "name too long (segment names are at most 255 bytes; or the socket path is too long)";
-	case -EPROTO:
-		return "protocol error between libshmbuf and shmbufd";
-	case -EBADMSG:
-		return "malformed message (shmbufd refused what it received)";
 	case -EOVERFLOW:
 		return "range too large to map in this process";
-	case -EMSGSIZE:
-		return "request larger than shmbufd accepts";
-	case -EPROTONOSUPPORT:
-		return "shmbufd speaks no common protocol version";
-	case -EOPNOTSUPP:
-		return "operation not supported by this shmbufd";
 	case -ECONNRESET:
 		return "connection to shmbufd lost";
 	case -ECONNREFUSED:
 		return "no shmbufd listening at the socket path";
-	case -ETIMEDOUT:
-		return "timed out (waiting for a lease, or for an event)";
 	}
-	return errno_text(err);
+	return NULL;
+}
+
+/* The wire's status table (proto.h) speaks for every errno a daemon can send;
+ * only the library's own errnos are spelled here. */
+const char *shmbuf_strerror(int err)
+{
+	const char *s = client_errno_text(err);
+
+	if (!s)
+		s = proto_errno_text(err);
+	return s ? s : errno_text(err);
 }
 
 const char *shmbuf_last_error_detail(void)

@@ -14,7 +14,7 @@
 
 #include "log.h"
 #include "notify.h"
-#include "server.h"
+#include "daemon.h"
 #include "size.h"
 
 static void usage(FILE *f)
@@ -286,7 +286,7 @@ int main(int argc, char **argv)
 	raise_fd_limit();
 	if (uv_loop_init(&loop) < 0)
 		return 1;
-	r = server_init(&srv, &loop, &cfg);
+	r = daemon_init(&srv, &loop, &cfg);
 	if (r < 0) {
 		log_err("cannot start: %s", strerror(-r));
 		uv_loop_close(&loop);
@@ -295,7 +295,7 @@ int main(int argc, char **argv)
 	notify_start(&notifier, &srv);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	notify_stop(&notifier);
-	server_deinit(&srv);
+	daemon_deinit(&srv);
 	uv_run(&loop, UV_RUN_DEFAULT); /* let close callbacks free connections */
 	r = uv_loop_close(&loop);
 	if (r < 0)

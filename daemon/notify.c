@@ -23,9 +23,9 @@ static void format_status(const struct server *srv, char *buf, size_t cap)
 {
 	char used[32], limit[32];
 
-	size_format(srv->bytes, used, sizeof(used));
+	size_format(srv->quota.bytes, used, sizeof(used));
 	size_format(srv->cfg.limits.max_bytes, limit, sizeof(limit));
-	snprintf(buf, cap, "%u segments, %s of %s, %u clients", srv->n_segments, used, limit, srv->n_conns);
+	snprintf(buf, cap, "%u segments, %s of %s, %u clients", srv->quota.n_segments, used, limit, srv->quota.n_conns);
 }
 
 static void on_tick(uv_timer_t *t)

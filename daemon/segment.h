@@ -49,6 +49,15 @@ int segment_alloc(const char *name, uint64_t size, struct segment **out);
  * worker thread while the loop leaves seg alone. */
 int segment_open(struct segment *seg, const char *shm_name, bool prealloc);
 
+/* /dev/shm is writable by every local user: object names are unguessable (a
+ * random part per run), and should one be taken anyway the next is tried. */
+#define SEGMENT_NAME_TRIES 8
+
+/* segment_open() under the first free name of "<prefix><instance>.<n>" for n
+ * from first, up to SEGMENT_NAME_TRIES names. Returns 0 or a negative errno.
+ * Touches only seg: may run on a worker thread. */
+int segment_open_fresh(struct segment *seg, const char *prefix, uint64_t instance, uint64_t first, bool prealloc);
+
 /* Remove the object's name from /dev/shm. Open fds and mappings keep the memory. */
 void segment_unlink(struct segment *seg);
 

@@ -1,6 +1,7 @@
-/* server.c: the listening socket, accepting clients, signals, and tearing everything down. */
+/* daemon.c: the top: the listening socket, accepting clients, the reaper, signals,
+ * wiring connections to clients, and setting up and tearing down the server. */
 #define _GNU_SOURCE
-#include "server.h"
+#include "daemon.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -20,18 +21,16 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "client.h"
+#include "clock.h"
+#include "dispatch.h"
+#include "event.h"
 #include "fdio.h"
+#include "grant.h"
+#include "job.h"
 #include "log.h"
 
 #define ACCEPT_BATCH 16
-
-uint64_t server_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* FNV-1a: a stable instance tag from the socket path, so a restarted daemon
  * on the same socket finds the objects its crashed predecessor left. */
@@ -166,7 +165,7 @@ static int listen_socket(struct server *srv)
 				snprintf(srv->socket_path, sizeof(srv->socket_path), "%s", bound.sun_path);
 		}
 		srv->listen_fd = fd;
-		srv->socket_is_ours = false;
+		srv->is_socket_ours = false;
 		log_info("using the socket passed by systemd (%s)", srv->socket_path);
 		return 0;
 	}
@@ -194,7 +193,7 @@ static int listen_socket(struct server *srv)
 		return r;
 	}
 	srv->listen_fd = fd;
-	srv->socket_is_ours = true;
+	srv->is_socket_ours = true;
 	return 0;
 }
 
@@ -218,29 +217,12 @@ static void refuse(int fd, enum proto_status st, const char *text)
 	close(fd);
 }
 
-/* How many fd duplicates the outgoing queues may hold together: a quarter of
- * what we may open, the rest being for segments (two each) and connections. */
-static uint32_t fd_budget(const struct server_limits *lim)
-{
-	struct rlimit rl;
-	uint64_t max = 1024, need;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		max = rl.rlim_cur;
-	need = 2ull * lim->max_segments + lim->max_connections + 64;
-	if (need > max)
-		log_warn("RLIMIT_NOFILE is %llu but the limits allow %llu segments (two fds each) and %u "
-			 "clients: creates may fail with LIMIT before --max-segments",
-			 (unsigned long long)max, (unsigned long long)lim->max_segments, lim->max_connections);
-	return (uint32_t)(max / 4 > UINT32_MAX ? UINT32_MAX : max / 4);
-}
-
 static void on_accept_retry(uv_timer_t *t);
 
 static void on_listen(uv_poll_t *h, int status, int events)
 {
 	struct server *srv = h->data;
-	struct conn *c;
+	struct client *cl;
 
 	if (status < 0) {
 		log_err("listening socket: %s", uv_strerror(status));
@@ -259,72 +241,49 @@ static void on_listen(uv_poll_t *h, int status, int events)
 			}
 			return;
 		}
-		if (srv->n_conns >= srv->cfg.limits.max_connections) {
+		if (srv->quota.n_conns >= srv->cfg.limits.max_connections) {
 			log_warn("connection limit (%u) reached; refusing a client", srv->cfg.limits.max_connections);
 			refuse(fd, PROTO_E_LIMIT, "shmbufd's connection limit is reached");
 			continue;
 		}
-		r = conn_new(srv, fd, &c);
+		r = client_new(srv, fd, &cl);
 		if (r < 0) {
 			log_err("cannot set up a client connection: %s", strerror(-r));
 			continue;
 		}
-		/* Root is exempt: it can stop the daemon anyway, and tools run as root. */
-		if (c->cred.uid != 0 && server_user_conns(srv, c->cred.uid, 0) > srv->cfg.limits.max_user_connections) {
+		if (quota_user_is_over(&srv->quota, cl->conn->cred.uid)) {
 			struct proto_msg req = { .op = PROTO_OP_HELLO }, rep;
 
 			proto_make_error(&rep, &req, PROTO_E_LIMIT, "this user's connection limit is reached");
-			conn_send(c, &rep, -1);
-			conn_fail(c, "the user's connection limit is reached");
+			client_send_msg(cl, &rep);
+			client_fail(cl, "the user's connection limit is reached");
 			continue;
 		}
-		log_debug("client %d (%s, uid %d) connected", (int)c->cred.pid, c->comm, (int)c->cred.uid);
-		event_client(srv, PROTO_EV_CLIENT_CONNECTED, c);
-		c->announced = true;
+		log_debug("client %d (%s, uid %d) connected", (int)cl->conn->cred.pid, cl->conn->comm,
+			  (int)cl->conn->cred.uid);
+		event_client(srv, PROTO_EV_CLIENT_CONNECTED, cl);
+		cl->was_announced = true;
 	}
 }
 
-uint32_t server_user_conns(struct server *srv, uid_t uid, int delta)
-{
-	struct user_conns *u = NULL;
-
-	HASH_FIND(hh, srv->users, &uid, sizeof(uid), u);
-	if (!u && delta <= 0)
-		return 0;
-	if (!u) {
-		u = calloc(1, sizeof(*u));
-		if (!u)
-			return UINT32_MAX; /* counts as over any limit: refused */
-		u->uid = uid;
-		HASH_ADD(hh, srv->users, uid, sizeof(u->uid), u);
-	}
-	u->count += (uint32_t)delta;
-	if (u->count == 0) {
-		HASH_DEL(srv->users, u);
-		free(u);
-		return 0;
-	}
-	return u->count;
-}
-
-/* Connections are listed in the order they came, so the walk stops at the
+/* Clients are listed in the order they came, so the walk stops at the
  * first one still inside its handshake time. */
 static void on_handshakes(uv_timer_t *t)
 {
 	struct server *srv = t->data;
 	uint64_t limit = (uint64_t)srv->cfg.limits.handshake_timeout_s * 1000000000u;
-	uint64_t now = server_now_ns();
-	struct conn *c;
+	uint64_t now = clock_mono_ns();
+	struct client *cl;
 
-	TAILQ_FOREACH(c, &srv->conns, link) {
-		if (now - c->connected_ns < limit)
+	TAILQ_FOREACH(cl, &srv->clients, link) {
+		if (now - cl->connected_ns < limit)
 			break;
-		if (!c->hello_done && !c->dead) {
+		if (!cl->has_said_hello && !cl->is_dead) {
 			struct proto_msg req = { .op = PROTO_OP_HELLO }, rep;
 
 			proto_make_error(&rep, &req, PROTO_E_PROTO, "no HELLO in time");
-			conn_send(c, &rep, -1);
-			conn_fail(c, "no HELLO in time");
+			client_send_msg(cl, &rep);
+			client_fail(cl, "no HELLO in time");
 		}
 	}
 }
@@ -339,25 +298,50 @@ static void on_accept_retry(uv_timer_t *t)
 static void on_reap(uv_idle_t *h)
 {
 	struct server *srv = h->data;
-	struct conn *c;
+	struct client *cl;
 
-	while ((c = TAILQ_FIRST(&srv->dead_conns))) {
-		TAILQ_REMOVE(&srv->dead_conns, c, dead_link);
-		server_drop_conn_grants(srv, c);
-		conn_close(c);
-		if (c->announced) /* c stays valid until the close callback */
-			event_client(srv, PROTO_EV_CLIENT_DISCONNECTED, c);
+	while ((cl = TAILQ_FIRST(&srv->dead_clients))) {
+		TAILQ_REMOVE(&srv->dead_clients, cl, dead_link);
+		grant_drop_client(cl);
+		/* Skipped by the broadcast itself: cl is dead. */
+		if (cl->was_announced)
+			event_client(srv, PROTO_EV_CLIENT_DISCONNECTED, cl);
+		client_free(cl);
 	}
 	/* Settling may fail connections (a send error): they are reaped next iteration. */
-	server_settle_segments(srv);
-	if (TAILQ_EMPTY(&srv->dead_conns) && TAILQ_EMPTY(&srv->unsettled))
+	grant_settle_all(srv);
+	if (TAILQ_EMPTY(&srv->dead_clients) && TAILQ_EMPTY(&srv->unsettled))
 		uv_idle_stop(h);
 }
 
-void server_schedule_reap(struct server *srv)
+/* ---- connections to clients ----------------------------------------------- */
+
+static void on_conn_datagram(struct conn *c, const uint8_t *buf, size_t len, int fd)
 {
-	uv_idle_start(&srv->reaper, on_reap);
+	dispatch_datagram(c->data, buf, len, fd);
 }
+
+static void on_conn_bad_datagram(struct conn *c, int err)
+{
+	dispatch_bad_datagram(c->data, err);
+}
+
+static void on_conn_fd_refused(struct conn *c, struct conn_tag tag)
+{
+	grant_fd_refused(c->data, tag);
+}
+
+static void on_conn_fail(struct conn *c)
+{
+	client_mark_dead(c->data);
+}
+
+static const struct conn_ops client_conn_ops = {
+	.on_datagram = on_conn_datagram,
+	.on_bad_datagram = on_conn_bad_datagram,
+	.on_fd_refused = on_conn_fd_refused,
+	.on_fail = on_conn_fail,
+};
 
 static void on_signal(uv_signal_t *h, int signum)
 {
@@ -367,44 +351,41 @@ static void on_signal(uv_signal_t *h, int signum)
 	uv_stop(srv->loop);
 }
 
-int server_init(struct server *srv, uv_loop_t *loop, const struct server_config *cfg)
+/* The parts of the server that need no system resources yet. */
+static int init_state(struct server *srv, uv_loop_t *loop, const struct server_config *cfg)
 {
-	int r;
-
 	memset(srv, 0, sizeof(*srv));
 	srv->loop = loop;
 	srv->cfg = *cfg;
 	srv->listen_fd = -1;
-	TAILQ_INIT(&srv->conns);
-	TAILQ_INIT(&srv->dead_conns);
+	TAILQ_INIT(&srv->clients);
+	TAILQ_INIT(&srv->dead_clients);
 	TAILQ_INIT(&srv->all_segments);
 	TAILQ_INIT(&srv->all_grants);
 	TAILQ_INIT(&srv->unsettled);
 	TAILQ_INIT(&srv->revoked);
 	TAILQ_INIT(&srv->creates);
-	srv->fd_budget = fd_budget(&cfg->limits);
-	srv->started_ns = server_realtime_ns();
-	srv->started_mono_ns = server_now_ns();
-	if (cfg->socket_path)
-		r = snprintf(srv->socket_path, sizeof(srv->socket_path), "%s", cfg->socket_path) <
-				    (int)sizeof(srv->socket_path) ? 0 : -ENAMETOOLONG;
-	else
-		r = proto_default_socket_path(srv->socket_path, sizeof(srv->socket_path));
-	if (r < 0) {
-		log_err("socket path too long (at most %zu bytes)", sizeof(srv->socket_path) - 1);
-		return r;
-	}
-	srv->rxbuf = malloc(srv->cfg.limits.max_message);
-	if (!srv->rxbuf)
-		return -ENOMEM;
-	r = listen_socket(srv);
-	if (r < 0)
-		goto fail;
-	snprintf(srv->shm_prefix, sizeof(srv->shm_prefix), "/shmbuf.%08x.",
-		 path_tag(srv->socket_path) ^ (uint32_t)geteuid());
-	remove_stale_objects(srv);
-	if (getrandom(&srv->instance, sizeof(srv->instance), 0) != sizeof(srv->instance))
-		srv->instance = (uint64_t)getpid() << 32 ^ srv->started_ns; /* no entropy yet: still unique */
+	quota_init(&srv->quota, &srv->cfg.limits);
+	srv->conn_env = (struct conn_env){
+		.loop = loop,
+		.ops = &client_conn_ops,
+		.max_message = cfg->limits.max_message,
+		.max_queue = cfg->limits.max_queue,
+		.fd_budget = quota_fd_budget(&cfg->limits),
+	};
+	srv->started_ns = clock_real_ns();
+	srv->started_mono_ns = clock_mono_ns();
+	if (!cfg->socket_path)
+		return proto_default_socket_path(srv->socket_path, sizeof(srv->socket_path));
+	return snprintf(srv->socket_path, sizeof(srv->socket_path), "%s", cfg->socket_path) <
+				       (int)sizeof(srv->socket_path) ? 0 : -ENAMETOOLONG;
+}
+
+/* The loop's handles: listening, the accept back-off, handshakes, the reaper, signals. */
+static void start_handles(struct server *srv)
+{
+	uv_loop_t *loop = srv->loop;
+	uint32_t check_ms = srv->cfg.limits.handshake_timeout_s * 250u;
 
 	uv_poll_init(loop, &srv->listen_poll, srv->listen_fd);
 	srv->listen_poll.data = srv;
@@ -414,43 +395,65 @@ int server_init(struct server *srv, uv_loop_t *loop, const struct server_config 
 	uv_timer_init(loop, &srv->handshakes);
 	srv->handshakes.data = srv;
 	/* Checked a few times per timeout: a silent client goes within 1.25 timeouts. */
-	uv_timer_start(&srv->handshakes, on_handshakes, cfg->limits.handshake_timeout_s * 250u,
-		       cfg->limits.handshake_timeout_s * 250u);
+	uv_timer_start(&srv->handshakes, on_handshakes, check_ms, check_ms);
 	uv_unref((uv_handle_t *)&srv->handshakes);
 	uv_idle_init(loop, &srv->reaper);
 	srv->reaper.data = srv;
+	srv->on_reap = on_reap;
 	uv_signal_init(loop, &srv->sig_term);
 	srv->sig_term.data = srv;
 	uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
 	uv_signal_init(loop, &srv->sig_int);
 	srv->sig_int.data = srv;
 	uv_signal_start(&srv->sig_int, on_signal, SIGINT);
+}
+
+int daemon_init(struct server *srv, uv_loop_t *loop, const struct server_config *cfg)
+{
+	int r = init_state(srv, loop, cfg);
+
+	if (r < 0) {
+		log_err("socket path too long (at most %zu bytes)", sizeof(srv->socket_path) - 1);
+		return r;
+	}
+	srv->conn_env.rxbuf = malloc(srv->cfg.limits.max_message);
+	if (!srv->conn_env.rxbuf)
+		return -ENOMEM;
+	r = listen_socket(srv);
+	if (r < 0)
+		goto fail;
+	snprintf(srv->shm_prefix, sizeof(srv->shm_prefix), "/shmbuf.%08x.",
+		 path_tag(srv->socket_path) ^ (uint32_t)geteuid());
+	remove_stale_objects(srv);
+	if (getrandom(&srv->instance, sizeof(srv->instance), 0) != sizeof(srv->instance))
+		srv->instance = (uint64_t)getpid() << 32 ^ srv->started_ns; /* no entropy yet: still unique */
+	start_handles(srv);
 	log_notice("shmbufd %s listening on %s (limits: %llu bytes, %u segments, %u clients, %u leases per client)",
 		   SHMBUF_VERSION_STR, srv->socket_path, (unsigned long long)cfg->limits.max_bytes,
 		   cfg->limits.max_segments, cfg->limits.max_connections, cfg->limits.max_leases);
 	return 0;
 fail:
-	free(srv->rxbuf);
-	srv->rxbuf = NULL;
+	free(srv->conn_env.rxbuf);
+	srv->conn_env.rxbuf = NULL;
 	return r;
 }
 
-void server_deinit(struct server *srv)
+void daemon_deinit(struct server *srv)
 {
 	struct segment *seg, *next;
-	struct conn *c;
+	struct client *cl;
 
-	/* Every connection goes the way a vanished client does: its grants end,
-	 * and nobody waiting is granted anything on the way out. */
-	srv->stopping = true;
-	request_cancel_creates(srv);
-	while ((c = TAILQ_FIRST(&srv->dead_conns)))
-		TAILQ_REMOVE(&srv->dead_conns, c, dead_link);
-	while ((c = TAILQ_FIRST(&srv->conns))) {
-		server_drop_conn_grants(srv, c);
-		conn_close(c);
+	/* Every client goes the way a vanished one does: its grants end, and
+	 * nobody waiting is granted anything on the way out. */
+	srv->is_stopping = true;
+	job_cancel_creates(srv);
+	while ((cl = TAILQ_FIRST(&srv->dead_clients)))
+		TAILQ_REMOVE(&srv->dead_clients, cl, dead_link);
+	while ((cl = TAILQ_FIRST(&srv->clients))) {
+		grant_drop_client(cl);
+		client_free(cl);
 	}
-	server_settle_segments(srv); /* frees the destroyed segments */
+	grant_settle_all(srv); /* frees the destroyed segments */
 	/* Only live segments are left (destroyed ones went with their last grant),
 	 * and those a grow job still holds: unlinked now, freed when it is done. */
 	for (seg = TAILQ_FIRST(&srv->all_segments); seg; seg = next) {
@@ -471,8 +474,9 @@ void server_deinit(struct server *srv)
 	uv_close((uv_handle_t *)&srv->sig_int, NULL);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
-	if (srv->socket_is_ours)
+	if (srv->is_socket_ours)
 		unlink(srv->socket_path);
-	free(srv->rxbuf);
-	srv->rxbuf = NULL;
+	quota_deinit(&srv->quota);
+	free(srv->conn_env.rxbuf);
+	srv->conn_env.rxbuf = NULL;
 }

@@ -20,7 +20,7 @@ struct conn_tag {
 	uint32_t seq;
 };
 
-/* Set by the owner of the connections; every callback gets the conn, whose
+/* The owner's callbacks (a static table it keeps); each gets the conn, whose
  * ->data is the owner's. */
 struct conn_ops {
 	/* One datagram arrived: len (> 0) bytes at buf, valid during the call;
@@ -65,9 +65,9 @@ struct conn {
 	uint32_t outq_len;
 };
 
-/* Take ownership of an accepted non-blocking socket and start reading. Returns
- * 0 or a negative errno (the socket is closed on failure; if *out is set even
- * so, it must still be conn_close()d). */
+/* Take ownership of an accepted non-blocking socket and start reading; data
+ * is the owner's, kept in c->data. Returns 0 or a negative errno (the socket
+ * is closed on failure and *out is NULL). */
 int conn_new(struct conn_env *env, int fd, void *data, struct conn **out);
 
 /* Send len bytes as one datagram with fd (>= 0: passed with SCM_RIGHTS; the

@@ -136,40 +136,45 @@ static int clear_stale_socket(const struct sockaddr_un *addr)
 	return 0;
 }
 
-static int listen_socket(struct server *srv)
+/* The socket systemd passed: 1 when taken, 0 when there is none, or a negative errno. */
+static int systemd_socket(struct server *srv)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd, r;
-
 #ifdef HAVE_LIBSYSTEMD
-	int n = sd_listen_fds(1);
+	struct sockaddr_un bound;
+	socklen_t len = sizeof(bound);
+	int n = sd_listen_fds(1), fd = SD_LISTEN_FDS_START;
 
 	if (n > 1) {
 		log_err("systemd passed %d sockets; shmbufd uses exactly one", n);
 		return -EINVAL;
 	}
-	if (n == 1) {
-		fd = SD_LISTEN_FDS_START;
-		if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
-			log_err("the socket passed by systemd is not a listening AF_UNIX SOCK_SEQPACKET socket");
-			return -EINVAL;
-		}
-		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
-		    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-			return -errno;
-		{
-			struct sockaddr_un bound;
-			socklen_t len = sizeof(bound);
-
-			if (getsockname(fd, (struct sockaddr *)&bound, &len) == 0 && len > sizeof(sa_family_t))
-				snprintf(srv->socket_path, sizeof(srv->socket_path), "%s", bound.sun_path);
-		}
-		srv->listen_fd = fd;
-		srv->is_socket_ours = false;
-		log_info("using the socket passed by systemd (%s)", srv->socket_path);
+	if (n != 1)
 		return 0;
+	if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
+		log_err("the socket passed by systemd is not a listening AF_UNIX SOCK_SEQPACKET socket");
+		return -EINVAL;
 	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	if (getsockname(fd, (struct sockaddr *)&bound, &len) == 0 && len > sizeof(sa_family_t))
+		snprintf(srv->socket_path, sizeof(srv->socket_path), "%s", bound.sun_path);
+	srv->listen_fd = fd;
+	srv->is_socket_ours = false;
+	log_info("using the socket passed by systemd (%s)", srv->socket_path);
+	return 1;
+#else
+	(void)srv;
+	return 0;
 #endif
+}
+
+static int listen_socket(struct server *srv)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd, r = systemd_socket(srv);
+
+	if (r != 0)
+		return r < 0 ? r : 0;
 	if (strlen(srv->socket_path) >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(addr.sun_path, srv->socket_path, strlen(srv->socket_path) + 1);
@@ -458,7 +463,7 @@ void daemon_deinit(struct server *srv)
 	 * and those a grow job still holds: unlinked now, freed when it is done. */
 	for (seg = TAILQ_FIRST(&srv->all_segments); seg; seg = next) {
 		next = TAILQ_NEXT(seg, order_link);
-		if (!seg->destroyed)
+		if (!seg->is_destroyed)
 			HASH_DEL(srv->segments, seg);
 		segment_unlink(seg);
 		if (seg->refs == 0) {

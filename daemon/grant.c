@@ -100,7 +100,7 @@ void grant_end(struct grant *g)
 	cl->n_grants--;
 	HASH_DEL(srv->grants, g);
 	/* While growing, our own reservation lies past the end: check next time. */
-	if (held_write && !g->seg->destroyed && !g->seg->growing)
+	if (held_write && !g->seg->is_destroyed && !g->seg->is_growing)
 		check_size_after_write(g->seg, cl);
 	g->seg->refs--;
 	grant_free(g);
@@ -229,7 +229,7 @@ static void free_destroyed(struct server *srv, struct segment *seg)
 {
 	log_debug("segment '%s' (%s): last lease gone, memory freed", seg->name, seg->shm_name);
 	event_segment(srv, PROTO_EV_SEGMENT_FREED, seg, NULL);
-	if (seg->unsettled)
+	if (seg->is_unsettled)
 		TAILQ_REMOVE(&srv->unsettled, seg, unsettled_link);
 	quota_segment(&srv->quota, seg->size, -1);
 	TAILQ_REMOVE(&srv->all_segments, seg, order_link);
@@ -240,13 +240,13 @@ void grant_settle_later(struct server *srv, struct segment *seg)
 {
 	/* A destroyed segment has no waiters to reconsider: its memory goes now,
 	 * so the next request already sees the bytes and the slot free. */
-	if (seg->destroyed && seg->refs == 0) {
+	if (seg->is_destroyed && seg->refs == 0) {
 		free_destroyed(srv, seg);
 		return;
 	}
-	if (seg->unsettled)
+	if (seg->is_unsettled)
 		return;
-	seg->unsettled = true;
+	seg->is_unsettled = true;
 	TAILQ_INSERT_TAIL(&srv->unsettled, seg, unsettled_link);
 	server_schedule_reap(srv);
 }
@@ -260,7 +260,7 @@ void grant_settle_all(struct server *srv)
 		bool was_revoked = false;
 
 		TAILQ_REMOVE(&srv->unsettled, seg, unsettled_link);
-		seg->unsettled = false;
+		seg->is_unsettled = false;
 		if (!srv->is_stopping)
 			lease_set_promote(&seg->leases, on_promoted, srv);
 		while ((g = TAILQ_FIRST(&srv->revoked))) {
@@ -270,7 +270,7 @@ void grant_settle_all(struct server *srv)
 		}
 		/* A revoked grant's range is free again: walk once more (each walk
 		 * ends at least one wait, so this stops). */
-		if (was_revoked || (seg->destroyed && seg->refs == 0))
+		if (was_revoked || (seg->is_destroyed && seg->refs == 0))
 			grant_settle_later(srv, seg);
 	}
 }

@@ -31,9 +31,9 @@ struct segment *handle_find_segment(struct client *cl, const struct proto_msg *r
 	HASH_FIND_STR(cl->srv->segments, name, seg);
 	if (!seg)
 		client_reply_error(cl, req, PROTO_E_NOENT, "no segment named '%s'", name);
-	else if (seg->pending)
+	else if (seg->is_pending)
 		client_reply_error(cl, req, PROTO_E_NOENT, "segment '%s' is still being created", name);
-	return seg && !seg->pending ? seg : NULL;
+	return seg && !seg->is_pending ? seg : NULL;
 }
 
 /* ---- CREATE --------------------------------------------------------------- */
@@ -166,7 +166,7 @@ static void reply_resize_failed(struct client *cl, const struct proto_msg *req, 
 static void finish_grow(struct server *srv, struct client *cl, const struct proto_msg *req, struct segment *seg,
 			uint64_t from, uint64_t to, int err)
 {
-	if (srv->is_stopping || seg->destroyed) {
+	if (srv->is_stopping || seg->is_destroyed) {
 		if (cl && !srv->is_stopping)
 			client_reply_error(cl, req, PROTO_E_NOENT, "segment '%s' was destroyed while growing", seg->name);
 		grant_settle_later(srv, seg); /* frees it if nothing else holds it */
@@ -217,7 +217,7 @@ static bool resize_is_allowed(struct client *cl, const struct proto_msg *req, st
 				   size - seg->size, srv->quota.bytes, srv->cfg.limits.max_bytes);
 		return false;
 	}
-	if (seg->growing) {
+	if (seg->is_growing) {
 		client_reply_error(cl, req, PROTO_E_BUSY, "another resize of '%s' is under way", seg->name);
 		return false;
 	}

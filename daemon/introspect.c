@@ -74,7 +74,7 @@ void handle_list_segments(struct client *cl, const struct proto_msg *req)
 		e->read_leases = seg->leases.n_read;
 		e->write_leases = seg->leases.n_write;
 		e->waiters = seg->leases.n_waiting;
-		e->flags = seg->destroyed ? PROTO_SEG_DESTROYED : 0;
+		e->flags = seg->is_destroyed ? PROTO_SEG_DESTROYED : 0;
 		memcpy(e->name, seg->name, sizeof(e->name));
 	}
 	client_send_msg(cl, &rep);
@@ -91,7 +91,7 @@ static void fill_lease_entry(struct proto_lease_entry *e, const struct grant *g,
 		   (g->lease.state == LEASE_WAITING ? PROTO_LEASE_WAITING : 0);
 	e->pid = (uint32_t)g->cl->conn->cred.pid;
 	e->uid = g->cl->conn->cred.uid;
-	e->segment_flags = g->seg->destroyed ? PROTO_SEG_DESTROYED : 0;
+	e->segment_flags = g->seg->is_destroyed ? PROTO_SEG_DESTROYED : 0;
 	memcpy(e->comm, g->cl->conn->comm, sizeof(e->comm));
 	memcpy(e->segment, g->seg->name, sizeof(e->segment));
 }
@@ -109,7 +109,7 @@ void handle_list_leases(struct client *cl, const struct proto_msg *req)
 		if (!handle_name_is_valid(cl, req, req->u.list.name))
 			return;
 		HASH_FIND_STR(srv->segments, req->u.list.name, only);
-		if (!only || only->pending) {
+		if (!only || only->is_pending) {
 			client_reply_error(cl, req, PROTO_E_NOENT, "no segment named '%s'", req->u.list.name);
 			return;
 		}

@@ -69,7 +69,7 @@ static void create_done(uv_work_t *w, int status)
 	TAILQ_REMOVE(&srv->creates, job, link);
 	HASH_DEL(srv->segments, seg);
 	quota_segment(&srv->quota, seg->size, -1);
-	seg->pending = false;
+	seg->is_pending = false;
 	if (srv->is_stopping || status < 0) {
 		segment_free(seg);
 		free(job);
@@ -110,13 +110,13 @@ int job_create(struct client *cl, const struct proto_msg *req, struct segment *s
 	}
 	srv->next_object += SEGMENT_NAME_TRIES;
 	TAILQ_INSERT_TAIL(&srv->creates, job, link);
-	seg->pending = true;
+	seg->is_pending = true;
 	HASH_ADD_STR(srv->segments, name, seg);
 	quota_segment(&srv->quota, seg->size, +1);
 	return 0;
 }
 
-/* A RESIZE that grows a segment: see job_grow(). */
+/* A RESIZE that grows a segment: see job_grow(). Owned by the pool until grow_done(). */
 struct grow_job {
 	struct bg_job b;      /* b.seg is counted in seg->refs while the job lives */
 	int fd;               /* seg->fd_rw, valid while the reference is held */
@@ -140,7 +140,7 @@ static void grow_done(uv_work_t *w, int status)
 	struct proto_msg req;
 	struct client *cl = bg_job_client(&job->b, &req);
 
-	seg->growing = false;
+	seg->is_growing = false;
 	seg->refs--;
 	srv->quota.bytes -= job->to - job->from; /* the reservation; counted for real by done */
 	job->done(srv, cl, &req, seg, job->from, job->to, status < 0 ? status : job->err);
@@ -166,7 +166,7 @@ int job_grow(struct client *cl, const struct proto_msg *req, struct segment *seg
 		free(job);
 		return r;
 	}
-	seg->growing = true;
+	seg->is_growing = true;
 	seg->refs++;
 	srv->quota.bytes += to - seg->size; /* reserved now, so concurrent creates see it */
 	return 0;

@@ -53,7 +53,7 @@ void notify_start(struct notifier *n, struct server *srv)
 
 	if (!sock || !*sock)
 		return;
-	n->active = true;
+	n->is_active = true;
 	if (sd_watchdog_enabled(0, &n->watchdog_usec) > 0) {
 		/* Ping at a third of the interval: a busy loop iteration must not make us late. */
 		period = n->watchdog_usec / 3000;
@@ -80,11 +80,11 @@ void notify_start(struct notifier *n, struct server *srv)
 void notify_stop(struct notifier *n)
 {
 #ifdef HAVE_LIBSYSTEMD
-	if (!n->active)
+	if (!n->is_active)
 		return;
 	sd_notify(0, "STOPPING=1\nSTATUS=stopping");
 	uv_close((uv_handle_t *)&n->timer, NULL);
-	n->active = false;
+	n->is_active = false;
 #else
 	(void)n;
 #endif

@@ -82,10 +82,10 @@ fail:
 
 void segment_unlink(struct segment *seg)
 {
-	if (!seg->destroyed) {
+	if (!seg->is_destroyed) {
 		if (seg->shm_name[0]) /* only an object we created */
 			shm_unlink(seg->shm_name);
-		seg->destroyed = true;
+		seg->is_destroyed = true;
 	}
 }
 

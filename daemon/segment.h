@@ -27,10 +27,10 @@ struct segment {
 	gid_t gid;
 	pid_t pid;
 	uint64_t created_ns; /* CLOCK_REALTIME */
-	bool destroyed;      /* name removed; memory lives until refs drops to 0 */
-	bool unsettled;      /* in server->unsettled: leases left, waiters to reconsider */
-	bool pending;        /* its object is being created on a worker thread: not usable yet */
-	bool growing;        /* memory for a larger size is being reserved on a worker thread */
+	bool is_destroyed;    /* name removed; memory lives until refs drops to 0 */
+	bool is_unsettled;    /* in server->unsettled: leases left, waiters to reconsider */
+	bool is_pending;      /* its object is being created on a worker thread: not usable yet */
+	bool is_growing;      /* memory for a larger size is being reserved on a worker thread */
 	uint32_t refs;       /* grants (held or waiting) that point here */
 	struct lease_set leases;
 	UT_hash_handle hh; /* server->segments, keyed by name */

@@ -31,8 +31,7 @@ int client_new(struct server *srv, int fd, struct client **out)
 	cl->connected_ns = clock_mono_ns();
 	TAILQ_INIT(&cl->grants);
 	TAILQ_INSERT_TAIL(&srv->clients, cl, link);
-	srv->quota.n_conns++;
-	quota_user_conns(&srv->quota, cl->conn->cred.uid, +1);
+	quota_conn(&srv->quota, cl->conn->cred.uid, +1);
 	*out = cl;
 	return 0;
 }
@@ -44,8 +43,7 @@ void client_free(struct client *cl)
 	if (cl->is_subscribed)
 		srv->n_subscribers--;
 	TAILQ_REMOVE(&srv->clients, cl, link);
-	srv->quota.n_conns--;
-	quota_user_conns(&srv->quota, cl->conn->cred.uid, -1);
+	quota_conn(&srv->quota, cl->conn->cred.uid, -1);
 	conn_close(cl->conn);
 	free(cl);
 }

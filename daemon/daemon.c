@@ -246,7 +246,7 @@ static void on_listen(uv_poll_t *h, int status, int events)
 			}
 			return;
 		}
-		if (srv->quota.n_conns >= srv->cfg.limits.max_connections) {
+		if (quota_conns_are_full(&srv->quota)) {
 			log_warn("connection limit (%u) reached; refusing a client", srv->cfg.limits.max_connections);
 			refuse(fd, PROTO_E_LIMIT, "shmbufd's connection limit is reached");
 			continue;

@@ -92,7 +92,7 @@ static bool create_is_allowed(struct client *cl, const struct proto_msg *req)
 		client_reply_error(cl, req, PROTO_E_EXIST, "segment '%s' already exists", r->name);
 		return false;
 	}
-	if (srv->quota.n_segments >= srv->cfg.limits.max_segments) {
+	if (quota_segments_are_full(&srv->quota)) {
 		client_reply_error(cl, req, PROTO_E_LIMIT, "segment limit reached (%u)", srv->cfg.limits.max_segments);
 		return false;
 	}
@@ -172,7 +172,7 @@ static void finish_grow(struct server *srv, struct client *cl, const struct prot
 		grant_settle_later(srv, seg); /* frees it if nothing else holds it */
 	} else if (err == 0 && (err = segment_resize(seg, to, false)) == 0) {
 		log_info("segment '%s' grown from %" PRIu64 " to %" PRIu64 " bytes", seg->name, from, to);
-		srv->quota.bytes += to - from;
+		quota_bytes_change(&srv->quota, from, to);
 		if (cl)
 			client_reply_ok(cl, req);
 		event_segment(srv, PROTO_EV_SEGMENT_RESIZED, seg, cl);
@@ -244,7 +244,7 @@ void handle_resize(struct client *cl, const struct proto_msg *req)
 	}
 	log_info("client %d (%s) resized segment '%s' from %" PRIu64 " to %" PRIu64 " bytes",
 		 (int)cl->conn->cred.pid, cl->conn->comm, seg->name, old, size);
-	srv->quota.bytes = srv->quota.bytes - old + size;
+	quota_bytes_change(&srv->quota, old, size);
 	client_reply_ok(cl, req);
 	event_segment(srv, PROTO_EV_SEGMENT_RESIZED, seg, cl);
 	if (size < old && !TAILQ_EMPTY(&seg->leases.waiting)) {

@@ -142,7 +142,7 @@ static void grow_done(uv_work_t *w, int status)
 
 	seg->is_growing = false;
 	seg->refs--;
-	srv->quota.bytes -= job->to - job->from; /* the reservation; counted for real by done */
+	quota_bytes_change(&srv->quota, job->to, job->from); /* the reservation; counted for real by done */
 	job->done(srv, cl, &req, seg, job->from, job->to, status < 0 ? status : job->err);
 	free(job);
 }
@@ -168,6 +168,6 @@ int job_grow(struct client *cl, const struct proto_msg *req, struct segment *seg
 	}
 	seg->is_growing = true;
 	seg->refs++;
-	srv->quota.bytes += to - seg->size; /* reserved now, so concurrent creates see it */
+	quota_bytes_change(&srv->quota, seg->size, to); /* reserved now, so concurrent creates see it */
 	return 0;
 }

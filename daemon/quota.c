@@ -22,6 +22,17 @@ void quota_deinit(struct quota *q)
 	}
 }
 
+void quota_conn(struct quota *q, uid_t uid, int delta)
+{
+	q->n_conns += (uint32_t)delta;
+	quota_user_conns(q, uid, delta);
+}
+
+bool quota_conns_are_full(const struct quota *q)
+{
+	return q->n_conns >= q->limits->max_connections;
+}
+
 uint32_t quota_user_conns(struct quota *q, uid_t uid, int delta)
 {
 	struct quota_user *u = NULL;
@@ -51,11 +62,21 @@ bool quota_user_is_over(struct quota *q, uid_t uid)
 	return uid != 0 && quota_user_conns(q, uid, 0) > q->limits->max_user_connections;
 }
 
+bool quota_segments_are_full(const struct quota *q)
+{
+	return q->n_segments >= q->limits->max_segments;
+}
+
 bool quota_bytes_would_exceed(const struct quota *q, uint64_t n)
 {
 	uint64_t total;
 
 	return __builtin_add_overflow(q->bytes, n, &total) || total > q->limits->max_bytes;
+}
+
+void quota_bytes_change(struct quota *q, uint64_t from, uint64_t to)
+{
+	q->bytes = q->bytes - from + to; /* modulo 2^64: right whichever is larger */
 }
 
 void quota_segment(struct quota *q, uint64_t size, int delta)

@@ -39,14 +39,22 @@ struct quota {
 void quota_init(struct quota *q, const struct server_limits *limits);
 void quota_deinit(struct quota *q);
 
-/* Count a connection of uid in (+1) or out (-1); returns the count after
- * (UINT32_MAX, over any limit, when it cannot be counted). */
+/* Count a connection of uid in (+1) or out (-1), in all and for its uid. */
+void quota_conn(struct quota *q, uid_t uid, int delta);
+/* Whether the connection limit is reached: the next one is refused. */
+bool quota_conns_are_full(const struct quota *q);
+/* Count a connection of uid in (+1), out (-1), or neither (0); returns the
+ * count after (UINT32_MAX, over any limit, when it cannot be counted). */
 uint32_t quota_user_conns(struct quota *q, uid_t uid, int delta);
 /* Whether the connection of uid, already counted, is one too many (root never is). */
 bool quota_user_is_over(struct quota *q, uid_t uid);
 
+/* Whether the segment limit is reached. */
+bool quota_segments_are_full(const struct quota *q);
 /* Whether n more bytes would pass max_bytes. */
 bool quota_bytes_would_exceed(const struct quota *q, uint64_t n);
+/* A segment's bytes (or a reservation for it) went from `from` to `to`. */
+void quota_bytes_change(struct quota *q, uint64_t from, uint64_t to);
 /* Account a segment coming (+1) or going (-1) with size bytes. */
 void quota_segment(struct quota *q, uint64_t size, int delta);
 

@@ -4,6 +4,8 @@
 #ifndef SHMBUFD_CONN_H
 #define SHMBUFD_CONN_H
 
+/* struct ucred needs _GNU_SOURCE, defined before the first system header. */
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -27,8 +29,9 @@ struct conn_ops {
 	 * fd >= 0 if one came with it (the callee owns it). */
 	void (*on_datagram)(struct conn *c, const uint8_t *buf, size_t len, int fd);
 	/* A datagram that could not be taken: -EMSGSIZE (longer than
-	 * max_message; dropped, reading goes on) or -EBADMSG (it carried more
-	 * than one fd or other control data; those are closed). */
+	 * max_message) or -EBADMSG (it carried more than one fd or other
+	 * control data; those are closed). It is gone; reading goes on unless
+	 * the owner fails the connection. */
 	void (*on_bad_datagram)(struct conn *c, int err);
 	/* The kernel refused the fd of a queued message (ETOOMANYREFS: too many
 	 * of our fds sit unread in peers' sockets); the message was not sent. */

@@ -14,7 +14,7 @@
 
 #include "log.h"
 #include "notify.h"
-#include "server.h"
+#include "daemon.h"
 #include "size.h"
 
 static void usage(FILE *f)
@@ -120,25 +120,33 @@ static uint32_t *count_field(struct server_limits *l, int id)
 	return &l->max_queue;
 }
 
+/* --socket-mode: octal permission bits. */
+static int parse_mode(const char *arg, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 8);
+	if (errno || *end || !*arg || v > 0777) {
+		fprintf(stderr, "shmbufd: --socket-mode: '%s' is not an octal mode\n", arg);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
 /* Apply one option; shared by the environment pass and the command-line pass. */
 static int apply_option(int id, const char *name, const char *arg, struct server_config *cfg, int *log_level)
 {
 	uint64_t v;
-	char *end;
 
 	switch (id) {
 	case 's':
 		cfg->socket_path = arg;
 		return 0;
 	case OPT_SOCKET_MODE:
-		errno = 0;
-		v = strtoul(arg, &end, 8);
-		if (errno || *end || !*arg || v > 0777) {
-			fprintf(stderr, "shmbufd: --socket-mode: '%s' is not an octal mode\n", arg);
-			return -EINVAL;
-		}
-		cfg->socket_mode = (unsigned)v;
-		return 0;
+		return parse_mode(arg, &cfg->socket_mode);
 	case 'b':
 		if (parse_count(name, arg, 1, UINT64_MAX, &cfg->limits.max_bytes) < 0)
 			return -EINVAL;
@@ -227,30 +235,13 @@ static void raise_fd_limit(void)
 	}
 }
 
-int main(int argc, char **argv)
+/* The command line over the environment over the defaults. Returns -1 to go
+ * on, or the exit status (after --help, --version or a bad option). */
+static int parse_args(int argc, char **argv, struct server_config *cfg, int *log_level)
 {
-	struct server_config cfg = {
-		.socket_mode = 0660,
-		.prealloc = true,
-		.limits = {
-			.max_bytes = 0,
-			.max_segments = 4096,
-			.max_connections = 1024,
-			.max_user_connections = 0, /* 0: half of max_connections, once that is known */
-			.max_leases = 4096,
-			.max_segment_leases = 1024,
-			.max_message = 4096,
-			.max_queue = 256,
-			.handshake_timeout_s = 10,
-		},
-	};
-	int log_level = LOG_NOTICE, opt, r;
-	struct server srv;
-	struct notifier notifier;
-	uv_loop_t loop;
+	int opt;
 
-	cfg.limits.max_bytes = default_max_bytes();
-	if (apply_environment(&cfg, &log_level) < 0)
+	if (apply_environment(cfg, log_level) < 0)
 		return 2;
 	while ((opt = getopt_long(argc, argv, "s:b:l:hV", long_opts, NULL)) != -1) {
 		const char *name = "?";
@@ -269,7 +260,7 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		default:
-			if (apply_option(opt, name, optarg, &cfg, &log_level) < 0)
+			if (apply_option(opt, name, optarg, cfg, log_level) < 0)
 				return 2;
 		}
 	}
@@ -278,15 +269,43 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (cfg->limits.max_user_connections == 0)
+		cfg->limits.max_user_connections = cfg->limits.max_connections > 1 ? cfg->limits.max_connections / 2 : 1;
+	return -1;
+}
 
-	if (cfg.limits.max_user_connections == 0)
-		cfg.limits.max_user_connections = cfg.limits.max_connections > 1 ? cfg.limits.max_connections / 2 : 1;
+int main(int argc, char **argv)
+{
+	struct server_config cfg = {
+		.socket_mode = 0660,
+		.prealloc = true,
+		.limits = {
+			.max_bytes = 0,
+			.max_segments = 4096,
+			.max_connections = 1024,
+			.max_user_connections = 0, /* 0: half of max_connections, once that is known */
+			.max_leases = 4096,
+			.max_segment_leases = 1024,
+			.max_message = 4096,
+			.max_queue = 256,
+			.handshake_timeout_s = 10,
+		},
+	};
+	int log_level = LOG_NOTICE, r;
+	struct server srv;
+	struct notifier notifier;
+	uv_loop_t loop;
+
+	cfg.limits.max_bytes = default_max_bytes();
+	r = parse_args(argc, argv, &cfg, &log_level);
+	if (r >= 0)
+		return r;
 	log_init(log_level);
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 	if (uv_loop_init(&loop) < 0)
 		return 1;
-	r = server_init(&srv, &loop, &cfg);
+	r = daemon_init(&srv, &loop, &cfg);
 	if (r < 0) {
 		log_err("cannot start: %s", strerror(-r));
 		uv_loop_close(&loop);
@@ -295,7 +314,7 @@ int main(int argc, char **argv)
 	notify_start(&notifier, &srv);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	notify_stop(&notifier);
-	server_deinit(&srv);
+	daemon_deinit(&srv);
 	uv_run(&loop, UV_RUN_DEFAULT); /* let close callbacks free connections */
 	r = uv_loop_close(&loop);
 	if (r < 0)

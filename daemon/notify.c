@@ -23,9 +23,9 @@ static void format_status(const struct server *srv, char *buf, size_t cap)
 {
 	char used[32], limit[32];
 
-	size_format(srv->bytes, used, sizeof(used));
+	size_format(srv->quota.bytes, used, sizeof(used));
 	size_format(srv->cfg.limits.max_bytes, limit, sizeof(limit));
-	snprintf(buf, cap, "%u segments, %s of %s, %u clients", srv->n_segments, used, limit, srv->n_conns);
+	snprintf(buf, cap, "%u segments, %s of %s, %u clients", srv->quota.n_segments, used, limit, srv->quota.n_conns);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -53,7 +53,7 @@ void notify_start(struct notifier *n, struct server *srv)
 
 	if (!sock || !*sock)
 		return;
-	n->active = true;
+	n->is_active = true;
 	if (sd_watchdog_enabled(0, &n->watchdog_usec) > 0) {
 		/* Ping at a third of the interval: a busy loop iteration must not make us late. */
 		period = n->watchdog_usec / 3000;
@@ -80,11 +80,11 @@ void notify_start(struct notifier *n, struct server *srv)
 void notify_stop(struct notifier *n)
 {
 #ifdef HAVE_LIBSYSTEMD
-	if (!n->active)
+	if (!n->is_active)
 		return;
 	sd_notify(0, "STOPPING=1\nSTATUS=stopping");
 	uv_close((uv_handle_t *)&n->timer, NULL);
-	n->active = false;
+	n->is_active = false;
 #else
 	(void)n;
 #endif

@@ -10,10 +10,11 @@
 
 struct server;
 
+/* Owned by main(), which outlives the loop run. */
 struct notifier {
 	struct server *srv;
 	uv_timer_t timer;      /* status refresh and watchdog pings */
-	bool active;           /* $NOTIFY_SOCKET was set */
+	bool is_active;        /* $NOTIFY_SOCKET was set */
 	uint64_t watchdog_usec; /* 0: no watchdog */
 	char last_status[160];
 };

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "log.h"
 
 /* posix_fallocate returns the error instead of setting errno. On tmpfs it
  * allocates the pages now, so running out of memory is an error here and not
@@ -79,10 +82,10 @@ fail:
 
 void segment_unlink(struct segment *seg)
 {
-	if (!seg->destroyed) {
+	if (!seg->is_destroyed) {
 		if (seg->shm_name[0]) /* only an object we created */
 			shm_unlink(seg->shm_name);
-		seg->destroyed = true;
+		seg->is_destroyed = true;
 	}
 }
 
@@ -148,4 +151,18 @@ int segment_restore_size(struct segment *seg, uint64_t *found_size)
 bool segment_is_leased(const struct segment *seg)
 {
 	return !lease_set_is_empty(&seg->leases);
+}
+
+int segment_open_fresh(struct segment *seg, const char *prefix, uint64_t instance, uint64_t first, bool prealloc)
+{
+	char shm_name[SEGMENT_SHM_NAME_MAX];
+	int err = -EEXIST;
+
+	for (uint64_t n = first; n < first + SEGMENT_NAME_TRIES && err == -EEXIST; n++) {
+		snprintf(shm_name, sizeof(shm_name), "%s%016" PRIx64 ".%" PRIu64, prefix, instance, n);
+		err = segment_open(seg, shm_name, prealloc);
+		if (err == -EEXIST)
+			log_warn("shared-memory object %s already exists (not ours); trying another name", shm_name);
+	}
+	return err;
 }

@@ -27,10 +27,10 @@ struct segment {
 	gid_t gid;
 	pid_t pid;
 	uint64_t created_ns; /* CLOCK_REALTIME */
-	bool destroyed;      /* name removed; memory lives until refs drops to 0 */
-	bool unsettled;      /* in server->unsettled: leases left, waiters to reconsider */
-	bool pending;        /* its object is being created on a worker thread: not usable yet */
-	bool growing;        /* memory for a larger size is being reserved on a worker thread */
+	bool is_destroyed;    /* name removed; memory lives until refs drops to 0 */
+	bool is_unsettled;    /* in server->unsettled: leases left, waiters to reconsider */
+	bool is_pending;      /* its object is being created on a worker thread: not usable yet */
+	bool is_growing;      /* memory for a larger size is being reserved on a worker thread */
 	uint32_t refs;       /* grants (held or waiting) that point here */
 	struct lease_set leases;
 	UT_hash_handle hh; /* server->segments, keyed by name */
@@ -48,6 +48,15 @@ int segment_alloc(const char *name, uint64_t size, struct segment **out);
  * on failure nothing is left behind. Touches only seg, so it may run on a
  * worker thread while the loop leaves seg alone. */
 int segment_open(struct segment *seg, const char *shm_name, bool prealloc);
+
+/* /dev/shm is writable by every local user: object names are unguessable (a
+ * random part per run), and should one be taken anyway the next is tried. */
+#define SEGMENT_NAME_TRIES 8
+
+/* segment_open() under the first free name of "<prefix><instance>.<n>" for n
+ * from first, up to SEGMENT_NAME_TRIES names. Returns 0 or a negative errno.
+ * Touches only seg: may run on a worker thread. */
+int segment_open_fresh(struct segment *seg, const char *prefix, uint64_t instance, uint64_t first, bool prealloc);
 
 /* Remove the object's name from /dev/shm. Open fds and mappings keep the memory. */
 void segment_unlink(struct segment *seg);

@@ -1,0 +1,14 @@
+/* daemon.h: setting up, running and tearing down the server (struct server, server.h). */
+#ifndef SHMBUFD_DAEMON_H
+#define SHMBUFD_DAEMON_H
+
+#include <uv.h>
+
+#include "server.h"
+
+/* Listen (or take systemd's socket) and start serving on loop. 0 or a negative errno. */
+int daemon_init(struct server *srv, uv_loop_t *loop, const struct server_config *cfg);
+/* Release everything: leases, connections, segments (unlinked), the socket. */
+void daemon_deinit(struct server *srv);
+
+#endif

@@ -1,0 +1,75 @@
+/* event.c: building events and broadcasting them to subscribed clients. */
+#define _GNU_SOURCE
+#include "event.h"
+
+#include <string.h>
+
+#include "clock.h"
+
+static void broadcast(struct server *srv, struct proto_msg *m)
+{
+	struct client *o;
+
+	m->op = PROTO_OP_EVENT | PROTO_REPLY_BIT;
+	m->seq = 0;
+	m->status = PROTO_OK;
+	m->u.event.time_ns = clock_real_ns();
+	/* A watcher that stops reading fills its queue and is dropped by conn_send,
+	 * like any slow client: events never hold up the daemon. */
+	TAILQ_FOREACH(o, &srv->clients, link)
+		if (o->is_subscribed && !o->is_dead)
+			client_send_msg(o, m);
+}
+
+static void fill_by(struct proto_event *ev, const struct client *by)
+{
+	if (!by)
+		return;
+	ev->client_id = by->id;
+	ev->pid = (uint32_t)by->conn->cred.pid;
+	ev->uid = by->conn->cred.uid;
+	memcpy(ev->comm, by->conn->comm, sizeof(ev->comm));
+}
+
+void event_segment(struct server *srv, enum proto_event_type type, const struct segment *seg,
+		   const struct client *by)
+{
+	struct proto_msg m = { 0 };
+
+	if (!srv->n_subscribers)
+		return;
+	m.u.event.type = (uint16_t)type;
+	m.u.event.size = seg->size;
+	memcpy(m.u.event.segment, seg->name, sizeof(m.u.event.segment));
+	fill_by(&m.u.event, by);
+	broadcast(srv, &m);
+}
+
+void event_lease(struct server *srv, enum proto_event_type type, uint64_t id, const struct lease *l,
+		 const struct segment *seg, const struct client *by)
+{
+	struct proto_msg m = { 0 };
+
+	if (!srv->n_subscribers)
+		return;
+	m.u.event.type = (uint16_t)type;
+	m.u.event.lease_id = id;
+	m.u.event.offset = l->offset;
+	m.u.event.length = l->length;
+	m.u.event.size = seg->size;
+	m.u.event.flags = l->write ? PROTO_LEASE_WRITE : 0;
+	memcpy(m.u.event.segment, seg->name, sizeof(m.u.event.segment));
+	fill_by(&m.u.event, by);
+	broadcast(srv, &m);
+}
+
+void event_client(struct server *srv, enum proto_event_type type, const struct client *cl)
+{
+	struct proto_msg m = { 0 };
+
+	if (!srv->n_subscribers)
+		return;
+	m.u.event.type = (uint16_t)type;
+	fill_by(&m.u.event, cl);
+	broadcast(srv, &m);
+}

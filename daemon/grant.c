@@ -1,0 +1,276 @@
+/* grant.c: the life of a grant (a lease held or waited for), and settling a segment's waiters. */
+#define _GNU_SOURCE
+#include "grant.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "event.h"
+#include "log.h"
+
+#define grant_of(l) ((struct grant *)((char *)(l) - offsetof(struct grant, lease)))
+
+struct grant *grant_new(struct client *cl, struct segment *seg, uint32_t seq, uint64_t offset, uint64_t length,
+			bool write)
+{
+	struct grant *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	lease_init(&g->lease, offset, length, write);
+	g->seg = seg;
+	g->cl = cl;
+	g->seq = seq;
+	return g;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void grant_free(struct grant *g)
+{
+	if (g->has_timer)
+		uv_close((uv_handle_t *)&g->timer, on_timer_closed); /* frees g */
+	else
+		free(g);
+}
+
+void grant_link(struct grant *g)
+{
+	struct server *srv = g->cl->srv;
+
+	g->id = ++srv->next_lease_id;
+	g->since_ns = clock_mono_ns();
+	g->seg->refs++;
+	TAILQ_INSERT_TAIL(&g->cl->grants, g, client_link);
+	TAILQ_INSERT_TAIL(&srv->all_grants, g, order_link);
+	g->cl->n_grants++;
+	if (g->lease.state == LEASE_WAITING)
+		g->cl->n_waiting++;
+	HASH_ADD(hh, srv->grants, id, sizeof(g->id), g);
+}
+
+struct grant *grant_find(struct server *srv, uint64_t id)
+{
+	struct grant *g = NULL;
+
+	HASH_FIND(hh, srv->grants, &id, sizeof(id), g);
+	return g;
+}
+
+static void event_grant(enum proto_event_type type, const struct grant *g)
+{
+	event_lease(g->cl->srv, type, g->id, &g->lease, g->seg, g->cl);
+}
+
+/* A writable fd lets its holder ftruncate the object; put the size back. */
+static void check_size_after_write(struct segment *seg, const struct client *cl)
+{
+	uint64_t found;
+	int r = segment_restore_size(seg, &found);
+
+	if (r == 1)
+		log_warn("client %d (%s, uid %d) changed segment '%s' (%" PRIu64 " bytes; found %" PRIu64
+			 ", or memory allocated past its end) through its writable fd; restored",
+			 (int)cl->conn->cred.pid, cl->conn->comm, (int)cl->conn->cred.uid, seg->name, seg->size,
+			 found);
+	else if (r < 0)
+		log_err("cannot check the size of segment '%s': %s", seg->name, strerror(-r));
+}
+
+void grant_end(struct grant *g)
+{
+	struct server *srv = g->cl->srv;
+	struct client *cl = g->cl;
+	bool held_write = g->lease.state == LEASE_GRANTED && g->lease.write;
+
+	event_grant(g->lease.state == LEASE_GRANTED ? PROTO_EV_LEASE_RELEASED : PROTO_EV_LEASE_CANCELLED, g);
+	if (g->lease.state == LEASE_WAITING)
+		cl->n_waiting--;
+	lease_set_remove(&g->seg->leases, &g->lease);
+	TAILQ_REMOVE(&cl->grants, g, client_link);
+	TAILQ_REMOVE(&srv->all_grants, g, order_link);
+	cl->n_grants--;
+	HASH_DEL(srv->grants, g);
+	/* While growing, our own reservation lies past the end: check next time. */
+	if (held_write && !g->seg->is_destroyed && !g->seg->is_growing)
+		check_size_after_write(g->seg, cl);
+	g->seg->refs--;
+	grant_free(g);
+}
+
+/* The kernel would not pass a grant's fd (ETOOMANYREFS: too many of our fds
+ * sit unread in other clients' sockets): answer LIMIT instead. Logged at most
+ * once a second, since it comes in waves. */
+static void answer_fd_refused(struct client *cl, uint32_t seq)
+{
+	struct proto_msg req = { .op = PROTO_OP_ACQUIRE, .seq = seq };
+	uint64_t now = clock_mono_ns();
+
+	if (now - cl->srv->fd_refused_logged_ns > 1000000000u) {
+		log_warn("cannot pass a descriptor to client %d (%s): too many are unread by other clients",
+			 (int)cl->conn->cred.pid, cl->conn->comm);
+		cl->srv->fd_refused_logged_ns = now;
+	}
+	client_reply_error(cl, &req, PROTO_E_LIMIT,
+			   "shmbufd has too many descriptors in flight to clients that do not read them; try again");
+}
+
+void grant_fd_refused(struct client *cl, struct conn_tag tag)
+{
+	struct grant *g = grant_find(cl->srv, tag.id);
+	struct segment *seg;
+
+	answer_fd_refused(cl, tag.seq);
+	if (!g || g->cl != cl)
+		return;
+	seg = g->seg;
+	grant_end(g);
+	grant_settle_later(cl->srv, seg);
+}
+
+bool grant_send(struct grant *g)
+{
+	struct proto_msg rep = { .op = PROTO_OP_ACQUIRE | PROTO_REPLY_BIT, .seq = g->seq };
+	struct segment *seg = g->seg;
+	struct conn_tag tag = { .id = g->id, .seq = g->seq };
+
+	rep.u.acquire_reply.lease_id = g->id;
+	rep.u.acquire_reply.offset = g->lease.offset;
+	rep.u.acquire_reply.length = g->lease.length;
+	rep.u.acquire_reply.segment_size = seg->size;
+	rep.u.acquire_reply.flags = g->lease.write ? PROTO_ACQ_WRITE : PROTO_ACQ_READ;
+	if (client_send(g->cl, &rep, g->lease.write ? seg->fd_rw : seg->fd_ro, tag) != -ETOOMANYREFS)
+		return true;
+	answer_fd_refused(g->cl, g->seq);
+	return false;
+}
+
+static void on_wait_timeout(uv_timer_t *t)
+{
+	struct grant *g = t->data;
+	struct segment *seg = g->seg;
+	struct server *srv = g->cl->srv;
+	struct proto_msg req = { .op = PROTO_OP_ACQUIRE, .seq = g->seq };
+
+	client_reply_error(g->cl, &req, PROTO_E_TIMEDOUT, "timed out waiting for a lease on '%s'", seg->name);
+	grant_end(g);
+	grant_settle_later(srv, seg); /* a waiter leaving can unblock those behind it */
+}
+
+void grant_start_timer(struct grant *g, uint64_t ms)
+{
+	uv_timer_init(g->cl->srv->loop, &g->timer);
+	g->timer.data = g;
+	g->has_timer = true;
+	uv_timer_start(&g->timer, on_wait_timeout, ms, 0);
+}
+
+void grant_fail_waiters(struct segment *seg, uint64_t size, enum proto_status st)
+{
+	struct lease *l, *next;
+
+	for (l = TAILQ_FIRST(&seg->leases.waiting); l; l = next) {
+		struct grant *g = grant_of(l);
+		struct proto_msg req = { .op = PROTO_OP_ACQUIRE, .seq = g->seq };
+
+		next = TAILQ_NEXT(l, link);
+		if (st == PROTO_E_RANGE && l->offset + l->length <= size)
+			continue;
+		if (st == PROTO_E_NOENT)
+			client_reply_error(g->cl, &req, st, "segment '%s' was destroyed while waiting", seg->name);
+		else
+			client_reply_error(g->cl, &req, st, "segment '%s' shrank to %" PRIu64 " bytes while waiting",
+					   seg->name, size);
+		grant_end(g);
+	}
+}
+
+void grant_drop_client(struct client *cl)
+{
+	struct grant *g;
+
+	/* Every grant goes before any waiter is reconsidered, so none of this
+	 * client's own waits is granted by the release of its own leases. */
+	while ((g = TAILQ_FIRST(&cl->grants))) {
+		struct segment *seg = g->seg;
+
+		grant_end(g);
+		grant_settle_later(cl->srv, seg);
+	}
+}
+
+/* ---- settling ------------------------------------------------------------- */
+
+static void on_promoted(struct lease *l, void *ctx)
+{
+	struct grant *g = grant_of(l);
+	struct server *srv = ctx;
+
+	if (g->has_timer)
+		uv_timer_stop(&g->timer);
+	g->cl->n_waiting--;
+	g->since_ns = clock_mono_ns();
+	event_grant(PROTO_EV_LEASE_ACQUIRED, g);
+	/* The set may not change during the walk: end the grant right after it. */
+	if (!grant_send(g))
+		TAILQ_INSERT_TAIL(&srv->revoked, g, revoke_link);
+}
+
+/* The memory of a destroyed segment goes when nothing refers to it any more. */
+static void free_destroyed(struct server *srv, struct segment *seg)
+{
+	log_debug("segment '%s' (%s): last lease gone, memory freed", seg->name, seg->shm_name);
+	event_segment(srv, PROTO_EV_SEGMENT_FREED, seg, NULL);
+	if (seg->is_unsettled)
+		TAILQ_REMOVE(&srv->unsettled, seg, unsettled_link);
+	quota_segment(&srv->quota, seg->size, -1);
+	TAILQ_REMOVE(&srv->all_segments, seg, order_link);
+	segment_free(seg);
+}
+
+void grant_settle_later(struct server *srv, struct segment *seg)
+{
+	/* A destroyed segment has no waiters to reconsider: its memory goes now,
+	 * so the next request already sees the bytes and the slot free. */
+	if (seg->is_destroyed && seg->refs == 0) {
+		free_destroyed(srv, seg);
+		return;
+	}
+	if (seg->is_unsettled)
+		return;
+	seg->is_unsettled = true;
+	TAILQ_INSERT_TAIL(&srv->unsettled, seg, unsettled_link);
+	server_schedule_reap(srv);
+}
+
+void grant_settle_all(struct server *srv)
+{
+	struct segment *seg;
+	struct grant *g;
+
+	while ((seg = TAILQ_FIRST(&srv->unsettled))) {
+		bool was_revoked = false;
+
+		TAILQ_REMOVE(&srv->unsettled, seg, unsettled_link);
+		seg->is_unsettled = false;
+		if (!srv->is_stopping)
+			lease_set_promote(&seg->leases, on_promoted, srv);
+		while ((g = TAILQ_FIRST(&srv->revoked))) {
+			TAILQ_REMOVE(&srv->revoked, g, revoke_link);
+			grant_end(g);
+			was_revoked = true;
+		}
+		/* A revoked grant's range is free again: walk once more (each walk
+		 * ends at least one wait, so this stops). */
+		if (was_revoked || (seg->is_destroyed && seg->refs == 0))
+			grant_settle_later(srv, seg);
+	}
+}

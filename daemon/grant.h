@@ -1,0 +1,79 @@
+/* grant.h: grants (a client's lease, held or waited for) from request to end, and the
+ * settling of a segment's waiters once leases leave it. */
+#ifndef SHMBUFD_GRANT_H
+#define SHMBUFD_GRANT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <uthash.h>
+#include <uv.h>
+
+#include "client.h"
+#include "conn.h"
+#include "lease.h"
+#include "proto.h"
+#include "segment.h"
+#include "server.h"
+
+/* A lease held or waited for by a client. Owned by its client (client->grants)
+ * once grant_link()ed; also indexed by id in server->grants and linked into its
+ * segment's lease_set through .lease. Freed by grant_end(), or grant_free() if
+ * never linked. */
+struct grant {
+	struct lease lease;
+	uint64_t id;
+	struct segment *seg; /* counted in seg->refs while linked */
+	struct client *cl;
+	uint32_t seq;        /* ACQUIRE request to answer while waiting */
+	uint64_t since_ns;   /* CLOCK_MONOTONIC: requested, then granted */
+	bool has_timer;
+	uv_timer_t timer;    /* wait deadline; data = grant */
+	TAILQ_ENTRY(grant) client_link;
+	TAILQ_ENTRY(grant) order_link;  /* server->all_grants, by id */
+	TAILQ_ENTRY(grant) revoke_link; /* server->revoked, briefly */
+	UT_hash_handle hh;   /* server->grants, keyed by id */
+};
+
+/* A grant of [offset, offset+length) of seg for cl's ACQUIRE seq, not yet in
+ * any set or table. NULL when out of memory. */
+struct grant *grant_new(struct client *cl, struct segment *seg, uint32_t seq, uint64_t offset, uint64_t length,
+			bool write);
+/* Free a grant (its timer's handle closed first if it has one). */
+void grant_free(struct grant *g);
+
+/* g's lease was put in its segment's set: give it an id and link it into its
+ * client, the server's tables and its segment's references. */
+void grant_link(struct grant *g);
+/* Unlink g from everything, say so to subscribers, and free it. The caller
+ * settles g's segment after (grant_settle_later()). */
+void grant_end(struct grant *g);
+
+/* The linked grant with this id, or NULL. */
+struct grant *grant_find(struct server *srv, uint64_t id);
+
+/* Answer g's ACQUIRE with its fd. Returns false when the kernel would not pass
+ * the fd now: the ACQUIRE is then answered with LIMIT, and the caller must end g. */
+bool grant_send(struct grant *g);
+/* conn_ops.on_fd_refused: the fd of grant tag.id queued for cl was refused:
+ * answer that ACQUIRE (tag.seq) with LIMIT and end the grant. */
+void grant_fd_refused(struct client *cl, struct conn_tag tag);
+/* A waiting g gives up with TIMEDOUT after ms milliseconds. */
+void grant_start_timer(struct grant *g, uint64_t ms);
+
+/* Fail seg's waiters: all of them (NOENT, destroyed), or those that reach
+ * past size (RANGE, shrunk). */
+void grant_fail_waiters(struct segment *seg, uint64_t size, enum proto_status st);
+/* cl is going away: end its grants (releasing held leases, cancelling waits)
+ * and have whoever that unblocks reconsidered. */
+void grant_drop_client(struct client *cl);
+
+/* Leases left seg (or it was destroyed): reconsider its waiters once per loop
+ * iteration. (A destroyed segment nothing refers to is freed at once instead.) Batching matters:
+ * a client leaving with many waits, or many waits timing out together, then
+ * costs one pass over the segment's queue, not one pass per wait. */
+void grant_settle_later(struct server *srv, struct segment *seg);
+/* Run the settles queued by grant_settle_later(). */
+void grant_settle_all(struct server *srv);
+
+#endif

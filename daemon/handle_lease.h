@@ -1,0 +1,11 @@
+/* handle_lease.h: the lease requests: ACQUIRE and RELEASE. */
+#ifndef SHMBUFD_HANDLE_LEASE_H
+#define SHMBUFD_HANDLE_LEASE_H
+
+#include "client.h"
+#include "proto.h"
+
+void handle_acquire(struct client *cl, const struct proto_msg *req);
+void handle_release(struct client *cl, const struct proto_msg *req);
+
+#endif

@@ -71,6 +71,12 @@ FIELD_TABLE(PROTO_ACQUIRE_REPLY_FIELDS);
 #define FIELD_STRUCT struct proto_release
 FIELD_TABLE(PROTO_RELEASE_FIELDS);
 #undef FIELD_STRUCT
+#define FIELD_STRUCT struct proto_unmap
+FIELD_TABLE(PROTO_UNMAP_FIELDS);
+#undef FIELD_STRUCT
+#define FIELD_STRUCT struct proto_unmap_reply
+FIELD_TABLE(PROTO_UNMAP_REPLY_FIELDS);
+#undef FIELD_STRUCT
 #define FIELD_STRUCT struct proto_stat_reply
 FIELD_TABLE(PROTO_STAT_REPLY_FIELDS);
 #undef FIELD_STRUCT
@@ -148,6 +154,10 @@ static bool acq_flags_are_valid(uint32_t flags)
 static int check_request(const struct proto_msg *m)
 {
 	switch ((enum proto_op)m->op) {
+	case PROTO_OP_RELEASE:
+		return m->u.release.flags & ~PROTO_RELEASE_FLAGS ? -EINVAL : 0;
+	case PROTO_OP_UNMAP:
+		return m->u.unmap.modes == 0 || m->u.unmap.modes & ~(PROTO_ACQ_READ | PROTO_ACQ_WRITE) ? -EINVAL : 0;
 	case PROTO_OP_HELLO: /* the decoder refuses these, so refuse to send them */
 		return hello_is_valid(&m->u.hello) ? 0 : -EINVAL;
 	case PROTO_OP_CREATE:
@@ -159,7 +169,6 @@ static int check_request(const struct proto_msg *m)
 		return m->u.list.name[0] == '\0' ? 0 : -EINVAL;
 	case PROTO_OP_DESTROY:
 	case PROTO_OP_RESIZE:
-	case PROTO_OP_RELEASE:
 	case PROTO_OP_STAT:
 	case PROTO_OP_STATUS:
 	case PROTO_OP_LIST_LEASES:
@@ -174,7 +183,9 @@ static int check_reply(const struct proto_msg *m)
 {
 	switch ((enum proto_op)(m->op & (uint16_t)~PROTO_REPLY_BIT)) {
 	case PROTO_OP_ACQUIRE:
-		return acq_flags_are_valid(m->u.acquire_reply.flags) ? 0 : -EINVAL;
+		return acq_flags_are_valid(m->u.acquire_reply.flags & ~PROTO_ACQ_FD) ? 0 : -EINVAL;
+	case PROTO_OP_UNMAP: /* only ever sent unasked */
+		return m->seq != 0 ? -EINVAL : 0;
 	case PROTO_OP_EVENT: /* events are unasked: seq 0 says so to the client's reply matching */
 		return m->seq != 0 || m->u.event.type == 0 || m->u.event.type > PROTO_EV_TYPE_MAX ? -EINVAL : 0;
 	case PROTO_OP_HELLO:

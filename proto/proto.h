@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 #define PROTO_MAGIC 0x424d4853u /* "SHMB" read as a little-endian u32 */
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2 /* 2: kept mappings (have_segment_id, UNMAP), quiet RELEASE */
 
 #define PROTO_HEADER_SIZE 16
 /* Largest datagram either side ever sends. Requests are far smaller; the
@@ -73,6 +73,9 @@
 	X(LIST_LEASES, 10, PROTO_LIST_FIELDS, PROTO_LIST_LEASES_REPLY_FIELDS)        \
 	X(LIST_CLIENTS, 11, PROTO_LIST_FIELDS, PROTO_LIST_CLIENTS_REPLY_FIELDS)      \
 	X(SUBSCRIBE, 12, PROTO_EMPTY, PROTO_EMPTY)                                   \
+	/* Kept mappings: the client says it closed a segment's fd (quiet: answered \
+	 * only on error); the daemon, unasked (seq 0), asks it to. */               \
+	X(UNMAP, 13, PROTO_UNMAP_FIELDS, PROTO_UNMAP_REPLY_FIELDS)                   \
 	/* Sent by the daemon only, unasked, to subscribed clients: always with      \
 	 * PROTO_REPLY_BIT set, seq 0 and status PROTO_OK. */                        \
 	X(EVENT, 64, PROTO_NONE, PROTO_EVENT_FIELDS)
@@ -88,6 +91,13 @@ enum proto_op { PROTO_OPS(PROTO_OP_ENUM_) };
 /* Acquire flags on the wire: exactly one of READ or WRITE. */
 #define PROTO_ACQ_READ 0x1u
 #define PROTO_ACQ_WRITE 0x2u
+/* ACQUIRE reply flag: an fd is attached. Clear when the request's
+ * have_segment_id named the granted segment: the client holds its fd already. */
+#define PROTO_ACQ_FD 0x100u
+
+/* RELEASE flags. QUIET: no reply on success, an error reply on failure. */
+#define PROTO_RELEASE_QUIET 0x1u
+#define PROTO_RELEASE_FLAGS PROTO_RELEASE_QUIET
 
 /* The wire's own error table, mapped at the edge with proto_status_to_errno() /
  * proto_errno_to_status(); never the host's errno numbers.
@@ -172,18 +182,27 @@ enum proto_status {
 	X(U64, length, _)     /* 0: to the end of the segment */                 \
 	X(U32, flags, _)      /* PROTO_ACQ_READ or PROTO_ACQ_WRITE */            \
 	X(I32, timeout_ms, _) /* 0: fail at once, -1: wait, >0: wait at most */  \
+	X(U64, have_segment_id, _) /* 0, or the id of the segment whose fd of  \
+				    * this mode the client holds for name */ \
 	X(STR, name, NAME)
 
-/* ACQUIRE reply: one file descriptor travels with it (SCM_RIGHTS). */
-#define PROTO_ACQUIRE_REPLY_FIELDS(X)                    \
-	X(U64, lease_id, _)                              \
-	X(U64, offset, _)                                \
-	X(U64, length, _) /* resolved, never 0 */        \
-	X(U64, segment_size, _)                          \
-	X(U32, flags, _)                                 \
+/* ACQUIRE reply: the segment's fd travels with it (SCM_RIGHTS) when flags
+ * has PROTO_ACQ_FD. */
+#define PROTO_ACQUIRE_REPLY_FIELDS(X)                                  \
+	X(U64, lease_id, _)                                            \
+	X(U64, offset, _)                                              \
+	X(U64, length, _) /* resolved, never 0 */                      \
+	X(U64, segment_size, _)                                        \
+	X(U64, segment_id, _)                                          \
+	X(U32, flags, _) /* as requested, | PROTO_ACQ_FD */            \
 	X(RSV32, reserved, _)
 
-#define PROTO_RELEASE_FIELDS(X) X(U64, lease_id, _)
+#define PROTO_RELEASE_FIELDS(X) X(U64, lease_id, _) X(U32, flags, _) X(RSV32, reserved, _)
+
+/* UNMAP request: the client closed its fd(s) of segment_id (modes: READ|WRITE
+ * bits). UNMAP from the daemon (seq 0): close every fd of segment_id. */
+#define PROTO_UNMAP_FIELDS(X) X(U64, segment_id, _) X(U32, modes, _) X(RSV32, reserved, _)
+#define PROTO_UNMAP_REPLY_FIELDS(X) X(U64, segment_id, _)
 
 #define PROTO_STAT_REPLY_FIELDS(X)                                                                  \
 	X(U64, size, _) X(U32, mode, _) X(U32, uid, _) X(U32, gid, _) X(U32, read_leases, _)      \
@@ -311,6 +330,8 @@ struct proto_segment_req { PROTO_CREATE_FIELDS(PROTO_MEMBER_) };
 struct proto_acquire { PROTO_ACQUIRE_FIELDS(PROTO_MEMBER_) };
 struct proto_acquire_reply { PROTO_ACQUIRE_REPLY_FIELDS(PROTO_MEMBER_) };
 struct proto_release { PROTO_RELEASE_FIELDS(PROTO_MEMBER_) };
+struct proto_unmap { PROTO_UNMAP_FIELDS(PROTO_MEMBER_) };
+struct proto_unmap_reply { PROTO_UNMAP_REPLY_FIELDS(PROTO_MEMBER_) };
 struct proto_stat_reply { PROTO_STAT_REPLY_FIELDS(PROTO_MEMBER_) };
 struct proto_status_reply { PROTO_STATUS_REPLY_FIELDS(PROTO_MEMBER_) };
 struct proto_list_req { PROTO_LIST_FIELDS(PROTO_MEMBER_) };
@@ -340,6 +361,8 @@ struct proto_msg {
 		struct proto_acquire acquire;
 		struct proto_acquire_reply acquire_reply;
 		struct proto_release release;
+		struct proto_unmap unmap;             /* UNMAP request */
+		struct proto_unmap_reply unmap_reply; /* UNMAP from the daemon */
 		struct proto_stat_reply stat_reply;
 		struct proto_status_reply status_reply;
 		struct proto_list_req list;          /* LIST_* requests */

@@ -1,4 +1,4 @@
-/* size.c: byte counts as people write them (shmbufctl; proto/size.c is the daemon's copy until it links this). */
+/* size.c: byte counts as people write them, shared by shmbufd and shmbufctl. */
 #include "size.h"
 
 #include <ctype.h>

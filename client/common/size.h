@@ -1,4 +1,4 @@
-/* size.h: byte counts as people write them ("4096", "4K", "64MiB", "1G"), for shmbufctl. */
+/* size.h: byte counts as people write them ("4096", "4K", "64MiB", "1G"), shared by shmbufd and shmbufctl. */
 #ifndef SHMBUF_SIZE_H
 #define SHMBUF_SIZE_H
 

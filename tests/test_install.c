@@ -70,10 +70,17 @@ Test(install, puts_every_file_in_its_place)
 			     "shmbufctl is built but not installed");
 		cr_expect_eq(access(installed(SHMBUF_INSTALL_MANDIR "/man1/shmbufctl.1"), R_OK), 0,
 			     "shmbufctl is built but its manual page is not installed");
-		/* It finds the installed libshmbuf by itself, from a prefix outside the linker's path. */
-		expect_sh(in_dir("ctl-version.log"), "env -u LD_LIBRARY_PATH '%s' --version",
+		/* No RUNPATH (Debian policy): from a prefix outside the linker's path it runs with
+		 * LD_LIBRARY_PATH, as the README says. */
+		expect_sh(in_dir("ctl-version.log"), "LD_LIBRARY_PATH='%s' '%s' --version",
+			  installed(SHMBUF_INSTALL_LIBDIR), installed(SHMBUF_INSTALL_BINDIR "/shmbufctl"));
+		expect_sh(in_dir("ctl-rpath.log"), "! readelf -d '%s' | grep -E 'RPATH|RUNPATH'",
 			  installed(SHMBUF_INSTALL_BINDIR "/shmbufctl"));
 	}
+	expect_sh(in_dir("shmbufd-rpath.log"), "! readelf -d '%s' | grep -E 'RPATH|RUNPATH'",
+		  installed(SHMBUF_INSTALL_BINDIR "/shmbufd"));
+	cr_expect_eq(access(installed(SHMBUF_INSTALL_INCLUDEDIR "/shmbuf_version.h"), R_OK), 0,
+		     "shmbuf.h includes shmbuf_version.h: it must be installed beside it");
 
 	/* Configured for the prefix given to `cmake --install`, not the one given to cmake. */
 	snprintf(want, sizeof(want), "\nExecStart=%s\n", installed(SHMBUF_INSTALL_BINDIR "/shmbufd"));

@@ -144,7 +144,7 @@ static struct jv *ctl_json(char *out)
 /* Poll `clients --json` until the client with pid is subscribed to events. */
 static void wait_subscribed(pid_t pid)
 {
-	int64_t end = now_ms() + 5000;
+	int64_t end = now_ms() + 10000;
 
 	for (;;) {
 		struct jv *v = CTL_JSON("clients", "--json");
@@ -157,7 +157,7 @@ static void wait_subscribed(pid_t pid)
 		json_free(v);
 		if (found)
 			return;
-		cr_assert_lt(now_ms(), end, "shmbufctl watch (pid %d) did not subscribe within 5 s", (int)pid);
+		cr_assert_lt(now_ms(), end, "shmbufctl watch (pid %d) did not subscribe within 10 s", (int)pid);
 		poll(NULL, 0, 10);
 	}
 }
@@ -536,7 +536,7 @@ Test(ctl, hold_in_one_process_shows_in_leases_of_another)
 	cr_expect(strstr(p.e.p, "leased"), "%s", p.e.p);
 	proc_free(&p);
 	ctl_start(&reader, 0, "hold", name, "--read", "--wait", "-1", (const char *)NULL);
-	cr_assert_eq(wait_for_waiters(c, name, 1, 5000), 0);
+	cr_assert_eq(wait_for_waiters(c, name, 1, 10000), 0);
 
 	v = CTL_JSON("leases", name, "--json");
 	leases = jv_array(v, "leases");

@@ -148,14 +148,24 @@ SHMBUF_EXPORT int shmbuf_resize(shmbuf_client *c, const char *name, uint64_t siz
 SHMBUF_EXPORT int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length,
 				 unsigned flags, int timeout_ms, shmbuf_view *out, size_t size);
 
-/* Unmap the view and end its lease; size: sizeof *v, as given to shmbuf_acquire().
- * The view is unmapped, forgotten by the library and zeroed (size bytes) even
- * when the daemon's answer is an error (such as -ECONNRESET): never touch
- * v->data after calling this. Returns 0, -ENOENT (nothing unmapped) when the
- * view was already released or never acquired on this client, -EINVAL for a
- * NULL argument or a size below SHMBUF_VIEW_SIZE_VER0, -ECONNRESET in a child
- * after fork() (then the view stays mapped, and the lease the parent's). */
+/* End the view's lease; size: sizeof *v, as given to shmbuf_acquire().
+ * The view is checked locally, forgotten by the library and zeroed (size
+ * bytes), and the RELEASE goes out without waiting for the daemon's answer
+ * (a refusal, which only a bug can cause, is counted by
+ * shmbuf_release_errors()). The memory stays mapped in the library's cache
+ * for the next lease, but the range may be granted to a writer at once:
+ * never touch v->data after calling this.
+ * Returns 0, -ENOENT when the view was already released or never acquired on
+ * this client, -EINVAL for a NULL argument or a size below
+ * SHMBUF_VIEW_SIZE_VER0, -ECONNRESET when the connection is lost (the view is
+ * forgotten all the same; the daemon ends the lease with the connection) or
+ * in a child after fork() (then the view stays, and the lease the parent's). */
 SHMBUF_EXPORT int shmbuf_release(shmbuf_client *c, shmbuf_view *v, size_t size);
+
+/* How many releases of this client the daemon refused so far. shmbuf_release()
+ * does not wait for the daemon; its refusal (which means a bug in the library
+ * or the daemon) arrives later and is counted here. 0 for NULL. */
+SHMBUF_EXPORT uint64_t shmbuf_release_errors(shmbuf_client *c);
 
 /* Size, mode, owner and lease counts of a segment, into *out (size: sizeof *out).
  * Returns 0, -ENOENT no such segment, -EINVAL NULL out or size 0. */

@@ -5,6 +5,7 @@
 #include "demux.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "event.h"
@@ -148,11 +149,24 @@ static void demux_deliver(struct shmbuf_client *c, int fd)
 		event_push(c, &c->rmsg.u.event);
 		return;
 	}
-	s = idtable_find(&c->pending, c->rmsg.seq);
-	if (!s) {
-		/* No one asked: drop it, and any fd it carried. */
+	if (c->rmsg.seq == 0 && c->rmsg.op == (PROTO_OP_UNMAP | PROTO_REPLY_BIT)) {
+		/* A destroyed segment with no lease left: let go of it. The
+		 * UNMAP answer goes out with the next send (demux_flush). */
 		if (fd >= 0)
 			close(fd);
+		mapcache_segment_gone(&c->cache, c->rmsg.u.unmap_reply.segment_id);
+		return;
+	}
+	s = idtable_find(&c->pending, c->rmsg.seq);
+	if (!s) {
+		/* No one waits: the answer to a quiet request. Success (a daemon
+		 * that answers every RELEASE) needs nothing; a failure is counted. */
+		if (fd >= 0)
+			close(fd);
+		if (c->rmsg.status != PROTO_OK && c->rmsg.op == (PROTO_OP_RELEASE | PROTO_REPLY_BIT))
+			c->release_errors++;
+		else if (c->rmsg.status != PROTO_OK && c->rmsg.op == (PROTO_OP_UNMAP | PROTO_REPLY_BIT))
+			c->unmap_errors++;
 		return;
 	}
 	call = s->ptr;
@@ -204,7 +218,10 @@ void demux_read_one(struct shmbuf_client *c)
 	demux_deliver(c, fd);
 }
 
-/* Called with c->lock held: a fresh seq, never 0 and never one still pending. */
+/* Called with c->lock held: a fresh seq, never 0 and never one still pending.
+ * Quiet requests (RELEASE, UNMAP) are not pending, but an error reply to one
+ * may still come: their seqs come back only after 2^32 more requests, and
+ * every reply to a later request, and every call of ours, reads up to it. */
 static uint32_t client_next_seq(struct shmbuf_client *c)
 {
 	uint32_t seq;
@@ -254,10 +271,136 @@ static void call_wait(struct shmbuf_client *c, struct call *call)
 	}
 }
 
+/* Called with c->lock held: has the cache retired anything not yet freed? */
+static bool has_garbage(const struct shmbuf_client *c)
+{
+	return c->cache.garbage.entries || c->cache.garbage.maps;
+}
+
+/* Called with c->send_lock held. */
+static int send_datagram(struct shmbuf_client *c, const uint8_t *buf, size_t len)
+{
+	int r;
+
+	do
+		r = fdio_send(c->sock, buf, len, -1);
+	while (r == -EINTR);
+	return r;
+}
+
+/* mapcache_unmap_fn, called with c->send_lock held (and c->lock not): a quiet
+ * UNMAP, answered only when the daemon refuses it (counted in unmap_errors). */
+static void send_unmap(void *arg, uint64_t segment_id, uint32_t mode)
+{
+	struct shmbuf_client *c = arg;
+	struct proto_msg m = { .op = PROTO_OP_UNMAP };
+	uint8_t buf[REQUEST_MAX];
+	int n;
+
+	m.u.unmap.segment_id = segment_id;
+	m.u.unmap.modes = mode;
+	pthread_mutex_lock(&c->lock);
+	if (c->dead) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	m.seq = client_next_seq(c);
+	pthread_mutex_unlock(&c->lock);
+	n = proto_encode(&m, buf, sizeof(buf));
+	if (n > 0)
+		(void)send_datagram(c, buf, (size_t)n);
+}
+
+/* Called with c->send_lock held (and c->lock not): unmaps and closes what the
+ * cache retired and sends the UNMAPs it owes. Under send_lock, so they are on
+ * the wire before any ACQUIRE that no longer claims those fds: the daemon must
+ * drop us as a mapper before it sends us the fd again, not after. */
+static void flush_garbage(struct shmbuf_client *c)
+{
+	struct mc_garbage g;
+
+	pthread_mutex_lock(&c->lock);
+	mapcache_take_garbage(&c->cache, &g);
+	pthread_mutex_unlock(&c->lock);
+	mapcache_garbage_free(&g, send_unmap, c);
+}
+
+void demux_flush(struct shmbuf_client *c)
+{
+	bool any;
+
+	pthread_mutex_lock(&c->lock);
+	any = has_garbage(c);
+	pthread_mutex_unlock(&c->lock);
+	if (!any)
+		return;
+	pthread_mutex_lock(&c->send_lock);
+	flush_garbage(c);
+	pthread_mutex_unlock(&c->send_lock);
+}
+
+int demux_send_quiet(struct shmbuf_client *c, struct proto_msg *m)
+{
+	uint8_t buf[REQUEST_MAX];
+	bool flush;
+	int n, r;
+
+	m->status = PROTO_OK;
+	pthread_mutex_lock(&c->lock);
+	if (c->dead) {
+		pthread_mutex_unlock(&c->lock);
+		return -ECONNRESET;
+	}
+	m->seq = client_next_seq(c);
+	flush = has_garbage(c);
+	pthread_mutex_unlock(&c->lock);
+	n = proto_encode(m, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+
+	pthread_mutex_lock(&c->send_lock);
+	if (flush)
+		flush_garbage(c);
+	r = send_datagram(c, buf, (size_t)n);
+	pthread_mutex_unlock(&c->send_lock);
+	return r == -EPIPE || r == -ENOTCONN ? -ECONNRESET : r;
+}
+
+/* Datagrams one drain reads at most, so a flood of events cannot keep a
+ * release from returning. */
+#define DRAIN_MAX 64
+
+void demux_drain(struct shmbuf_client *c)
+{
+	struct pollfd p = { .fd = c->sock, .events = POLLIN };
+	int n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	/* A reader at work reads it anyway; a broken connection has nothing. */
+	if (c->dead || c->reader_active) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	c->reader_active = true;
+	for (int i = 0; i < DRAIN_MAX && !c->dead; i++) {
+		pthread_mutex_unlock(&c->lock);
+		do
+			n = poll(&p, 1, 0);
+		while (n < 0 && errno == EINTR);
+		pthread_mutex_lock(&c->lock);
+		if (n <= 0)
+			break;
+		demux_read_one(c);
+	}
+	demux_reader_release(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
 int demux_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out)
 {
 	uint8_t buf[REQUEST_MAX];
 	struct call call = { .fd = -1 };
+	bool flush;
 	int n, r;
 
 	if (fd_out)
@@ -273,12 +416,13 @@ int demux_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out)
 	n = r = call_start(c, &call, m, buf, sizeof(buf));
 	if (r < 0)
 		goto out_locked;
+	flush = has_garbage(c);
 	pthread_mutex_unlock(&c->lock);
 
 	pthread_mutex_lock(&c->send_lock);
-	do
-		r = fdio_send(c->sock, buf, (size_t)n, -1);
-	while (r == -EINTR);
+	if (flush)
+		flush_garbage(c);
+	r = send_datagram(c, buf, (size_t)n);
 	pthread_mutex_unlock(&c->send_lock);
 
 	pthread_mutex_lock(&c->lock);
@@ -298,6 +442,14 @@ int demux_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out)
 		else if (call.fd >= 0)
 			close(call.fd);
 	}
+	/* What this wait read may have retired mappings (an UNMAP from the
+	 * daemon): let go of them now rather than at the next call. */
+	flush = has_garbage(c);
+	pthread_mutex_unlock(&c->lock);
+	pthread_cond_destroy(&call.cond);
+	if (flush)
+		demux_flush(c);
+	return r;
 
 out_locked:
 	pthread_mutex_unlock(&c->lock);

@@ -41,7 +41,8 @@ static int view_map(shmbuf_client *c, const struct proto_acquire_reply *a, uint6
 		return -EMFILE; /* granted, but this process had no room for the fd */
 	if (fd < 0)
 		return -EIO;
-	if (a->offset != offset || a->length == 0 || (length && a->length != length) || a->flags != flags ||
+	if (a->offset != offset || a->length == 0 || (length && a->length != length) ||
+	    (a->flags & ~PROTO_ACQ_FD) != flags ||
 	    __builtin_add_overflow(a->offset, a->length, &end) || end > a->segment_size) {
 		r = -EPROTO;
 		goto fail;
@@ -90,6 +91,33 @@ fail:
 	return r;
 }
 
+/* Bridge until the kept-mapping cache (branch perf-client) lands: this library
+ * closes each fd right after mapping the lease and unmaps at release, so it
+ * tells the daemon at once that it keeps no fd (UNMAP, quiet, not waited for);
+ * a destroyed segment's memory then goes with its last lease, as before. */
+static void unmap_at_once(shmbuf_client *c, const struct proto_acquire_reply *a, unsigned flags)
+{
+	struct proto_msg m = { .op = PROTO_OP_UNMAP };
+	uint8_t buf[64];
+	int n;
+
+	if (!(a->flags & PROTO_ACQ_FD))
+		return;
+	m.u.unmap.segment_id = a->segment_id;
+	m.u.unmap.modes = flags;
+	pthread_mutex_lock(&c->lock);
+	do
+		m.seq = c->next_seq++;
+	while (m.seq == 0);
+	pthread_mutex_unlock(&c->lock);
+	n = proto_encode(&m, buf, sizeof(buf));
+	if (n < 0)
+		return;
+	pthread_mutex_lock(&c->send_lock);
+	(void)fdio_send(c->sock, buf, (size_t)n, -1);
+	pthread_mutex_unlock(&c->send_lock);
+}
+
 int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length, unsigned flags,
 		   int timeout_ms, shmbuf_view *out, size_t size)
 {
@@ -116,6 +144,7 @@ int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t
 		return r;
 
 	a = m.u.acquire_reply;
+	unmap_at_once(c, &a, flags);
 	r = view_map(c, &a, offset, length, flags, fd, out, size);
 	if (r == -EEXIST) {
 		/* The daemon reused the id of a lease we hold: releasing it would

@@ -258,13 +258,96 @@ Test(kept_mappings, a_lease_past_the_kept_mapping_after_growth_maps_anew_and_old
 	expect_clean_shutdown();
 }
 
+/* ---- a destroyed segment's memory goes ---- */
+
+/* Whether addr still lies in a mapping of a /dev/shm object of the daemon's. */
+static bool maps_shm(const void *addr)
+{
+	char perms[5], path[512];
+
+	return mapping_of(addr, perms, path, sizeof(path)) == 0 && strstr(path, "/dev/shm/shmbuf.");
+}
+
+static bool shm_object_exists(const char *object)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/dev/shm%s", object);
+	return access(path, F_OK) == 0;
+}
+
+Test(kept_mappings, a_segment_destroyed_by_another_client_is_freed_at_the_holders_next_call_after_its_last_release)
+{
+	const char *name = seg_name("freed"), *keep = seg_name("keep");
+	shmbuf_client *c = client_new(), *other = client_new();
+	char object[128];
+	shmbuf_server_status st;
+	const uint8_t *base;
+	shmbuf_view w;
+
+	cr_assert_eq(shmbuf_create(c, keep, 4 * KiB, 0600), 0);
+	cr_assert_eq(shmbuf_create(c, name, 4 * MiB, 0600), 0);
+	cr_assert_eq(daemon_shm_object(name, object, sizeof(object)), 0);
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &w, sizeof(w)), 0);
+	memset(w.data, 0xab, w.len); /* the pages really exist */
+	base = mapping_base(&w);
+	cr_assert_eq(shmbuf_release(c, &w, sizeof(w)), 0);
+	cr_assert(maps_shm(base), "the mapping is kept after the release");
+
+	cr_assert_eq(shmbuf_acquire(c, name, 0, KiB, SHMBUF_READ, 0, &w, sizeof(w)), 0);
+	cr_assert_eq(shmbuf_destroy(other, name), 0);
+	cr_assert_eq(shmbuf_server_status_get(other, &st, sizeof(st)), 0);
+	cr_assert_eq(st.bytes, 4 * MiB + 4 * KiB, "a leased destroyed segment still counts");
+	cr_assert_eq(shmbuf_release(c, &w, sizeof(w)), 0);
+	/* The daemon's UNMAP comes after the RELEASE; this call reads it and answers. */
+	cr_assert_eq(shmbuf_server_status_get(c, &st, sizeof(st)), 0);
+	cr_assert(!maps_shm(base), "the kept mapping is gone");
+	cr_assert_eq(shmbuf_server_status_get(c, &st, sizeof(st)), 0);
+	cr_assert_eq(st.bytes, 4 * KiB, "only the other segment counts: %llu", (unsigned long long)st.bytes);
+	cr_assert_eq(st.segments, 1);
+	cr_assert(!shm_object_exists(object), "%s is still in /dev/shm", object);
+	cr_assert_eq(shmbuf_release_errors(c), 0);
+	shmbuf_disconnect(c);
+	shmbuf_disconnect(other);
+	expect_clean_shutdown();
+}
+
+Test(kept_mappings, a_segment_the_client_destroys_itself_is_freed_with_its_last_release)
+{
+	const char *name = seg_name("self");
+	shmbuf_client *c = client_new();
+	char object[128];
+	shmbuf_server_status st;
+	const uint8_t *base;
+	shmbuf_view w, r;
+
+	cr_assert_eq(shmbuf_create(c, name, 1 * MiB, 0600), 0);
+	cr_assert_eq(daemon_shm_object(name, object, sizeof(object)), 0);
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &w, sizeof(w)), 0);
+	cr_assert_eq(shmbuf_release(c, &w, sizeof(w)), 0);
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_READ, 0, &r, sizeof(r)), 0);
+	base = mapping_base(&r);
+	cr_assert_eq(shmbuf_destroy(c, name), 0);
+	cr_assert(maps_shm(base), "a held view stays valid after destroy");
+	cr_assert_eq(shmbuf_release(c, &r, sizeof(r)), 0);
+	cr_assert(!maps_shm(base), "the last release lets go of the mapping at once");
+	/* The very next request is handled after our RELEASE and UNMAPs. */
+	cr_assert_eq(shmbuf_server_status_get(c, &st, sizeof(st)), 0);
+	cr_assert_eq(st.bytes, 0);
+	cr_assert_eq(st.segments, 0);
+	cr_assert(!shm_object_exists(object), "%s is still in /dev/shm", object);
+	shmbuf_disconnect(c);
+	expect_clean_shutdown();
+}
+
 /* ---- the cache is bounded ---- */
 
 #define MANY 100 /* segments: well past the library's bound of 64 */
 
 Test(kept_mappings, past_64_segments_the_cache_evicts_and_fds_stay_bounded)
 {
-	shmbuf_client *c;
+	shmbuf_client *c, *other;
+	shmbuf_server_status st;
 	int fds_before = fd_count();
 	char names[MANY][32];
 	shmbuf_view v;
@@ -290,8 +373,19 @@ Test(kept_mappings, past_64_segments_the_cache_evicts_and_fds_stay_bounded)
 		cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
 		cr_assert_leq(fd_count(), fds_before + 1 + 64);
 	}
+	/* Another client destroys them all: the daemon asks us to let go of those we
+	 * keep, we answer at our next call, and nothing stays counted. */
+	other = client_new();
+	for (int i = 0; i < MANY; i++)
+		cr_assert_eq(shmbuf_destroy(other, names[i]), 0);
+	cr_assert_eq(shmbuf_server_status_get(c, &st, sizeof(st)), 0);
+	cr_assert_eq(shmbuf_server_status_get(c, &st, sizeof(st)), 0);
+	cr_assert_eq(st.segments, 0, "%u destroyed segments still counted", st.segments);
+	cr_assert_eq(st.bytes, 0);
+	cr_assert_leq(fd_count(), fds_before + 2, "the kept fds are closed");
 	cr_assert_eq(shmbuf_release_errors(c), 0);
 	shmbuf_disconnect(c);
+	shmbuf_disconnect(other);
 	cr_assert_eq(fd_count(), fds_before);
 	expect_clean_shutdown();
 }

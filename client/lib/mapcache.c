@@ -361,6 +361,20 @@ void mapcache_segment_gone(struct mapcache *mc, uint64_t segment_id)
 	}
 }
 
+void mapcache_name_gone(struct mapcache *mc, const char *name)
+{
+	static const uint32_t modes[] = { PROTO_ACQ_READ, PROTO_ACQ_WRITE };
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct mc_entry *e = lookup(mc, name, modes[i]);
+
+		/* Whichever segment the entry holds, it was destroyed: the one
+		 * just now, or an older one under the same name. */
+		if (e)
+			entry_retire(mc, e);
+	}
+}
+
 void mapcache_take_garbage(struct mapcache *mc, struct mc_garbage *g)
 {
 	*g = mc->garbage;

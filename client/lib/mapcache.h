@@ -14,6 +14,7 @@
 #define mapcache_attach shmbuf__mapcache_attach
 #define mapcache_view_end shmbuf__mapcache_view_end
 #define mapcache_segment_gone shmbuf__mapcache_segment_gone
+#define mapcache_name_gone shmbuf__mapcache_name_gone
 #define mapcache_take_garbage shmbuf__mapcache_take_garbage
 #define mapcache_garbage_free shmbuf__mapcache_garbage_free
 
@@ -102,6 +103,10 @@ void mapcache_view_end(struct mapcache *mc, struct mc_map *map);
 
 /* The daemon's UNMAP: retire every entry of segment_id. */
 void mapcache_segment_gone(struct mapcache *mc, uint64_t segment_id);
+
+/* This client destroyed name: retire its entries now (both modes), so their
+ * memory goes with their last view instead of waiting for the daemon's UNMAP. */
+void mapcache_name_gone(struct mapcache *mc, const char *name);
 
 /* Moves what is waiting to be freed into *g (empty when nothing is). */
 void mapcache_take_garbage(struct mapcache *mc, struct mc_garbage *g);

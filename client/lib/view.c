@@ -82,6 +82,7 @@ int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t
 		   int timeout_ms, shmbuf_view *out, size_t size)
 {
 	struct proto_msg m = { .op = PROTO_OP_ACQUIRE };
+	char key[PROTO_NAME_MAX + 1]; /* the cache's key: m turns into the reply */
 	struct proto_acquire_reply a;
 	struct mc_entry *claim;
 	int fd, r;
@@ -90,11 +91,12 @@ int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t
 	if (!c || !out || size < SHMBUF_VIEW_SIZE_VER0 || (flags != SHMBUF_READ && flags != SHMBUF_WRITE) ||
 	    timeout_ms < -1)
 		return -EINVAL;
-	r = client_copy_name(m.u.acquire.name, name);
+	r = client_copy_name(key, name);
 	if (r == 0)
 		r = client_check_owner(c);
 	if (r < 0)
 		return r;
+	memcpy(m.u.acquire.name, key, sizeof(key));
 	m.u.acquire.offset = offset;
 	m.u.acquire.length = length;
 	m.u.acquire.flags = flags;
@@ -102,7 +104,7 @@ int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t
 	/* Claim the fd we keep for this name and mode: the daemon sends none
 	 * when it grants that segment. The claim pins it until the reply. */
 	pthread_mutex_lock(&c->lock);
-	claim = mapcache_claim(&c->cache, m.u.acquire.name, flags);
+	claim = mapcache_claim(&c->cache, key, flags);
 	m.u.acquire.have_segment_id = claim ? claim->segment_id : 0;
 	pthread_mutex_unlock(&c->lock);
 
@@ -115,7 +117,7 @@ int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t
 			close(fd);
 		r = acquire_undo(c, a.lease_id, -EPROTO);
 	} else if (r == 0) {
-		r = view_attach(c, claim, m.u.acquire.name, &a, fd, out, size);
+		r = view_attach(c, claim, key, &a, fd, out, size);
 		claim = NULL; /* consumed */
 		if (r < 0)
 			r = acquire_undo(c, a.lease_id, r);

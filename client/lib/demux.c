@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "event.h"
@@ -21,11 +23,11 @@ struct call {
 	struct call *prev, *next; /* client->waiters */
 	bool listed;              /* on client->waiters */
 	bool done;                /* reply (or err) is final */
-	int err;                  /* 0: reply holds the answer; else why none will come */
+	int err;                  /* 0: *reply holds the answer; else why none will come */
 	int fd;                   /* fd of a successful ACQUIRE reply, else -1; owned */
 	uint32_t seq;
 	uint16_t reply_op;
-	struct proto_msg reply;
+	struct proto_msg *reply;  /* the caller's request, which the reply replaces */
 	pthread_cond_t cond;      /* signalled when done, or when this thread should read */
 };
 
@@ -104,6 +106,33 @@ static void client_break(struct shmbuf_client *c)
 	pthread_cond_broadcast(&c->ev_cond);
 }
 
+/* Copies reply src into dst, only as far as its payload goes: a struct
+ * proto_msg is over 5 KiB (a listing page), most replies a few dozen bytes. */
+static void reply_copy(struct proto_msg *dst, const struct proto_msg *src)
+{
+	size_t n = offsetof(struct proto_msg, u);
+
+	if (src->status != PROTO_OK) {
+		n += sizeof(src->u.error);
+	} else {
+		switch (src->op & ~PROTO_REPLY_BIT) {
+		case PROTO_OP_ACQUIRE:
+			n += sizeof(src->u.acquire_reply);
+			break;
+		case PROTO_OP_HELLO:
+			n += sizeof(src->u.hello_reply);
+			break;
+		case PROTO_OP_STAT:
+			n += sizeof(src->u.stat_reply);
+			break;
+		default:
+			n = sizeof(*src); /* listings, and whatever else: all of it */
+			break;
+		}
+	}
+	memcpy(dst, src, n);
+}
+
 struct fail_all {
 	struct shmbuf_client *c;
 	const struct proto_msg *err;
@@ -114,7 +143,7 @@ static void fail_one(void *arg, uint64_t key, void *ptr, size_t len)
 	struct fail_all *f = arg;
 	struct call *call = ptr;
 
-	call->reply = *f->err;
+	reply_copy(call->reply, f->err);
 	call_finish(f->c, call, 0);
 }
 
@@ -179,7 +208,7 @@ static void demux_deliver(struct shmbuf_client *c, int fd)
 		fd = -1;
 	}
 	idtable_remove(&c->pending, s);
-	call->reply = c->rmsg;
+	reply_copy(call->reply, &c->rmsg);
 	call->fd = fd;
 	call_finish(c, call, 0);
 	return;
@@ -293,12 +322,13 @@ static int send_datagram(struct shmbuf_client *c, const uint8_t *buf, size_t len
 static void send_unmap(void *arg, uint64_t segment_id, uint32_t mode)
 {
 	struct shmbuf_client *c = arg;
-	struct proto_msg m = { .op = PROTO_OP_UNMAP };
+	struct proto_msg m; /* not zeroed whole: only the header and u.unmap are encoded */
 	uint8_t buf[REQUEST_MAX];
 	int n;
 
-	m.u.unmap.segment_id = segment_id;
-	m.u.unmap.modes = mode;
+	m.op = PROTO_OP_UNMAP;
+	m.status = PROTO_OK;
+	m.u.unmap = (struct proto_unmap){ .segment_id = segment_id, .modes = mode };
 	pthread_mutex_lock(&c->lock);
 	if (c->dead) {
 		pthread_mutex_unlock(&c->lock);
@@ -399,7 +429,7 @@ void demux_drain(struct shmbuf_client *c)
 int demux_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out)
 {
 	uint8_t buf[REQUEST_MAX];
-	struct call call = { .fd = -1 };
+	struct call call = { .fd = -1, .reply = m };
 	bool flush;
 	int n, r;
 
@@ -436,7 +466,6 @@ int demux_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out)
 	call_wait(c, &call);
 	r = call.err;
 	if (r == 0) {
-		*m = call.reply;
 		if (fd_out)
 			*fd_out = call.fd;
 		else if (call.fd >= 0)

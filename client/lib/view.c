@@ -19,10 +19,10 @@ _Static_assert(SHMBUF_READ == PROTO_ACQ_READ && SHMBUF_WRITE == PROTO_ACQ_WRITE,
  * checked that we hold it. */
 static int release_lease(shmbuf_client *c, uint64_t lease_id)
 {
-	struct proto_msg m = { .op = PROTO_OP_RELEASE };
+	struct proto_msg m; /* not zeroed whole: only the header and u.release are encoded */
 
-	m.u.release.lease_id = lease_id;
-	m.u.release.flags = PROTO_RELEASE_QUIET;
+	m.op = PROTO_OP_RELEASE;
+	m.u.release = (struct proto_release){ .lease_id = lease_id, .flags = PROTO_RELEASE_QUIET };
 	return demux_send_quiet(c, &m);
 }
 
@@ -81,7 +81,7 @@ static int acquire_undo(shmbuf_client *c, uint64_t lease_id, int err)
 int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length, unsigned flags,
 		   int timeout_ms, shmbuf_view *out, size_t size)
 {
-	struct proto_msg m = { .op = PROTO_OP_ACQUIRE };
+	struct proto_msg m; /* not zeroed whole (over 5 KiB): the header and u.acquire are set */
 	char key[PROTO_NAME_MAX + 1]; /* the cache's key: m turns into the reply */
 	struct proto_acquire_reply a;
 	struct mc_entry *claim;
@@ -92,17 +92,18 @@ int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t
 	    timeout_ms < -1)
 		return -EINVAL;
 	r = client_copy_name(key, name);
-	if (r == 0)
-		r = client_check_owner(c);
 	if (r < 0)
 		return r;
-	memcpy(m.u.acquire.name, key, sizeof(key));
-	m.u.acquire.offset = offset;
-	m.u.acquire.length = length;
-	m.u.acquire.flags = flags;
-	m.u.acquire.timeout_ms = timeout_ms;
+	m.op = PROTO_OP_ACQUIRE;
+	m.seq = 0;
+	m.u.acquire = (struct proto_acquire){
+		.offset = offset, .length = length, .flags = flags, .timeout_ms = timeout_ms,
+	};
+	memcpy(m.u.acquire.name, key, strlen(key) + 1);
 	/* Claim the fd we keep for this name and mode: the daemon sends none
-	 * when it grants that segment. The claim pins it until the reply. */
+	 * when it grants that segment. The claim pins it until the reply. (In
+	 * a child after fork() this touches only the child's copy, and
+	 * demux_call() refuses.) */
 	pthread_mutex_lock(&c->lock);
 	claim = mapcache_claim(&c->cache, key, flags);
 	m.u.acquire.have_segment_id = claim ? claim->segment_id : 0;

@@ -145,9 +145,6 @@ int shmbuf_release(shmbuf_client *c, shmbuf_view *v, size_t size)
 	r = client_check_owner(c);
 	if (r < 0)
 		return r; /* the view stays mapped here; the parent's lease stays its own */
-	/* What the daemon sent meanwhile (an UNMAP, a failed release) is dealt
-	 * with now, even by an application that only ever releases. */
-	demux_drain(c);
 	/* Taking the entry out under the lock makes a second (or concurrent)
 	 * release of the same view find nothing. */
 	pthread_mutex_lock(&c->lock);
@@ -171,7 +168,13 @@ int shmbuf_release(shmbuf_client *c, shmbuf_view *v, size_t size)
 	 * daemon has the RELEASE it may grant the range to a writer. */
 	lease_id = v->lease_id;
 	memset(v, 0, size);
-	return release_lease(c, lease_id);
+	r = release_lease(c, lease_id);
+	/* Then what the daemon sent meanwhile (an UNMAP, a failed release) is
+	 * dealt with, even by an application that only ever releases; after the
+	 * RELEASE is out, so that a waiter's grant is not held up by it. */
+	demux_drain(c);
+	demux_flush(c);
+	return r;
 }
 
 uint64_t shmbuf_release_errors(shmbuf_client *c)

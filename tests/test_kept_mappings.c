@@ -390,6 +390,46 @@ Test(kept_mappings, past_64_segments_the_cache_evicts_and_fds_stay_bounded)
 	expect_clean_shutdown();
 }
 
+/* ---- fork ---- */
+
+struct inherited {
+	shmbuf_client *c;
+	const char *name;
+};
+
+/* A child that inherited the client may only disconnect it: that unmaps the child's copies. */
+static int disconnect_inherited(void *arg)
+{
+	struct inherited *in = arg;
+	shmbuf_view v;
+
+	CHILD_CHECK(shmbuf_acquire(in->c, in->name, 0, 0, SHMBUF_READ, 0, &v, sizeof(v)) == -ECONNRESET);
+	shmbuf_disconnect(in->c);
+	return 0;
+}
+
+Test(kept_mappings, a_child_disconnecting_an_inherited_client_leaves_the_parents_kept_mappings_alone)
+{
+	struct inherited in = { .c = client_new(), .name = seg_name("fork") };
+	const uint8_t *base;
+	shmbuf_view w, r;
+
+	cr_assert_eq(shmbuf_create(in.c, in.name, 64 * KiB, 0600), 0);
+	cr_assert_eq(shmbuf_acquire(in.c, in.name, 0, 0, SHMBUF_WRITE, 0, &w, sizeof(w)), 0);
+	base = mapping_base(&w);
+	cr_assert_eq(shmbuf_release(in.c, &w, sizeof(w)), 0);
+	child_expect_exit(child_spawn(disconnect_inherited, &in), 0);
+	cr_assert_eq(shmbuf_acquire(in.c, in.name, 0, 0, SHMBUF_WRITE, 0, &w, sizeof(w)), 0);
+	cr_assert_eq(mapping_base(&w), base, "the kept mapping is still the parent's");
+	pattern_fill(w.data, w.len, 0, 4);
+	cr_assert_eq(shmbuf_release(in.c, &w, sizeof(w)), 0);
+	cr_assert_eq(shmbuf_acquire(in.c, in.name, 0, 0, SHMBUF_READ, 0, &r, sizeof(r)), 0);
+	cr_assert_eq(pattern_mismatch(r.data, r.len, 0, 4), -1);
+	cr_assert_eq(shmbuf_release(in.c, &r, sizeof(r)), 0);
+	shmbuf_disconnect(in.c);
+	expect_clean_shutdown();
+}
+
 /* ---- threads share one client and its cache ---- */
 
 #define THREADS 4

@@ -156,67 +156,70 @@ static void client_fail_all(struct shmbuf_client *c, const struct proto_msg *err
 	pthread_cond_broadcast(&c->ev_cond);
 }
 
-/* Called with c->lock held: hands the decoded c->rmsg (with fd, or -1) to the
- * call it answers or to the event queue, or breaks the connection. */
-static void demux_deliver(struct shmbuf_client *c, int fd)
+/* Called with c->lock held: a message with seq 0, which answers no request. */
+static void deliver_unasked(struct shmbuf_client *c)
 {
-	struct idtable_slot *s;
-	struct call *call;
-
-	if (c->rmsg.seq == 0 && c->rmsg.status != PROTO_OK) {
-		/* seq 0: the daemon's last word on the whole connection (limit reached,
+	if (c->rmsg.status != PROTO_OK) {
+		/* The daemon's last word on the whole connection (limit reached,
 		 * malformed request, ...) before it closes it. Every pending call gets it. */
-		if (fd >= 0)
-			close(fd);
 		client_fail_all(c, &c->rmsg);
-		return;
-	}
-	if (c->rmsg.seq == 0 && c->rmsg.op == (PROTO_OP_EVENT | PROTO_REPLY_BIT)) {
-		/* Unasked news for a subscriber (status is PROTO_OK here). */
-		if (fd >= 0)
-			close(fd);
+	} else if (c->rmsg.op == (PROTO_OP_EVENT | PROTO_REPLY_BIT)) {
+		/* News for a subscriber. */
 		event_push(c, &c->rmsg.u.event);
-		return;
-	}
-	if (c->rmsg.seq == 0 && c->rmsg.op == (PROTO_OP_UNMAP | PROTO_REPLY_BIT)) {
+	} else if (c->rmsg.op == (PROTO_OP_UNMAP | PROTO_REPLY_BIT)) {
 		/* A destroyed segment with no lease left: let go of it. The
 		 * UNMAP answer goes out with the next send (demux_flush). */
-		if (fd >= 0)
-			close(fd);
 		mapcache_segment_gone(&c->cache, c->rmsg.u.unmap_reply.segment_id);
-		return;
 	}
-	s = idtable_find(&c->pending, c->rmsg.seq);
-	if (!s) {
-		/* No one waits: the answer to a quiet request. Success (a daemon
-		 * that answers every RELEASE) needs nothing; a failure is counted. */
-		if (fd >= 0)
-			close(fd);
-		if (c->rmsg.status != PROTO_OK && c->rmsg.op == (PROTO_OP_RELEASE | PROTO_REPLY_BIT))
-			c->release_errors++;
-		else if (c->rmsg.status != PROTO_OK && c->rmsg.op == (PROTO_OP_UNMAP | PROTO_REPLY_BIT))
-			c->unmap_errors++;
+}
+
+/* Called with c->lock held: a reply nobody waits for, the answer to a quiet
+ * request. Success (a daemon that answers every RELEASE) needs nothing; a
+ * failure is counted. */
+static void deliver_unwaited(struct shmbuf_client *c)
+{
+	if (c->rmsg.status == PROTO_OK)
 		return;
-	}
-	call = s->ptr;
-	/* An error reply has the same layout for every opcode; a success reply
-	 * must answer the request actually made, or its payload means nothing. */
-	if (c->rmsg.status == PROTO_OK && c->rmsg.op != call->reply_op)
-		goto broken;
-	if (fd >= 0 && !(c->rmsg.status == PROTO_OK && c->rmsg.op == (PROTO_OP_ACQUIRE | PROTO_REPLY_BIT))) {
+	if (c->rmsg.op == (PROTO_OP_RELEASE | PROTO_REPLY_BIT))
+		c->release_errors++;
+	else if (c->rmsg.op == (PROTO_OP_UNMAP | PROTO_REPLY_BIT))
+		c->unmap_errors++;
+}
+
+/* Called with c->lock held: hands the decoded c->rmsg (with fd, or -1) to the
+ * call it answers, or to deliver_unasked() / deliver_unwaited(), or breaks the
+ * connection. */
+static void demux_deliver(struct shmbuf_client *c, int fd)
+{
+	bool fd_wanted = c->rmsg.status == PROTO_OK && c->rmsg.op == (PROTO_OP_ACQUIRE | PROTO_REPLY_BIT);
+	struct idtable_slot *s = c->rmsg.seq ? idtable_find(&c->pending, c->rmsg.seq) : NULL;
+	struct call *call = s ? s->ptr : NULL;
+
+	/* Only a grant to a waiting call carries an fd we keep. */
+	if (fd >= 0 && (!call || !fd_wanted)) {
 		close(fd);
 		fd = -1;
+	}
+	if (c->rmsg.seq == 0) {
+		deliver_unasked(c);
+		return;
+	}
+	if (!call) {
+		deliver_unwaited(c);
+		return;
+	}
+	/* An error reply has the same layout for every opcode; a success reply
+	 * must answer the request actually made, or its payload means nothing. */
+	if (c->rmsg.status == PROTO_OK && c->rmsg.op != call->reply_op) {
+		if (fd >= 0)
+			close(fd);
+		client_break(c);
+		return;
 	}
 	idtable_remove(&c->pending, s);
 	reply_copy(call->reply, &c->rmsg);
 	call->fd = fd;
 	call_finish(c, call, 0);
-	return;
-
-broken:
-	if (fd >= 0)
-		close(fd);
-	client_break(c);
 }
 
 void demux_read_one(struct shmbuf_client *c)

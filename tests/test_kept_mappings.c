@@ -490,3 +490,31 @@ Test(kept_mappings, threads_acquire_and_release_through_one_client_at_once)
 	shmbuf_disconnect(c);
 	expect_clean_shutdown();
 }
+
+Test(kept_mappings, a_mapping_outgrown_goes_with_its_last_view)
+{
+	const char *name = seg_name("outgrown");
+	shmbuf_client *c = client_new();
+	const uint8_t *small, *held;
+	shmbuf_view v, old;
+
+	cr_assert_eq(shmbuf_create(c, name, 8 * KiB, 0600), 0);
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_READ, 0, &v, sizeof(v)), 0);
+	small = mapping_base(&v);
+	cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
+	cr_assert_eq(shmbuf_resize(c, name, 1 * MiB), 0);
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_READ, 0, &old, sizeof(old)), 0);
+	held = mapping_base(&old);
+	cr_assert_neq(held, small);
+	cr_assert(!maps_shm(small), "a mapping nobody uses goes when it is outgrown");
+
+	cr_assert_eq(shmbuf_resize(c, name, 2 * MiB), 0);
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_READ, 0, &v, sizeof(v)), 0);
+	cr_assert(maps_shm(held), "a mapping with a view stays");
+	cr_assert_eq(shmbuf_release(c, &old, sizeof(old)), 0);
+	cr_assert(!maps_shm(held), "and goes with its last view");
+	cr_assert(maps_shm(v.data));
+	cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
+	shmbuf_disconnect(c);
+	expect_clean_shutdown();
+}

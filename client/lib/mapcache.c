@@ -305,6 +305,14 @@ int mapcache_attach(struct mapcache *mc, struct mc_entry *claim, const char *nam
 		entry_unpin(mc, e);
 		goto out;
 	}
+	if (m->next && m->next->views == 0) {
+		/* The mapping it replaces has no view left: it goes now. */
+		struct mc_map *old = m->next;
+
+		m->next = old->next;
+		old->next = mc->garbage.maps;
+		mc->garbage.maps = old;
+	}
 	m->views++;
 	*out = m;
 out:

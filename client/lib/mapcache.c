@@ -230,14 +230,16 @@ static bool entry_holds(const struct mc_entry *e, const struct proto_acquire_rep
 }
 
 /* The entry already holding the granted segment: the claimed one, the live one
- * by that name, or a retired one still pinned (a reply that crossed a re-create). */
+ * by that name, or a retired one still pinned (a reply that crossed a re-create).
+ * fd: the one that came, -1 none (the daemon leaves it out only for what we
+ * claimed), FDIO_FD_LOST one came but could not be received. */
 static struct mc_entry *find_holder(struct mapcache *mc, struct mc_entry *claim, struct mc_entry *cur,
 				    const struct proto_acquire_reply *a, uint32_t mode, int fd)
 {
 	if (entry_holds(claim, a, mode, fd))
 		return claim;
-	if (fd < 0)
-		return NULL; /* the daemon left the fd out only for what we claimed */
+	if (fd == -1)
+		return NULL;
 	if (entry_holds(cur, a, mode, fd))
 		return cur;
 	for (struct mc_entry *e = mc->retired_head; e; e = e->lru_next)
@@ -276,14 +278,14 @@ int mapcache_attach(struct mapcache *mc, struct mc_entry *claim, const char *nam
 	struct mc_map *m;
 	int r = 0;
 
-	if (fd == FDIO_FD_LOST) {
-		/* Granted, but this process had no room for the fd. */
-		if (a->segment_id != 0 && (a->flags & PROTO_ACQ_FD) && !find_holder(mc, claim, cur, a, mode, -1))
+	e = find_holder(mc, claim, cur, a, mode, fd);
+	if (!e && fd == FDIO_FD_LOST) {
+		/* Granted, but this process had no room for an fd we needed. */
+		if (a->segment_id != 0 && (a->flags & PROTO_ACQ_FD))
 			owe_unmap(mc, a->segment_id, mode);
 		r = -EMFILE;
 		goto out;
 	}
-	e = find_holder(mc, claim, cur, a, mode, fd);
 	if (e) {
 		if (fd >= 0)
 			close(fd); /* a duplicate: one fd per segment and mode is enough */

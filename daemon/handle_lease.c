@@ -136,10 +136,12 @@ void handle_unmap(struct client *cl, const struct proto_msg *req)
 				   u->modes);
 		return;
 	}
+	/* Modes it was not sent are ignored: a client may answer UNMAP with all
+	 * it might hold. Only when none is left to drop is it an error. */
 	m = mapper_find(cl, u->segment_id);
-	if (!m || (m->modes & u->modes) != u->modes) {
+	if (!m || !(m->modes & u->modes)) {
 		client_reply_error(cl, req, PROTO_E_NOENT,
-				   "this connection was not sent an fd of segment %" PRIu64 " in modes %#x",
+				   "this connection holds no fd of segment %" PRIu64 " in modes %#x",
 				   u->segment_id, u->modes);
 		return;
 	}

@@ -45,14 +45,13 @@ void event_segment(struct server *srv, enum proto_event_type type, const struct 
 	broadcast(srv, &m);
 }
 
-void event_lease(struct server *srv, enum proto_event_type type, uint64_t id, const struct lease *l,
-		 const struct segment *seg, const struct client *by)
+static void send_lease_event(struct server *srv, enum proto_event_type type, uint64_t id, const struct lease *l,
+			     const struct segment *seg, const struct client *by, enum proto_cancel_reason why)
 {
 	struct proto_msg m = { 0 };
 
-	if (!srv->n_subscribers)
-		return;
 	m.u.event.type = (uint16_t)type;
+	m.u.event.reason = why;
 	m.u.event.lease_id = id;
 	m.u.event.offset = l->offset;
 	m.u.event.length = l->length;
@@ -61,6 +60,20 @@ void event_lease(struct server *srv, enum proto_event_type type, uint64_t id, co
 	memcpy(m.u.event.segment, seg->name, sizeof(m.u.event.segment));
 	fill_by(&m.u.event, by);
 	broadcast(srv, &m);
+}
+
+void event_lease(struct server *srv, enum proto_event_type type, uint64_t id, const struct lease *l,
+		 const struct segment *seg, const struct client *by)
+{
+	if (srv->n_subscribers)
+		send_lease_event(srv, type, id, l, seg, by, PROTO_CANCEL_NONE);
+}
+
+void event_lease_cancelled(struct server *srv, uint64_t id, const struct lease *l, const struct segment *seg,
+			   const struct client *by, enum proto_cancel_reason why)
+{
+	if (srv->n_subscribers)
+		send_lease_event(srv, PROTO_EV_LEASE_CANCELLED, id, l, seg, by, why);
 }
 
 void event_client(struct server *srv, enum proto_event_type type, const struct client *cl)

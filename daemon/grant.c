@@ -93,13 +93,28 @@ static void check_size_after_write(struct segment *seg, const struct client *cl)
 		log_err("cannot check the size of segment '%s': %s", seg->name, strerror(-r));
 }
 
+struct grant *grant_blocker(const struct grant *g)
+{
+	const struct lease *l = lease_set_blocker(&g->seg->leases, &g->lease);
+
+	return l ? grant_of(l) : NULL;
+}
+
 void grant_end(struct grant *g)
+{
+	grant_end_why(g, PROTO_CANCEL_NONE);
+}
+
+void grant_end_why(struct grant *g, enum proto_cancel_reason why)
 {
 	struct server *srv = g->cl->srv;
 	struct client *cl = g->cl;
 	bool held_write = g->lease.state == LEASE_GRANTED && g->lease.write;
 
-	event_grant(g->lease.state == LEASE_GRANTED ? PROTO_EV_LEASE_RELEASED : PROTO_EV_LEASE_CANCELLED, g);
+	if (g->lease.state == LEASE_GRANTED)
+		event_grant(PROTO_EV_LEASE_RELEASED, g);
+	else
+		event_lease_cancelled(srv, g->id, &g->lease, g->seg, g->cl, why);
 	if (g->lease.state == LEASE_WAITING)
 		cl->n_waiting--;
 	lease_set_remove(&g->seg->leases, &g->lease);
@@ -183,7 +198,7 @@ static void on_wait_timeout(uv_timer_t *t)
 	struct server *srv = g->cl->srv;
 
 	client_fail_wait(g->cl, g->seq, PROTO_E_TIMEDOUT, "timed out waiting for a lease on '%s'", seg->name);
-	grant_end(g);
+	grant_end_why(g, PROTO_CANCEL_TIMEOUT);
 	grant_settle_later(srv, seg); /* a waiter leaving can unblock those behind it */
 }
 
@@ -213,7 +228,7 @@ void grant_fail_waiters(struct segment *seg, uint64_t size, enum proto_status st
 		else
 			client_fail_wait(g->cl, g->seq, st, "segment '%s' shrank to %" PRIu64 " bytes while waiting",
 					 seg->name, size);
-		grant_end(g);
+		grant_end_why(g, st == PROTO_E_NOENT ? PROTO_CANCEL_DESTROY : PROTO_CANCEL_SHRINK);
 	}
 }
 
@@ -226,7 +241,7 @@ void grant_drop_client(struct client *cl)
 	while ((g = TAILQ_FIRST(&cl->grants))) {
 		struct segment *seg = g->seg;
 
-		grant_end(g);
+		grant_end_why(g, PROTO_CANCEL_DISCONNECT);
 		grant_settle_later(cl->srv, seg);
 	}
 }

@@ -51,6 +51,12 @@ void grant_link(struct grant *g);
 /* Unlink g from everything, say so to subscribers, and free it. The caller
  * settles g's segment after (grant_settle_later()). */
 void grant_end(struct grant *g);
+/* grant_end(), saying why in the LEASE_CANCELLED event of a waiting g. */
+void grant_end_why(struct grant *g, enum proto_cancel_reason why);
+
+/* The grant that holds g (waiting, or refused BUSY) up now, or NULL: see
+ * lease_set_blocker(). */
+struct grant *grant_blocker(const struct grant *g);
 
 /* The linked grant with this id, or NULL. */
 struct grant *grant_find(struct server *srv, uint64_t id);

@@ -54,6 +54,25 @@ static struct segment *acquire_target(struct client *cl, const struct proto_msg 
 	return seg;
 }
 
+/* BUSY names who holds the range up, so a user can find the holder. */
+static void reply_busy(struct client *cl, const struct proto_msg *req, const struct grant *g)
+{
+	const struct grant *b = grant_blocker(g);
+
+	if (!b) { /* cannot happen: the set said BUSY */
+		client_reply_error(cl, req, PROTO_E_BUSY, "range %" PRIu64 "+%" PRIu64 " of '%s' is busy",
+				   g->lease.offset, g->lease.length, g->seg->name);
+		return;
+	}
+	client_reply_error(cl, req, PROTO_E_BUSY,
+			   "range %" PRIu64 "+%" PRIu64 " of '%s' conflicts with %s lease %" PRIu64 " (%" PRIu64
+			   "+%" PRIu64 ") %s by pid %d (%s)",
+			   g->lease.offset, g->lease.length, g->seg->name, b->lease.write ? "write" : "read", b->id,
+			   b->lease.offset, b->lease.length,
+			   b->lease.state == LEASE_WAITING ? "waited for" : "held", (int)b->cl->conn->cred.pid,
+			   b->cl->conn->comm);
+}
+
 void handle_acquire(struct client *cl, const struct proto_msg *req)
 {
 	const struct proto_acquire *a = &req->u.acquire;
@@ -75,10 +94,8 @@ void handle_acquire(struct client *cl, const struct proto_msg *req)
 	g->wants_fd = a->have_segment_id != seg->id;
 	v = lease_set_request(&seg->leases, &g->lease, a->timeout_ms != 0);
 	if (v == LEASE_VERDICT_BUSY) {
+		reply_busy(cl, req, g);
 		grant_free(g);
-		client_reply_error(cl, req, PROTO_E_BUSY,
-				   "range %" PRIu64 "+%" PRIu64 " of '%s' conflicts with a lease held or waited for",
-				   a->offset, length, seg->name);
 		return;
 	}
 	grant_link(g);

@@ -94,6 +94,11 @@ static void fill_lease_entry(struct proto_lease_entry *e, const struct grant *g,
 	e->segment_flags = g->seg->is_destroyed ? PROTO_SEG_DESTROYED : 0;
 	memcpy(e->comm, g->cl->conn->comm, sizeof(e->comm));
 	memcpy(e->segment, g->seg->name, sizeof(e->segment));
+	if (g->lease.state == LEASE_WAITING) {
+		const struct grant *b = grant_blocker(g);
+
+		e->blocked_by = b ? b->id : 0;
+	}
 }
 
 void handle_list_leases(struct client *cl, const struct proto_msg *req)

@@ -187,3 +187,22 @@ bool lease_set_is_empty(const struct lease_set *s)
 {
 	return TAILQ_EMPTY(&s->granted) && TAILQ_EMPTY(&s->waiting);
 }
+
+const struct lease *lease_set_blocker(const struct lease_set *s, const struct lease *l)
+{
+	const struct lease *o;
+
+	if (l->state == LEASE_GRANTED)
+		return NULL;
+	TAILQ_FOREACH(o, &s->granted, link) {
+		if (lease_conflicts(l, o))
+			return o;
+	}
+	TAILQ_FOREACH(o, &s->waiting, link) {
+		if (o == l)
+			break;
+		if (lease_conflicts(l, o))
+			return o;
+	}
+	return NULL;
+}

@@ -84,4 +84,10 @@ uint64_t lease_set_granted_end(const struct lease_set *s);
 
 bool lease_set_is_empty(const struct lease_set *s);
 
+/* Who holds l up (for the words of a BUSY and for listings): the first granted
+ * lease it conflicts with, else the first waiter queued before it (any waiter,
+ * when l is not linked) it conflicts with; NULL when none, or l is granted.
+ * A linear walk: not for per-message paths that succeed. */
+const struct lease *lease_set_blocker(const struct lease_set *s, const struct lease *l);
+
 #endif

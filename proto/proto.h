@@ -259,7 +259,8 @@ enum proto_status {
 	X(U32, uid, _)                                                                \
 	X(U32, segment_flags, _) /* PROTO_SEG_* of the segment */                     \
 	X(STR, comm, COMM)                                                            \
-	X(STR, segment, RNAME)
+	X(STR, segment, RNAME)                                                        \
+	X(U64, blocked_by, _) /* WAITING: the lease id that holds it up now, else 0 */
 
 #define PROTO_CLIENT_ENTRY_FIELDS(X)                                 \
 	X(U64, id, _)     /* daemon-wide, increasing with connection */  \
@@ -295,6 +296,16 @@ enum proto_event_type {
 	PROTO_EV_TYPE_MAX = 10
 };
 
+/* EVENT reason of a LEASE_CANCELLED: why the wait ended. Unknown values are decoded. */
+enum proto_cancel_reason {
+	PROTO_CANCEL_NONE = 0,       /* not a LEASE_CANCELLED */
+	PROTO_CANCEL_TIMEOUT = 1,    /* its timeout_ms passed */
+	PROTO_CANCEL_DESTROY = 2,    /* its segment was destroyed */
+	PROTO_CANCEL_SHRINK = 3,     /* a resize cut its range */
+	PROTO_CANCEL_DISCONNECT = 4, /* its connection closed */
+	PROTO_CANCEL_CANCEL = 5,     /* given up on request (reserved for a CANCEL request) */
+};
+
 #define PROTO_EVENT_FIELDS(X)                                                                                     \
 	X(U16, type, _)      /* enum proto_event_type; unknown types are decoded, not rejected */                 \
 	X(U64, time_ns, _)   /* CLOCK_REALTIME */                                                                 \
@@ -307,7 +318,8 @@ enum proto_event_type {
 	X(U32, pid, _)                                                                                            \
 	X(U32, uid, _)                                                                                            \
 	X(STR, comm, COMM)                                                                                        \
-	X(STR, segment, RNAME) /* "" for CLIENT_* events */
+	X(STR, segment, RNAME) /* "" for CLIENT_* events */                                                       \
+	X(U32, reason, _)    /* LEASE_CANCELLED: enum proto_cancel_reason; else 0 */
 
 /* Any reply with status != PROTO_OK carries only this, whatever its opcode.
  * The encoder cuts a longer message short rather than refuse it. */

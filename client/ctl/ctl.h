@@ -34,6 +34,8 @@ struct args {
 	uint8_t fill;
 	int wait_ms;              /* 0 unless --wait */
 	double for_s;
+	const char *segment;      /* watch --segment: only this segment's events, else NULL */
+	uint32_t event_types;     /* watch --type: bit 1u << type of each type shown; 0: all */
 };
 
 /* Connect to args->socket_path. Returns 0, or prints why (with a hint) and

@@ -32,6 +32,8 @@ enum opt {
 	/* Every command takes these two. */
 	OPT_HELP = 1u << 11,
 	OPT_SOCKET = 1u << 12,
+	OPT_SEGMENT = 1u << 13,
+	OPT_TYPE = 1u << 14,
 };
 
 struct opt_def {
@@ -53,6 +55,8 @@ static const struct opt_def opt_defs[] = {
 	{ OPT_WRITE, { "write", no_argument, NULL, 'w' } },
 	{ OPT_HELP, { "help", no_argument, NULL, 'h' } },
 	{ OPT_SOCKET, { "socket", required_argument, NULL, 's' } },
+	{ OPT_SEGMENT, { "segment", required_argument, NULL, 256 + 13 } },
+	{ OPT_TYPE, { "type", required_argument, NULL, 't' } },
 };
 
 #define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
@@ -126,10 +130,17 @@ static const struct command commands[] = {
 	  "  -r, --read         take a read lease (shared)\n"
 	  "  -w, --write        take a write lease (exclusive over its range)\n" RANGE_HELP WAIT_HELP
 	  "      --for SECONDS  release after SECONDS (decimals allowed)\n" },
-	{ "watch", NULL, cmd_watch, OPT_JSON, 0, 0, "[--json]", "print events as they happen",
+	{ "watch", NULL, cmd_watch, OPT_JSON | OPT_SEGMENT | OPT_TYPE, 0, 0, "[--segment NAME] [--type TYPE,...] [--json]",
+	  "print events as they happen",
 	  "Print one line per event (segment created, resized, destroyed, freed; lease\n"
 	  "acquired, released, waiting, cancelled; client connected, disconnected)\n"
-	  "until interrupted.\n\n"
+	  "until interrupted. A cancelled wait says why it ended (timeout, destroy,\n"
+	  "shrink, disconnect, cancel).\n\n"
+	  "      --segment NAME only events about segment NAME (and its leases)\n"
+	  "  -t, --type TYPE,...\n"
+	  "                     only these event types: segment, lease, client (every\n"
+	  "                     type of that kind) or one type, e.g. lease-cancelled;\n"
+	  "                     repeat the option or separate types with commas\n"
 	  "  -j, --json         print one JSON object per line\n" },
 };
 
@@ -232,10 +243,12 @@ int ctl_connect(const struct args *a, shmbuf_client **out)
 	}
 	if (tried_system)
 		fprintf(stderr, "shmbufctl: nor at the system service's socket %s\n", SHMBUF_SYSTEM_SOCKET);
-	fprintf(stderr, "shmbufctl: hint: is shmbufd running? Start it with 'shmbufd --socket %s' "
-			"(or 'systemctl start shmbufd'),\n"
-			"shmbufctl: hint: or point --socket or $SHMBUF_SOCKET at the socket it listens on\n",
-		path);
+	/* Installed, shmbufd is on PATH; in a source checkout it is not, and run-daemon builds it. */
+	fprintf(stderr, "shmbufctl: hint: is shmbufd running? Start it with 'shmbufd --socket %s'\n"
+			"shmbufctl: hint: (from a source checkout: './scripts/run-daemon --socket %s'; the system\n"
+			"shmbufctl: hint: service: 'systemctl start shmbufd'), or point --socket or $SHMBUF_SOCKET\n"
+			"shmbufctl: hint: at the socket it listens on\n",
+		path, path);
 	return EXIT_UNREACHABLE;
 }
 
@@ -330,6 +343,50 @@ static int parse_long_opt(const char *cmd, const char *opt, const char *arg, int
 	return 0;
 }
 
+/* --type: a comma-separated list of kinds (segment, lease, client) and
+ * event names (shmbuf_event_name()), added to *types as bits 1u << type. */
+static int parse_event_types(const char *cmd, const char *arg, uint32_t *types)
+{
+	static const struct {
+		const char *kind;
+		int first, last;
+	} kinds[] = {
+		{ "segment", SHMBUF_EVENT_SEGMENT_CREATED, SHMBUF_EVENT_SEGMENT_FREED },
+		{ "lease", SHMBUF_EVENT_LEASE_ACQUIRED, SHMBUF_EVENT_LEASE_CANCELLED },
+		{ "client", SHMBUF_EVENT_CLIENT_CONNECTED, SHMBUF_EVENT_CLIENT_DISCONNECTED },
+	};
+	const char *p = arg;
+
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		bool found = false;
+
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]) && !found; k++) {
+			if (strlen(kinds[k].kind) == n && strncmp(p, kinds[k].kind, n) == 0) {
+				for (int t = kinds[k].first; t <= kinds[k].last; t++)
+					*types |= 1u << t;
+				found = true;
+			}
+		}
+		for (int t = SHMBUF_EVENT_SEGMENT_CREATED; t <= SHMBUF_EVENT_CLIENT_DISCONNECTED && !found; t++) {
+			const char *name = shmbuf_event_name(t);
+
+			if (strlen(name) == n && strncmp(p, name, n) == 0) {
+				*types |= 1u << t;
+				found = true;
+			}
+		}
+		if (!found)
+			return usage_error(cmd,
+					   "--type: '%.*s' is not an event type (segment, lease, client, or one of "
+					   "segment-created, ..., client-disconnected; see shmbufctl(1))",
+					   (int)n, p);
+		if (!p[n])
+			return 0;
+		p += n + 1;
+	}
+}
+
 /* Apply option val (from getopt_long) to a. Returns 0 or an exit status. */
 static int apply_opt(const struct command *cmd, struct args *a, int val, const char *arg)
 {
@@ -384,6 +441,11 @@ static int apply_opt(const struct command *cmd, struct args *a, int val, const c
 	case 'r':
 		a->read = true;
 		return 0;
+	case 256 + 13:
+		a->segment = arg;
+		return 0;
+	case 't':
+		return parse_event_types(cmd->name, arg, &a->event_types);
 	case 'w':
 		a->write = true;
 		return 0;

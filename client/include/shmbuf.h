@@ -252,6 +252,8 @@ typedef struct shmbuf_lease_info {
 	pid_t pid;              /* holder's credentials at connect time */
 	uid_t uid;
 	char comm[SHMBUF_COMM_MAX + 1];
+	uint64_t blocked_by;    /* SHMBUF_LEASE_WAITING: the lease (held or waited for ahead
+				 * of it) that holds this request up now; else 0 */
 } shmbuf_lease_info;
 
 /* shmbuf_client_info.flags */
@@ -315,7 +317,16 @@ typedef struct shmbuf_event {
 	uint64_t size;          /* segment and lease events: the segment's size */
 	uint64_t lease_id, offset, length; /* lease events */
 	uint32_t flags;         /* lease events: SHMBUF_LEASE_WRITE */
+	uint32_t reason;        /* SHMBUF_EVENT_LEASE_CANCELLED: SHMBUF_CANCEL_*; else 0 */
 } shmbuf_event;
+
+/* shmbuf_event.reason: why a wait ended without a lease. Newer daemons may send
+ * values not listed; 0 from a daemon that does not say. */
+#define SHMBUF_CANCEL_TIMEOUT 1    /* its timeout_ms passed */
+#define SHMBUF_CANCEL_DESTROY 2    /* its segment was destroyed */
+#define SHMBUF_CANCEL_SHRINK 3     /* a resize cut its range */
+#define SHMBUF_CANCEL_DISCONNECT 4 /* its client disconnected */
+#define SHMBUF_CANCEL_CANCEL 5     /* its client gave up on it */
 
 /* Ask the daemon to send this client an event for every change from now on.
  * Events queue in the library until read with shmbuf_next_event(); a client

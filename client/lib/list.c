@@ -101,6 +101,7 @@ static void lease_from_wire(const struct proto_list_reply *page, uint32_t i, voi
 		.age_ns = e->age_ns,
 		.pid = (pid_t)e->pid,
 		.uid = (uid_t)e->uid,
+		.blocked_by = e->blocked_by,
 	};
 	memcpy(l->segment, e->segment, sizeof(l->segment));
 	memcpy(l->comm, e->comm, sizeof(l->comm));

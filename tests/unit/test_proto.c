@@ -169,7 +169,7 @@ static size_t build_samples(struct proto_msg *s)
 		struct proto_lease_entry *e = &s[n].u.list_reply.e.leases[i];
 
 		*e = (struct proto_lease_entry){ (uint64_t)i, 7, UINT64_MAX, 1, 99, PROTO_LEASE_WRITE | PROTO_LEASE_WAITING,
-						 1, 2, PROTO_SEG_DESTROYED, "", "" };
+						 1, 2, PROTO_SEG_DESTROYED, "", "", UINT64_MAX };
 		memset(e->comm, 'c', PROTO_COMM_MAX);
 		strcpy(e->segment, long_name);
 	}
@@ -187,7 +187,7 @@ static size_t build_samples(struct proto_msg *s)
 
 	s[n] = reply(PROTO_OP_EVENT, 0);
 	s[n].u.event = (struct proto_event){ PROTO_EV_LEASE_ACQUIRED, 1700000000123456789ull, 5, 9, 4096, 8192,
-					     1ull << 20, PROTO_LEASE_WRITE, 777, 1000, "writer", "seg" };
+					     1ull << 20, PROTO_LEASE_WRITE, 777, 1000, "writer", "seg", 0 };
 	n++;
 	s[n] = reply(PROTO_OP_EVENT, 0);
 	s[n].u.event = (struct proto_event){ .type = PROTO_EV_CLIENT_CONNECTED, .client_id = 6 };
@@ -536,7 +536,7 @@ static void g_list_leases_reply(struct proto_msg *m)
 	m->u.list_reply.next_cursor = 7;
 	m->u.list_reply.count = 1;
 	m->u.list_reply.e.leases[0] = (struct proto_lease_entry){
-		7, 2, 4096, 4096, 1000000000, PROTO_LEASE_WRITE | PROTO_LEASE_WAITING, 0x1234, 1000, 0, "cat", "frames",
+		7, 2, 4096, 4096, 1000000000, PROTO_LEASE_WRITE | PROTO_LEASE_WAITING, 0x1234, 1000, 0, "cat", "frames", 6,
 	};
 }
 
@@ -569,8 +569,8 @@ static void g_event(struct proto_msg *m)
 {
 	*m = reply(PROTO_OP_EVENT, 0);
 	m->u.event = (struct proto_event){
-		PROTO_EV_LEASE_ACQUIRED, 0x0102030405060708ull, 2, 7, 4096, 4096, 8192, PROTO_LEASE_WRITE, 0x1234, 1000,
-		"cat", "frames",
+		PROTO_EV_LEASE_CANCELLED, 0x0102030405060708ull, 2, 7, 4096, 4096, 8192, PROTO_LEASE_WRITE, 0x1234, 1000,
+		"cat", "frames", PROTO_CANCEL_TIMEOUT,
 	};
 }
 
@@ -619,9 +619,9 @@ static const struct golden goldens[] = {
 	  " | 0100000000000000 0020000000000000 0807060504030201 80010000 e8030000 64000000 34120000"
 	  " 01000000 00000000 02000000 01000000 0600 6672616d6573" },
 	{ "LIST_LEASES reply", g_list_leases_reply,
-	  "0a80 0000 05000000 51000000 00000000 | 0700000000000000 | 01000000"
+	  "0a80 0000 05000000 59000000 00000000 | 0700000000000000 | 01000000"
 	  " | 0700000000000000 0200000000000000 0010000000000000 0010000000000000 00ca9a3b00000000"
-	  " 03000000 34120000 e8030000 00000000 0300 636174 0600 6672616d6573" },
+	  " 03000000 34120000 e8030000 00000000 0300 636174 0600 6672616d6573 0600000000000000" },
 	{ "LIST_CLIENTS reply", g_list_clients_reply,
 	  "0b80 0000 06000000 62000000 00000000 | 0000000000000000 | 02000000"
 	  " | 0100000000000000 0500000000000000 34120000 e8030000 64000000 01000000 00000000 01000000 0200 7368"
@@ -630,9 +630,9 @@ static const struct golden goldens[] = {
 	{ "UNMAP", g_unmap, "0d00 0000 08000000 10000000 00000000 | 0807060504030201 | 03000000 | 00000000" },
 	{ "UNMAP from the daemon", g_unmap_reply, "0d80 0000 00000000 08000000 00000000 | 0500000000000000" },
 	{ "EVENT", g_event,
-	  "4080 0000 00000000 4b000000 00000000 | 0500 | 0807060504030201 | 0200000000000000 | 0700000000000000"
+	  "4080 0000 00000000 4f000000 00000000 | 0800 | 0807060504030201 | 0200000000000000 | 0700000000000000"
 	  " | 0010000000000000 | 0010000000000000 | 0020000000000000 | 01000000 | 34120000 | e8030000"
-	  " | 0300 636174 | 0600 6672616d6573" },
+	  " | 0300 636174 | 0600 6672616d6573 | 01000000" },
 	{ "error reply", g_error, "0580 0900 06000000 04000000 00000000 | 0200 6e6f" },
 };
 
@@ -1228,7 +1228,7 @@ Test(proto, a_full_lease_page_fits_in_the_largest_message)
 	size_t len = encode_sample(PROTO_OP_LIST_LEASES | PROTO_REPLY_BIT, buf, NULL);
 
 	cr_assert_eq(len, PROTO_HEADER_SIZE + 12 + PROTO_LIST_PAGE * (5 * 8 + 4 * 4 + 2 + PROTO_COMM_MAX + 2 +
-								       PROTO_NAME_MAX));
+								       PROTO_NAME_MAX + 8));
 	cr_assert_leq(len, PROTO_MAX_MESSAGE);
 }
 

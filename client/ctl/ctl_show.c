@@ -190,8 +190,7 @@ static void leases_json(const shmbuf_lease_info *v, size_t n)
 		json_user(&j, v[i].uid);
 		json_str(&j, "comm", v[i].comm);
 		json_u64(&j, "age_ns", v[i].age_ns);
-		if (v[i].flags & SHMBUF_LEASE_WAITING)
-			json_u64(&j, "blocked_by", v[i].blocked_by);
+		json_u64(&j, "blocked_by", v[i].blocked_by); /* 0 for held leases */
 		json_close(&j, '}');
 	}
 	json_close(&j, ']');

@@ -24,6 +24,7 @@
 #include "listen.h"
 #include "log.h"
 #include "mapper.h"
+#include "size.h"
 
 #define ACCEPT_BATCH 16
 
@@ -289,6 +290,7 @@ static void start_handles(struct server *srv)
 
 int daemon_init(struct server *srv, uv_loop_t *loop, const struct server_config *cfg)
 {
+	char max_bytes[64];
 	int r = init_state(srv, loop, cfg);
 
 	if (r < 0) {
@@ -307,9 +309,10 @@ int daemon_init(struct server *srv, uv_loop_t *loop, const struct server_config 
 	if (getrandom(&srv->instance, sizeof(srv->instance), 0) != sizeof(srv->instance))
 		srv->instance = (uint64_t)getpid() << 32 ^ srv->started_ns; /* no entropy yet: still unique */
 	start_handles(srv);
-	log_notice("shmbufd %s listening on %s (limits: %llu bytes, %u segments, %u clients, %u leases per client)",
-		   SHMBUF_VERSION_STR, srv->socket_path, (unsigned long long)cfg->limits.max_bytes,
-		   cfg->limits.max_segments, cfg->limits.max_connections, cfg->limits.max_leases);
+	size_human(cfg->limits.max_bytes, max_bytes, sizeof(max_bytes));
+	log_notice("shmbufd %s listening on %s (limits: %s, %u segments, %u clients, %u leases per client)",
+		   SHMBUF_VERSION_STR, srv->socket_path, max_bytes, cfg->limits.max_segments,
+		   cfg->limits.max_connections, cfg->limits.max_leases);
 	return 0;
 fail:
 	free(srv->conn_env.rxbuf);

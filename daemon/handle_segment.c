@@ -12,14 +12,39 @@
 #include "grant.h"
 #include "job.h"
 #include "log.h"
+#include "size.h"
 
 bool handle_name_is_valid(struct client *cl, const struct proto_msg *req, const char *name)
 {
+	char why[96];
+
 	if (proto_name_is_valid(name, strlen(name)))
 		return true;
 	client_reply_error(cl, req, PROTO_E_INVAL,
-			   "invalid segment name: use 1-255 printable ASCII bytes, not starting with '/'");
+			   "invalid segment name: %s (use 1-255 printable ASCII bytes, not starting with '/')",
+			   proto_name_problem(name, strlen(name), why, sizeof(why)));
 	return false;
+}
+
+/* NOSPC: the kernel has no room for size bytes of shared memory. */
+static void reply_no_shm(struct client *cl, const struct proto_msg *req, uint64_t size)
+{
+	char want[64];
+
+	size_human(size, want, sizeof(want));
+	client_reply_error(cl, req, PROTO_E_NOSPC, "no memory for %s in /dev/shm", want);
+}
+
+/* NOSPC for `more` bytes past --max-bytes, in sizes a person reads. */
+static void reply_over_byte_limit(struct client *cl, const struct proto_msg *req, uint64_t more)
+{
+	char want[64], used[64], max[64];
+
+	size_human(more, want, sizeof(want));
+	size_human(cl->srv->quota.bytes, used, sizeof(used));
+	size_human(cl->srv->cfg.limits.max_bytes, max, sizeof(max));
+	client_reply_error(cl, req, PROTO_E_NOSPC, "%s more would pass the byte limit of %s (%s in use)", want, max,
+			   used);
 }
 
 struct segment *handle_find_segment(struct client *cl, const struct proto_msg *req, const char *name)
@@ -49,8 +74,7 @@ static void finish_create(struct server *srv, struct client *cl, const struct pr
 		if (!is_out_of_memory)
 			log_err("cannot create a shared-memory object for '%s': %s", seg->name, strerror(-err));
 		if (cl && is_out_of_memory)
-			client_reply_error(cl, req, PROTO_E_NOSPC, "no memory for %" PRIu64 " bytes in /dev/shm",
-					   seg->size);
+			reply_no_shm(cl, req, seg->size);
 		else if (cl && (err == -EMFILE || err == -ENFILE))
 			client_reply_error(cl, req, PROTO_E_LIMIT, "shmbufd is out of file descriptors");
 		else if (cl)
@@ -97,10 +121,7 @@ static bool create_is_allowed(struct client *cl, const struct proto_msg *req)
 		return false;
 	}
 	if (quota_bytes_would_exceed(&srv->quota, r->size)) {
-		client_reply_error(cl, req, PROTO_E_NOSPC,
-				   "%" PRIu64 " more bytes would pass the byte limit (%" PRIu64 " of %" PRIu64
-				   " in use)",
-				   r->size, srv->quota.bytes, srv->cfg.limits.max_bytes);
+		reply_over_byte_limit(cl, req, r->size);
 		return false;
 	}
 	return true;
@@ -157,7 +178,7 @@ void handle_destroy(struct client *cl, const struct proto_msg *req)
 static void reply_resize_failed(struct client *cl, const struct proto_msg *req, uint64_t size, int err)
 {
 	if (err == -ENOSPC || err == -ENOMEM || err == -EFBIG)
-		client_reply_error(cl, req, PROTO_E_NOSPC, "no memory for %" PRIu64 " bytes in /dev/shm", size);
+		reply_no_shm(cl, req, size);
 	else
 		client_reply_error(cl, req, PROTO_E_INTERNAL, "cannot resize the shared-memory object: %s",
 				   strerror(-err));
@@ -182,7 +203,7 @@ static void finish_grow(struct server *srv, struct client *cl, const struct prot
 		if (ftruncate(seg->fd_rw, (off_t)seg->size) < 0)
 			log_err("cannot trim segment '%s': %s", seg->name, strerror(errno));
 		if (cl && (err == -ENOSPC || err == -ENOMEM))
-			client_reply_error(cl, req, PROTO_E_NOSPC, "no memory for %" PRIu64 " bytes in /dev/shm", to);
+			reply_no_shm(cl, req, to);
 		else if (cl)
 			client_reply_error(cl, req, PROTO_E_INTERNAL, "cannot grow the shared-memory object: %s",
 					   strerror(-err));
@@ -212,10 +233,7 @@ static bool resize_is_allowed(struct client *cl, const struct proto_msg *req, st
 		return false;
 	}
 	if (size > seg->size && quota_bytes_would_exceed(&srv->quota, size - seg->size)) {
-		client_reply_error(cl, req, PROTO_E_NOSPC,
-				   "%" PRIu64 " more bytes would pass the byte limit (%" PRIu64 " of %" PRIu64
-				   " in use)",
-				   size - seg->size, srv->quota.bytes, srv->cfg.limits.max_bytes);
+		reply_over_byte_limit(cl, req, size - seg->size);
 		return false;
 	}
 	if (seg->is_growing) {

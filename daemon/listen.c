@@ -20,16 +20,30 @@
 /* The socket's directory must be ours (or root's) and not writable by others,
  * or another user could have put it there to swap in a socket of their own
  * (e.g. a pre-made /tmp/shmbuf-<uid>). */
-static int socket_dir_is_safe(const char *dir)
+static int socket_dir_is_safe(const char *path)
 {
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct stat st;
+	char *p;
 
-	if (stat(dir, &st) < 0)
+	snprintf(dir, sizeof(dir), "%s", path);
+	p = strrchr(dir, '/');
+	if (!p || p == dir)
+		return 0; /* the working directory or /: not of our making (as before) */
+	*p = '\0';
+	if (stat(dir, &st) < 0) {
+		log_err("cannot check the socket's directory %s: %s", dir, strerror(errno));
 		return -errno;
-	if ((st.st_uid != geteuid() && st.st_uid != 0) ||
-	    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
-		log_err("%s is owned by uid %d or writable by others; refusing to put the socket there", dir,
-			(int)st.st_uid);
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		log_err("refusing to put the socket in %s: the directory is owned by uid %d, not by us (uid %d) or root",
+			dir, (int)st.st_uid, (int)geteuid());
+		return -EPERM;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+		log_err("refusing to put the socket in %s: the directory is writable by %s (mode %04o) and not sticky; "
+			"chmod go-w it or choose another --socket",
+			dir, (st.st_mode & S_IWOTH) ? "others" : "its group", (unsigned)(st.st_mode & 07777));
 		return -EPERM;
 	}
 	return 0;
@@ -55,7 +69,7 @@ static int mkdir_parents(const char *path, mode_t mode)
 	}
 	if (mkdir(buf, mode) < 0 && errno != EEXIST)
 		return -errno;
-	return socket_dir_is_safe(buf);
+	return 0;
 }
 
 /* A socket file that exists may be a live daemon's or a stale one. */
@@ -131,6 +145,9 @@ int listen_open(struct server *srv)
 		log_err("cannot create the directory for %s: %s", srv->socket_path, strerror(-r));
 		return r;
 	}
+	r = socket_dir_is_safe(srv->socket_path);
+	if (r < 0)
+		return r;
 	r = clear_stale_socket(&addr);
 	if (r < 0)
 		return r;

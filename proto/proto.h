@@ -25,6 +25,7 @@
 #define proto_encode shmbuf__proto_encode
 #define proto_decode shmbuf__proto_decode
 #define proto_name_is_valid shmbuf__proto_name_is_valid
+#define proto_name_problem shmbuf__proto_name_problem
 #define proto_make_error shmbuf__proto_make_error
 #define proto_status_to_errno shmbuf__proto_status_to_errno
 #define proto_errno_to_status shmbuf__proto_errno_to_status
@@ -406,6 +407,11 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m, const char
 
 /* Names: 1..255 bytes of printable ASCII (0x20..0x7e), not starting with '/'. */
 bool proto_name_is_valid(const char *name, size_t len);
+/* What is wrong with a name proto_name_is_valid() refuses, in words, into buf
+ * (cap bytes): "the name is empty", "the name starts with '/'", "byte 0x1f at
+ * position 3 is not printable ASCII", "the name is longer than 255 bytes".
+ * Returns buf, or NULL when the name is valid. Not for hot paths. */
+const char *proto_name_problem(const char *name, size_t len, char *buf, size_t cap);
 
 /* Convenience constructors: fill m as an error reply to request req. */
 void proto_make_error(struct proto_msg *m, const struct proto_msg *req,

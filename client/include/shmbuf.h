@@ -64,7 +64,10 @@ extern "C" {
 #define SHMBUF_EXPORT
 #endif
 
-/* Longest segment name, in bytes. Names are printable ASCII and must not start with '/'. */
+/* Longest segment name, in bytes. Names are 1 to 255 bytes of printable ASCII
+ * (0x20-0x7e) not starting with '/'. They are keys, never paths: spaces and a
+ * trailing '/' are allowed, and "a", "a/" and "a " are different names. A refused
+ * name fails with -EINVAL (-ENAMETOOLONG) and shmbuf_last_error_detail() says why. */
 #define SHMBUF_NAME_MAX 255
 
 /* Flags for shmbuf_acquire(): exactly one of these. */
@@ -189,8 +192,10 @@ SHMBUF_EXPORT int shmbuf_stat(shmbuf_client *c, const char *name, shmbuf_stat_in
 SHMBUF_EXPORT const char *shmbuf_strerror(int err);
 
 /* The daemon's own words for the last failed call made by this thread (for
- * example "offset 4096 + length 8192 exceeds segment size 8192"), or "" when
- * the last failure was local. Valid until this thread's next call. */
+ * example "offset 4096 + length 8192 exceeds segment size 8192"; a BUSY names
+ * the lease, pid and command that holds the range), the library's words for a
+ * segment name it refused itself, or "" for other local failures. Valid until
+ * this thread's next call. */
 SHMBUF_EXPORT const char *shmbuf_last_error_detail(void);
 
 /* The library's version string, e.g. "0.1.0" (the version macros above are the header's). */

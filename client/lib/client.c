@@ -31,8 +31,13 @@ int client_copy_name(char dst[PROTO_NAME_MAX + 1], const char *name)
 	if (!name)
 		return -EINVAL;
 	len = strnlen(name, PROTO_NAME_MAX + 1);
-	if (len > PROTO_NAME_MAX)
-		return -ENAMETOOLONG;
+	/* Checked here, not only by the encoder, so that the caller learns from
+	 * shmbuf_last_error_detail() what is wrong with the name. */
+	if (!proto_name_is_valid(name, len)) {
+		snprintf(error_detail, sizeof(error_detail), "invalid segment name: %s",
+			 proto_name_problem(name, len, dst, PROTO_NAME_MAX + 1));
+		return len > PROTO_NAME_MAX ? -ENAMETOOLONG : -EINVAL;
+	}
 	memcpy(dst, name, len + 1);
 	return 0;
 }

@@ -61,8 +61,9 @@ struct shmbuf_client {
  * Returns 0 in the connecting process, else -ECONNRESET (with a detail). */
 int client_check_owner(const struct shmbuf_client *c);
 
-/* Copies name into a wire name field; proto_encode() checks its characters.
- * Returns 0, -EINVAL for NULL, -ENAMETOOLONG. */
+/* Copies a valid segment name into a wire name field. Returns 0, -EINVAL for
+ * NULL or an invalid name, -ENAMETOOLONG; an invalid name's fault is put in
+ * words for shmbuf_last_error_detail(). */
 int client_copy_name(char dst[PROTO_NAME_MAX + 1], const char *name);
 
 /* Hands a filled struct (src, the library's own src_size bytes) to a caller

@@ -210,7 +210,7 @@ static int list_all(shmbuf_client *c, struct listing *l, const char *name, void 
 		return -EINVAL;
 	*out = NULL;
 	*count = 0;
-	r = client_copy_name(filter, name);
+	r = name[0] ? client_copy_name(filter, name) : (filter[0] = '\0', 0); /* "": no filter */
 	if (r < 0)
 		return r;
 	r = listing_fetch(c, l, filter);

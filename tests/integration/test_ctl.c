@@ -515,6 +515,49 @@ Test(ctl, missing_segments_exit_1)
 	expect_clean_shutdown();
 }
 
+Test(ctl, a_bad_name_is_refused_saying_what_is_wrong)
+{
+	static const struct {
+		const char *name, *why;
+	} bad[] = {
+		{ "", "the name is empty" },
+		{ "/frames", "starts with '/'" },
+		{ "cam\x01", "byte 0x01 at position 4 is not printable ASCII" },
+	};
+	char long_name[300], odd[64];
+	struct proc p;
+	struct jv *v;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_expect_eq(CTL(&p, "create", bad[i].name, "4K"), 1, "%s", p.e.p);
+		cr_expect(strstr(p.e.p, bad[i].why), "'%s': %s", bad[i].name, p.e.p);
+		proc_free(&p);
+	}
+	memset(long_name, 'n', 256);
+	long_name[256] = '\0';
+	cr_expect_eq(CTL(&p, "destroy", long_name), 1, "%s", p.e.p);
+	cr_expect(strstr(p.e.p, "longer than 255 bytes"), "%s", p.e.p);
+	proc_free(&p);
+
+	/* Spaces and a trailing '/' are accepted on purpose (names are keys, not paths). */
+	snprintf(odd, sizeof(odd), "%s cam 0/", seg_name("odd"));
+	free(ctl_ok("create", odd, "4K"));
+	v = CTL_JSON("list", "--json");
+	cr_expect_not_null(jv_find(jv_array(v, "segments"), "name", odd));
+	json_free(v);
+	expect_clean_shutdown();
+}
+
+Test(ctl, limit_errors_give_sizes_in_words)
+{
+	struct proc p;
+
+	cr_expect_eq(CTL(&p, "create", seg_name("huge"), "1E"), 1, "%s", p.e.p);
+	cr_expect(strstr(p.e.p, "1 EiB more would pass the byte limit of "), "%s", p.e.p);
+	proc_free(&p);
+	expect_clean_shutdown();
+}
+
 /* ---- hold and leases, across processes ---- */
 
 Test(ctl, hold_in_one_process_shows_in_leases_of_another)

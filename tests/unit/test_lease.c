@@ -666,3 +666,29 @@ Test(lease, random_steps_match_a_brute_force_model)
 	model_check(&md, true);
 	lease_set_deinit(&md.set);
 }
+
+Test(lease, blocker_is_the_first_held_conflict_else_the_first_waiter_ahead)
+{
+	struct lease_set s;
+	struct lease r1, w, r2, busy, far;
+
+	lease_set_init(&s);
+	cr_assert_eq(request(&s, &r1, 0, 10, false, true), LEASE_VERDICT_GRANTED);
+	cr_assert_eq(request(&s, &w, 0, 10, true, true), LEASE_VERDICT_WAIT);
+	cr_assert_eq(request(&s, &r2, 5, 10, false, true), LEASE_VERDICT_WAIT);
+	cr_assert_null(lease_set_blocker(&s, &r1), "a granted lease is blocked by nothing");
+	cr_assert_eq(lease_set_blocker(&s, &w), &r1, "the writer waits for the held reader");
+	cr_assert_eq(lease_set_blocker(&s, &r2), &w, "the reader shares with r1 but queues behind w");
+	/* A refused request (not linked) names what it met: held leases first. */
+	cr_assert_eq(request(&s, &busy, 8, 4, true, false), LEASE_VERDICT_BUSY);
+	cr_assert_eq(lease_set_blocker(&s, &busy), &r1);
+	cr_assert_eq(request(&s, &far, 100, 1, true, true), LEASE_VERDICT_GRANTED);
+	cr_assert_null(lease_set_blocker(&s, &far));
+
+	lease_set_remove(&s, &r1);
+	cr_assert_null(lease_set_blocker(&s, &w), "nothing holds w up any more: it is next");
+	lease_set_remove(&s, &w);
+	lease_set_remove(&s, &r2);
+	lease_set_remove(&s, &far);
+	lease_set_deinit(&s);
+}

@@ -64,13 +64,13 @@ static void reply_busy(struct client *cl, const struct proto_msg *req, const str
 				   g->lease.offset, g->lease.length, g->seg->name);
 		return;
 	}
+	/* The name last: a long one is what the 200-byte message may cut. */
 	client_reply_error(cl, req, PROTO_E_BUSY,
-			   "range %" PRIu64 "+%" PRIu64 " of '%s' conflicts with %s lease %" PRIu64 " (%" PRIu64
-			   "+%" PRIu64 ") %s by pid %d (%s)",
-			   g->lease.offset, g->lease.length, g->seg->name, b->lease.write ? "write" : "read", b->id,
-			   b->lease.offset, b->lease.length,
-			   b->lease.state == LEASE_WAITING ? "waited for" : "held", (int)b->cl->conn->cred.pid,
-			   b->cl->conn->comm);
+			   "range %" PRIu64 "+%" PRIu64 " conflicts with %s lease %" PRIu64 " (%" PRIu64 "+%" PRIu64
+			   ") %s by pid %d (%s) on '%s'",
+			   g->lease.offset, g->lease.length, b->lease.write ? "write" : "read", b->id, b->lease.offset,
+			   b->lease.length, b->lease.state == LEASE_WAITING ? "waited for" : "held",
+			   (int)b->cl->conn->cred.pid, b->cl->conn->comm, g->seg->name);
 }
 
 void handle_acquire(struct client *cl, const struct proto_msg *req)

@@ -92,7 +92,8 @@ static const struct command commands[] = {
 	{ "leases", NULL, cmd_leases, OPT_JSON, 0, 1, "[NAME] [--json]", "one row per lease, waiting requests too",
 	  "List leases held and acquire requests waiting, of every segment or of NAME:\n"
 	  "id, segment, offset, length, read or write, held or waiting, the holder's\n"
-	  "pid, user and command name, and age.\n\n"
+	  "pid, user and command name, age, and for a waiting request the lease\n"
+	  "that blocks it (BLOCKED-BY).\n\n"
 	  "  -j, --json         print one JSON object\n" },
 	{ "clients", NULL, cmd_clients, OPT_JSON, 0, 0, "[--json]", "one row per connection",
 	  "List connections to shmbufd: id, pid, user, command name, leases held,\n"
@@ -136,7 +137,7 @@ static const struct command commands[] = {
 	  "acquired, released, waiting, cancelled; client connected, disconnected)\n"
 	  "until interrupted. A cancelled wait says why it ended (timeout, destroy,\n"
 	  "shrink, disconnect, cancel).\n\n"
-	  "      --segment NAME only events about segment NAME (and its leases)\n"
+	  "      --segment NAME only events about segment NAME and its leases\n"
 	  "  -t, --type TYPE,...\n"
 	  "                     only these event types: segment, lease, client (every\n"
 	  "                     type of that kind) or one type, e.g. lease-cancelled;\n"

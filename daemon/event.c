@@ -31,13 +31,16 @@ static void fill_by(struct proto_event *ev, const struct client *by)
 	memcpy(ev->comm, by->conn->comm, sizeof(ev->comm));
 }
 
+/* Called on every acquire and release: with nobody subscribed they cost one
+ * branch, so the 5.4 KiB struct proto_msg is zeroed only past that test. */
 void event_segment(struct server *srv, enum proto_event_type type, const struct segment *seg,
 		   const struct client *by)
 {
-	struct proto_msg m = { 0 };
+	struct proto_msg m;
 
 	if (!srv->n_subscribers)
 		return;
+	memset(&m, 0, sizeof(m));
 	m.u.event.type = (uint16_t)type;
 	m.u.event.size = seg->size;
 	memcpy(m.u.event.segment, seg->name, sizeof(m.u.event.segment));
@@ -48,10 +51,11 @@ void event_segment(struct server *srv, enum proto_event_type type, const struct 
 void event_lease(struct server *srv, enum proto_event_type type, uint64_t id, const struct lease *l,
 		 const struct segment *seg, const struct client *by)
 {
-	struct proto_msg m = { 0 };
+	struct proto_msg m;
 
 	if (!srv->n_subscribers)
 		return;
+	memset(&m, 0, sizeof(m));
 	m.u.event.type = (uint16_t)type;
 	m.u.event.lease_id = id;
 	m.u.event.offset = l->offset;
@@ -65,10 +69,11 @@ void event_lease(struct server *srv, enum proto_event_type type, uint64_t id, co
 
 void event_client(struct server *srv, enum proto_event_type type, const struct client *cl)
 {
-	struct proto_msg m = { 0 };
+	struct proto_msg m;
 
 	if (!srv->n_subscribers)
 		return;
+	memset(&m, 0, sizeof(m));
 	m.u.event.type = (uint16_t)type;
 	fill_by(&m.u.event, cl);
 	broadcast(srv, &m);

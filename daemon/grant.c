@@ -145,12 +145,15 @@ void grant_fd_refused(struct client *cl, struct conn_tag tag)
 
 bool grant_send(struct grant *g, bool is_owed)
 {
-	struct proto_msg rep = { .op = PROTO_OP_ACQUIRE | PROTO_REPLY_BIT, .seq = g->seq };
+	struct proto_msg rep; /* 5.4 KiB: only the header and u.acquire_reply are encoded */
 	struct segment *seg = g->seg;
 	struct conn_tag tag = { .id = g->id, .seq = g->seq };
 	uint32_t mode = g->lease.write ? PROTO_ACQ_WRITE : PROTO_ACQ_READ;
 	int fd = -1, is_new = 0;
 
+	memset(&rep, 0, offsetof(struct proto_msg, u) + sizeof(rep.u.acquire_reply));
+	rep.op = PROTO_OP_ACQUIRE | PROTO_REPLY_BIT;
+	rep.seq = g->seq;
 	rep.u.acquire_reply.lease_id = g->id;
 	rep.u.acquire_reply.offset = g->lease.offset;
 	rep.u.acquire_reply.length = g->lease.length;

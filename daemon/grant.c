@@ -62,6 +62,11 @@ void grant_link(struct grant *g)
 	g->cl->n_grants++;
 	if (g->lease.state == LEASE_WAITING)
 		g->cl->n_waiting++;
+	/* uthash frees its table with the last item and allocates it again with
+	 * the next, on every acquire+release while nothing else is held. An anchor
+	 * that is never a lease (id 0: lease ids start at 1) keeps the table. */
+	if (!srv->grant_anchor && (srv->grant_anchor = calloc(1, sizeof(*srv->grant_anchor))))
+		HASH_ADD(hh, srv->grants, id, sizeof(srv->grant_anchor->id), srv->grant_anchor);
 	HASH_ADD(hh, srv->grants, id, sizeof(g->id), g);
 }
 

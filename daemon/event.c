@@ -31,8 +31,9 @@ static void fill_by(struct proto_event *ev, const struct client *by)
 	memcpy(ev->comm, by->conn->comm, sizeof(ev->comm));
 }
 
-/* Called on every acquire and release: with nobody subscribed they cost one
- * branch, so the 5.4 KiB struct proto_msg is zeroed only past that test. */
+/* These run on every change (event_lease twice per acquire and release): with
+ * nobody subscribed they cost one branch, so the 5.4 KiB struct proto_msg is
+ * zeroed only past that test. */
 void event_segment(struct server *srv, enum proto_event_type type, const struct segment *seg,
 		   const struct client *by)
 {

@@ -336,6 +336,11 @@ void daemon_deinit(struct server *srv)
 		client_free(cl);
 	}
 	grant_settle_all(srv); /* frees the destroyed segments */
+	if (srv->grant_anchor) {
+		HASH_DEL(srv->grants, srv->grant_anchor);
+		free(srv->grant_anchor);
+		srv->grant_anchor = NULL;
+	}
 	/* Only live segments are left (destroyed ones went with their last grant),
 	 * and those a grow job still holds: unlinked now, freed when it is done. */
 	for (seg = TAILQ_FIRST(&srv->all_segments); seg; seg = next) {

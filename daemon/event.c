@@ -31,13 +31,17 @@ static void fill_by(struct proto_event *ev, const struct client *by)
 	memcpy(ev->comm, by->conn->comm, sizeof(ev->comm));
 }
 
+/* These run on every change (event_lease twice per acquire and release): with
+ * nobody subscribed they cost one branch, so the 5.4 KiB struct proto_msg is
+ * zeroed only past that test. */
 void event_segment(struct server *srv, enum proto_event_type type, const struct segment *seg,
 		   const struct client *by)
 {
-	struct proto_msg m = { 0 };
+	struct proto_msg m;
 
 	if (!srv->n_subscribers)
 		return;
+	memset(&m, 0, sizeof(m));
 	m.u.event.type = (uint16_t)type;
 	m.u.event.size = seg->size;
 	memcpy(m.u.event.segment, seg->name, sizeof(m.u.event.segment));
@@ -48,8 +52,9 @@ void event_segment(struct server *srv, enum proto_event_type type, const struct 
 static void send_lease_event(struct server *srv, enum proto_event_type type, uint64_t id, const struct lease *l,
 			     const struct segment *seg, const struct client *by, enum proto_cancel_reason why)
 {
-	struct proto_msg m = { 0 };
+	struct proto_msg m;
 
+	memset(&m, 0, sizeof(m));
 	m.u.event.type = (uint16_t)type;
 	m.u.event.reason = why;
 	m.u.event.lease_id = id;
@@ -78,10 +83,11 @@ void event_lease_cancelled(struct server *srv, uint64_t id, const struct lease *
 
 void event_client(struct server *srv, enum proto_event_type type, const struct client *cl)
 {
-	struct proto_msg m = { 0 };
+	struct proto_msg m;
 
 	if (!srv->n_subscribers)
 		return;
+	memset(&m, 0, sizeof(m));
 	m.u.event.type = (uint16_t)type;
 	fill_by(&m.u.event, cl);
 	broadcast(srv, &m);

@@ -62,6 +62,11 @@ void grant_link(struct grant *g)
 	g->cl->n_grants++;
 	if (g->lease.state == LEASE_WAITING)
 		g->cl->n_waiting++;
+	/* uthash frees its table with the last item and allocates it again with
+	 * the next, on every acquire+release while nothing else is held. An anchor
+	 * that is never a lease (id 0: lease ids start at 1) keeps the table. */
+	if (!srv->grant_anchor && (srv->grant_anchor = calloc(1, sizeof(*srv->grant_anchor))))
+		HASH_ADD(hh, srv->grants, id, sizeof(srv->grant_anchor->id), srv->grant_anchor);
 	HASH_ADD(hh, srv->grants, id, sizeof(g->id), g);
 }
 
@@ -160,12 +165,15 @@ void grant_fd_refused(struct client *cl, struct conn_tag tag)
 
 bool grant_send(struct grant *g, bool is_owed)
 {
-	struct proto_msg rep = { .op = PROTO_OP_ACQUIRE | PROTO_REPLY_BIT, .seq = g->seq };
+	struct proto_msg rep; /* 5.4 KiB: only the header and u.acquire_reply are encoded */
 	struct segment *seg = g->seg;
 	struct conn_tag tag = { .id = g->id, .seq = g->seq };
 	uint32_t mode = g->lease.write ? PROTO_ACQ_WRITE : PROTO_ACQ_READ;
 	int fd = -1, is_new = 0;
 
+	memset(&rep, 0, offsetof(struct proto_msg, u) + sizeof(rep.u.acquire_reply));
+	rep.op = PROTO_OP_ACQUIRE | PROTO_REPLY_BIT;
+	rep.seq = g->seq;
 	rep.u.acquire_reply.lease_id = g->id;
 	rep.u.acquire_reply.offset = g->lease.offset;
 	rep.u.acquire_reply.length = g->lease.length;

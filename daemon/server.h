@@ -51,6 +51,7 @@ struct server {
 	uint64_t started_ns;  /* CLOCK_REALTIME */
 	struct segment *segments; /* live segments by name */
 	struct grant *grants;     /* all grants by id */
+	struct grant *grant_anchor; /* id 0, no client, never a lease: keeps grants' table allocated */
 	struct mapper *mappers;   /* who was sent which segment's fds, by (segment, client) id */
 	TAILQ_HEAD(, segment) all_segments; /* every segment still in memory, by id */
 	TAILQ_HEAD(, grant) all_grants;     /* every grant, by id */

@@ -15,9 +15,33 @@
 #include "demux.h"
 #include "error.h"
 
+/* getpid() is a system call (glibc no longer caches it), and every call makes
+ * this check, twice per acquire and release: the pid is read once and read
+ * again in the child of each fork(). Only a child made without the atfork
+ * handlers (_Fork(), a raw clone) would go unnoticed, as with vfork() today. */
+static pid_t self_pid;
+static pthread_once_t self_pid_once = PTHREAD_ONCE_INIT;
+
+static void self_pid_refresh(void)
+{
+	self_pid = getpid();
+}
+
+static void self_pid_init(void)
+{
+	self_pid_refresh();
+	pthread_atfork(NULL, NULL, self_pid_refresh);
+}
+
+static pid_t self(void)
+{
+	pthread_once(&self_pid_once, self_pid_init);
+	return self_pid;
+}
+
 int client_check_owner(const struct shmbuf_client *c)
 {
-	if (c->owner == getpid())
+	if (c->owner == self())
 		return 0;
 	snprintf(error_detail, sizeof(error_detail),
 		 "this client was connected by process %d; after fork() connect a new one", (int)c->owner);
@@ -131,7 +155,7 @@ static struct shmbuf_client *client_new(uint64_t page_size)
 		return NULL;
 	c->sock = -1;
 	c->page_size = page_size;
-	c->owner = getpid();
+	c->owner = self();
 	c->next_seq = 1;
 	mapcache_init(&c->cache);
 	if (pthread_mutex_init(&c->lock, NULL) != 0)

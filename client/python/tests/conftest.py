@@ -28,6 +28,7 @@ class Daemon:
     """One shmbufd on <dir>/shmbufd.sock, logging to <dir>/shmbufd.log."""
 
     def __init__(self, *extra_args, socket_mode=None):
+        self.killed = False  # by the test, on purpose: its /dev/shm objects may stay
         self.dir = tempfile.mkdtemp(prefix="shmbuf-py.")
         self.path = os.path.join(self.dir, "shmbufd.sock")
         self.log_path = os.path.join(self.dir, "shmbufd.log")
@@ -102,7 +103,7 @@ def daemon():
     d = Daemon()
     yield d
     left = d.stop()
-    assert not left, "shmbufd left /dev/shm objects behind: %s" % sorted(left)
+    assert not left or d.killed, "shmbufd left /dev/shm objects behind: %s" % sorted(left)
 
 
 @pytest.fixture
@@ -117,7 +118,7 @@ def daemon_factory():
     yield start
     for d in started:
         left = d.stop()
-        assert not left, "shmbufd left /dev/shm objects behind: %s" % sorted(left)
+        assert not left or d.killed, "shmbufd left /dev/shm objects behind: %s" % sorted(left)
 
 
 @pytest.fixture

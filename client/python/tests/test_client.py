@@ -335,3 +335,23 @@ def test_permission_error_when_the_socket_refuses_us(daemon):
                    "try:\n    shmbuf.Client(sys.argv[1])\nexcept PermissionError as e:\n"
                    "    print('connect', e.errno, e.filename == sys.argv[1])", daemon.path)
     assert "connect 13 True" in r.stdout, r.stderr
+
+
+def test_type_stub_matches_the_module():
+    """shmbuf.pyi names what the module has, and the module has what the stub names."""
+    import ast
+    with open(os.path.join(os.path.dirname(__file__), "..", "shmbuf.pyi")) as f:
+        stub = ast.parse(f.read())
+    classes = {n.name: n for n in stub.body if isinstance(n, ast.ClassDef)}
+    functions = {n.name for n in stub.body if isinstance(n, ast.FunctionDef)}
+    public = {k for k in dir(shmbuf) if not k.startswith("_")}
+    assert public == set(classes) | functions | {"SYSTEM_SOCKET", "NAME_MAX"}
+    for name, node in classes.items():
+        members = {n.name for n in ast.walk(node) if isinstance(n, ast.FunctionDef)}
+        members |= {n.target.id for n in node.body if isinstance(n, ast.AnnAssign)}
+        members -= {"__init__", "__buffer__", "__release_buffer__"}
+        runtime = getattr(shmbuf, name)
+        assert {m for m in members if not hasattr(runtime, m)} == set(), name
+        if name in ("Client", "View"):
+            mine = {k for k in vars(runtime) if not k.startswith("__") or k in ("__enter__", "__exit__")}
+            assert mine <= members, (name, mine - members)

@@ -13,7 +13,7 @@
  * the PROTO_*_FIELDS lists); its struct here, and the tables codec.c walks
  * (layout.c), are expanded from it. Likewise PROTO_STATUS_MAP for statuses.
  * Adding a message: a line in PROTO_OPS, its field lists, a FIELD_TABLE in
- * layout.c, any check beyond layout there, golden bytes in tests/test_proto.c
+ * layout.c, any check beyond layout there, golden bytes in tests/unit/test_proto.c
  * and a worked example in docs/protocol.md.
  */
 #ifndef SHMBUF_PROTO_H

@@ -48,11 +48,7 @@
 extern "C" {
 #endif
 
-#define SHMBUF_VERSION_MAJOR 0
-#define SHMBUF_VERSION_MINOR 1
-#define SHMBUF_VERSION_PATCH 0
-#define SHMBUF_VERSION_STRING "0.1.0"
-#define SHMBUF_VERSION_HEX ((SHMBUF_VERSION_MAJOR << 16) | (SHMBUF_VERSION_MINOR << 8) | SHMBUF_VERSION_PATCH)
+#include <shmbuf_version.h> /* SHMBUF_VERSION_MAJOR, _MINOR, _PATCH, _STRING, _HEX */
 
 #if defined(SHMBUF_BUILDING) && defined(__GNUC__)
 #define SHMBUF_EXPORT __attribute__((visibility("default")))

@@ -70,10 +70,17 @@ Test(install, puts_every_file_in_its_place)
 			     "shmbufctl is built but not installed");
 		cr_expect_eq(access(installed(SHMBUF_INSTALL_MANDIR "/man1/shmbufctl.1"), R_OK), 0,
 			     "shmbufctl is built but its manual page is not installed");
-		/* It finds the installed libshmbuf by itself, from a prefix outside the linker's path. */
-		expect_sh(in_dir("ctl-version.log"), "env -u LD_LIBRARY_PATH '%s' --version",
+		/* No RUNPATH (Debian policy): from a prefix outside the linker's path it runs with
+		 * LD_LIBRARY_PATH, as the README says. */
+		expect_sh(in_dir("ctl-version.log"), "LD_LIBRARY_PATH='%s' '%s' --version",
+			  installed(SHMBUF_INSTALL_LIBDIR), installed(SHMBUF_INSTALL_BINDIR "/shmbufctl"));
+		expect_sh(in_dir("ctl-rpath.log"), "! readelf -d '%s' | grep -E 'RPATH|RUNPATH'",
 			  installed(SHMBUF_INSTALL_BINDIR "/shmbufctl"));
 	}
+	expect_sh(in_dir("shmbufd-rpath.log"), "! readelf -d '%s' | grep -E 'RPATH|RUNPATH'",
+		  installed(SHMBUF_INSTALL_BINDIR "/shmbufd"));
+	cr_expect_eq(access(installed(SHMBUF_INSTALL_INCLUDEDIR "/shmbuf_version.h"), R_OK), 0,
+		     "shmbuf.h includes shmbuf_version.h: it must be installed beside it");
 
 	/* Configured for the prefix given to `cmake --install`, not the one given to cmake. */
 	snprintf(want, sizeof(want), "\nExecStart=%s\n", installed(SHMBUF_INSTALL_BINDIR "/shmbufd"));
@@ -210,12 +217,12 @@ static const char consumer_c[] =
 	"		return fail(\"connect\", e);\n"
 	"	if ((e = shmbuf_create(w, argv[2], 4096, 0600)) < 0)\n"
 	"		return fail(\"create\", e);\n"
-	"	if ((e = shmbuf_acquire(w, argv[2], 0, sizeof(msg), SHMBUF_WRITE, 5000, &wv, sizeof(wv))) < 0)\n"
+	"	if ((e = shmbuf_acquire(w, argv[2], 0, sizeof(msg), SHMBUF_WRITE, 10000, &wv, sizeof(wv))) < 0)\n"
 	"		return fail(\"acquire for writing\", e);\n"
 	"	memcpy(wv.data, msg, sizeof(msg));\n"
 	"	if ((e = shmbuf_release(w, &wv, sizeof(wv))) < 0)\n"
 	"		return fail(\"release\", e);\n"
-	"	if ((e = shmbuf_acquire(r, argv[2], 0, sizeof(msg), SHMBUF_READ, 5000, &rv, sizeof(rv))) < 0)\n"
+	"	if ((e = shmbuf_acquire(r, argv[2], 0, sizeof(msg), SHMBUF_READ, 10000, &rv, sizeof(rv))) < 0)\n"
 	"		return fail(\"acquire for reading\", e);\n"
 	"	if (memcmp(rv.data, msg, sizeof(msg)) != 0) {\n"
 	"		fprintf(stderr, \"the read lease does not see the written bytes\\n\");\n"

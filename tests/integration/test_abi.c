@@ -308,12 +308,12 @@ Test(abi, events_in_older_and_newer_layouts)
 	cr_assert_eq(shmbuf_create(c, name, 4096, 0600), 0);
 	cr_assert_eq(shmbuf_destroy(c, name), 0);
 	memset(buf, CANARY, sizeof(buf));
-	cr_assert_eq(shmbuf_next_event(w, (shmbuf_event *)old, sizeof(*old), 5000), 0);
+	cr_assert_eq(shmbuf_next_event(w, (shmbuf_event *)old, sizeof(*old), 10000), 0);
 	cr_expect_eq(old->type, SHMBUF_EVENT_SEGMENT_CREATED);
 	cr_expect_neq(old->time_ns, 0);
 	expect_bytes(buf, sizeof(*old), sizeof(buf), CANARY, "past the old event");
 	memset(&nw, JUNK, sizeof(nw));
-	cr_assert_eq(shmbuf_next_event(w, &nw.e, sizeof(nw), 5000), 0);
+	cr_assert_eq(shmbuf_next_event(w, &nw.e, sizeof(nw), 10000), 0);
 	cr_expect_eq(nw.e.type, SHMBUF_EVENT_SEGMENT_DESTROYED);
 	cr_expect_str_eq(nw.e.segment, name);
 	cr_expect_eq(nw.e.flags, 0);

@@ -176,7 +176,7 @@ Test(segments, a_waiter_whose_range_is_cut_off_by_a_shrink_gets_erange)
 	cr_assert_eq(wait_for_waiters(c, name, 1, 10000), 0);
 	cr_assert_eq(shmbuf_resize(c, name, 4096), 0, "only granted leases hold a shrink back");
 	child_expect_exit(pid, 0);
-	cr_assert_eq(wait_for_waiters(c, name, 0, 1000), 0);
+	cr_assert_eq(wait_for_waiters(c, name, 0, 10000), 0);
 	cr_assert_eq(shmbuf_release(c, &w, sizeof(w)), 0);
 	shmbuf_disconnect(c);
 	expect_clean_shutdown();
@@ -309,7 +309,7 @@ Test(segments, disconnecting_unmaps_views_and_closes_every_fd)
 	/* The daemon ends the four leases still held when the client went: a writer
 	 * over the whole segment gets in (waiting covers the daemon noticing the hang-up). */
 	other = client_new();
-	cr_assert_eq(shmbuf_acquire(other, name, 0, 0, SHMBUF_WRITE, 5000, &w, sizeof(w)), 0);
+	cr_assert_eq(shmbuf_acquire(other, name, 0, 0, SHMBUF_WRITE, 10000, &w, sizeof(w)), 0);
 	cr_assert_eq(shmbuf_stat(other, name, &st, sizeof(st)), 0);
 	cr_assert_eq(st.read_leases, 0);
 	cr_assert_eq(st.write_leases, 1);

@@ -131,21 +131,21 @@ Test(introspect, next_event_needs_a_subscription_and_keeps_its_deadline)
 	start = now_ms();
 	cr_expect_eq(shmbuf_next_event(c, &e, sizeof(e), 150), -ETIMEDOUT);
 	cr_expect_geq(now_ms() - start, 150);
-	cr_expect_lt(now_ms() - start, 2000);
+	cr_expect_lt(now_ms() - start, 10000, "a 150 ms wait hung");
 	shmbuf_disconnect(c);
 	expect_clean_shutdown();
 }
 
-/* Next event of the given type on the segment, skipping others; fails after 5 s. */
+/* Next event of the given type on the segment, skipping others; fails after 10 s. */
 static shmbuf_event expect_event(shmbuf_client *c, int type, const char *segment)
 {
-	int64_t end = now_ms() + 5000;
+	int64_t end = now_ms() + 10000;
 	shmbuf_event e;
 
 	for (;;) {
 		int left = (int)(end - now_ms()), r;
 
-		cr_assert_gt(left, 0, "no %s event for '%s' within 5 s", shmbuf_event_name(type), segment);
+		cr_assert_gt(left, 0, "no %s event for '%s' within 10 s", shmbuf_event_name(type), segment);
 		r = shmbuf_next_event(c, &e, sizeof(e), left);
 		cr_assert(r == 0 || r == -ETIMEDOUT, "shmbuf_next_event: %s", shmbuf_strerror(r));
 		if (r == 0 && e.type == type && strcmp(e.segment, segment) == 0)
@@ -270,7 +270,7 @@ Test(introspect, event_waits_keep_deadlines_and_take_over_reading)
 	cr_assert_eq(shmbuf_acquire(holder, name, 0, 0, SHMBUF_WRITE, 0, &hv, sizeof(hv)), 0);
 	cr_assert_eq(shmbuf_subscribe(c), 0);
 	cr_assert_eq(pthread_create(&tb, NULL, acquire_thread, &b), 0);
-	cr_assert_eq(wait_for_waiters(holder, name, 1, 5000), 0);
+	cr_assert_eq(wait_for_waiters(holder, name, 1, 10000), 0);
 
 	/* The waiting request's own event is the last one for now. */
 	e = expect_event(c, SHMBUF_EVENT_LEASE_WAITING, name);
@@ -278,7 +278,7 @@ Test(introspect, event_waits_keep_deadlines_and_take_over_reading)
 	start = now_ms();
 	cr_expect_eq(shmbuf_next_event(c, &e, sizeof(e), 200), -ETIMEDOUT);
 	cr_expect_geq(now_ms() - start, 200);
-	cr_expect_lt(now_ms() - start, 3000);
+	cr_expect_lt(now_ms() - start, 10000, "a 200 ms wait hung");
 
 	cr_assert_eq(pthread_create(&tw, NULL, wait_event_thread, &w), 0);
 	cr_assert_eq(shmbuf_release(holder, &hv, sizeof(hv)), 0);
@@ -349,9 +349,9 @@ static int two_waits_child(void *arg)
 	w1 = (typeof(w1)){ c, t->name, 0, 2 };
 	w2 = (typeof(w2)){ c, t->name, 1, 1 };
 	CHILD_CHECK(pthread_create(&a, NULL, wait_forever, &w1) == 0);
-	CHILD_CHECK(wait_for_waiters(c, t->name, 1, 5000) == 0);
+	CHILD_CHECK(wait_for_waiters(c, t->name, 1, 10000) == 0);
 	CHILD_CHECK(pthread_create(&b, NULL, wait_forever, &w2) == 0);
-	CHILD_CHECK(wait_for_waiters(c, t->name, 2, 5000) == 0);
+	CHILD_CHECK(wait_for_waiters(c, t->name, 2, 10000) == 0);
 	CHILD_CHECK(chan_send(&t->ready, 'w') == 0);
 	pause();
 	return 0;
@@ -377,7 +377,7 @@ Test(introspect, a_departing_clients_waits_are_cancelled_and_none_is_granted_to_
 	child_expect_signal(pid, SIGKILL);
 	/* Everything up to the child's disconnect event. */
 	for (;;) {
-		cr_assert_eq(shmbuf_next_event(w, &e, sizeof(e), 5000), 0, "events stopped before the child's disconnect");
+		cr_assert_eq(shmbuf_next_event(w, &e, sizeof(e), 10000), 0, "events stopped before the child's disconnect");
 		if (e.type == SHMBUF_EVENT_LEASE_WAITING && e.pid == pid)
 			child_client = e.client_id;
 		if (e.type == SHMBUF_EVENT_LEASE_CANCELLED && e.client_id == child_client)
@@ -416,8 +416,8 @@ Test(introspect, events_past_the_librarys_queue_are_counted_as_dropped)
 	}
 	dropped = shmbuf_events_dropped(w);
 	cr_assert_geq(dropped, 6300 - 4096 - 16, "only %llu events counted as dropped", (unsigned long long)dropped);
-	/* The last events follow the last reply: wait for them, briefly. */
-	while ((uint64_t)n + shmbuf_events_dropped(w) < 6300 && shmbuf_next_event(w, &e, sizeof(e), 2000) == 0)
+	/* The last events follow the last reply: wait for them (the loop ends at the 6300th). */
+	while ((uint64_t)n + shmbuf_events_dropped(w) < 6300 && shmbuf_next_event(w, &e, sizeof(e), 10000) == 0)
 		n++;
 	cr_assert_eq(shmbuf_next_event(w, &e, sizeof(e), 0), -ETIMEDOUT, "no event beyond the 6300");
 	cr_assert_eq((uint64_t)n + shmbuf_events_dropped(w), 6300, "%d read + %llu dropped", n,

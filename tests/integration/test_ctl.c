@@ -15,380 +15,12 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "json.h"
+#include "proc.h"
 
 TestSuite(ctl, .init = daemon_setup, .fini = daemon_teardown, .timeout = 60);
 
 #define RUN_TIMEOUT_MS 10000
-
-/* ---- a small JSON parser: checks that output is valid JSON and reads fields ---- */
-
-enum jv_type { JV_NULL, JV_BOOL, JV_NUM, JV_STR, JV_ARR, JV_OBJ };
-
-struct jv {
-	enum jv_type type;
-	bool b;
-	char *s;          /* JV_STR: the decoded string; JV_NUM: the literal */
-	size_t n;         /* members of JV_ARR, JV_OBJ */
-	struct jv *items;
-	char **keys;      /* JV_OBJ */
-};
-
-struct jp {
-	const char *p;
-	const char *why; /* set on the first error */
-};
-
-static bool jp_fail(struct jp *jp, const char *why)
-{
-	if (!jp->why)
-		jp->why = why;
-	return false;
-}
-
-/* The next character, consumed; never steps past the terminating NUL. */
-static char jp_next(struct jp *jp)
-{
-	return *jp->p ? *jp->p++ : '\0';
-}
-
-static void jp_space(struct jp *jp)
-{
-	while (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r')
-		jp->p++;
-}
-
-static void put_utf8(char **o, unsigned cp)
-{
-	unsigned char *q = (unsigned char *)*o;
-
-	if (cp < 0x80) {
-		*q++ = (unsigned char)cp;
-	} else if (cp < 0x800) {
-		*q++ = (unsigned char)(0xc0 | cp >> 6);
-		*q++ = (unsigned char)(0x80 | (cp & 0x3f));
-	} else if (cp < 0x10000) {
-		*q++ = (unsigned char)(0xe0 | cp >> 12);
-		*q++ = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-		*q++ = (unsigned char)(0x80 | (cp & 0x3f));
-	} else {
-		*q++ = (unsigned char)(0xf0 | cp >> 18);
-		*q++ = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
-		*q++ = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-		*q++ = (unsigned char)(0x80 | (cp & 0x3f));
-	}
-	*o = (char *)q;
-}
-
-static bool jp_hex4(struct jp *jp, unsigned *out)
-{
-	*out = 0;
-	for (int i = 0; i < 4; i++) {
-		char c = jp_next(jp);
-
-		*out <<= 4;
-		if (c >= '0' && c <= '9')
-			*out |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			*out |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			*out |= (unsigned)(c - 'A' + 10);
-		else
-			return jp_fail(jp, "bad \\u escape");
-	}
-	return true;
-}
-
-/* Length of a valid UTF-8 sequence at s, 0 if there is none. */
-static int utf8_seq(const unsigned char *s)
-{
-	int n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : 0;
-
-	for (int i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0)))
-		return 0; /* overlong, surrogate */
-	if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90)))
-		return 0;
-	return n;
-}
-
-static bool jp_string(struct jp *jp, char **out)
-{
-	size_t cap = strlen(jp->p) + 1;
-	char *o = malloc(cap), *start = o;
-
-	cr_assert_not_null(o);
-	if (jp_next(jp) != '"') {
-		free(start);
-		return jp_fail(jp, "expected a string");
-	}
-	for (;;) {
-		unsigned char c = (unsigned char)*jp->p;
-
-		if (c == '"') {
-			jp->p++;
-			break;
-		}
-		if (c < 0x20) {
-			free(start);
-			return jp_fail(jp, c ? "control character in a string" : "unterminated string");
-		}
-		if (c == '\\') {
-			unsigned cp;
-
-			jp->p++;
-			switch (jp_next(jp)) {
-			case '"': *o++ = '"'; break;
-			case '\\': *o++ = '\\'; break;
-			case '/': *o++ = '/'; break;
-			case 'b': *o++ = '\b'; break;
-			case 'f': *o++ = '\f'; break;
-			case 'n': *o++ = '\n'; break;
-			case 'r': *o++ = '\r'; break;
-			case 't': *o++ = '\t'; break;
-			case 'u':
-				if (!jp_hex4(jp, &cp)) {
-					free(start);
-					return false;
-				}
-				if (cp >= 0xd800 && cp <= 0xdbff) {
-					unsigned lo;
-
-					if (jp->p[0] != '\\' || jp->p[1] != 'u') {
-						free(start);
-						return jp_fail(jp, "lone high surrogate");
-					}
-					jp->p += 2;
-					if (!jp_hex4(jp, &lo) || lo < 0xdc00 || lo > 0xdfff) {
-						free(start);
-						return jp_fail(jp, "bad low surrogate");
-					}
-					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-				} else if (cp >= 0xdc00 && cp <= 0xdfff) {
-					free(start);
-					return jp_fail(jp, "lone low surrogate");
-				}
-				put_utf8(&o, cp);
-				break;
-			default:
-				free(start);
-				return jp_fail(jp, "bad escape");
-			}
-			continue;
-		}
-		if (c < 0x80) {
-			*o++ = (char)c;
-			jp->p++;
-		} else {
-			int n = utf8_seq((const unsigned char *)jp->p);
-
-			if (n == 0) {
-				free(start);
-				return jp_fail(jp, "invalid UTF-8");
-			}
-			memcpy(o, jp->p, (size_t)n);
-			o += n;
-			jp->p += n;
-		}
-	}
-	*o = '\0';
-	*out = start;
-	return true;
-}
-
-static bool jp_digits(struct jp *jp)
-{
-	if (*jp->p < '0' || *jp->p > '9')
-		return false;
-	while (*jp->p >= '0' && *jp->p <= '9')
-		jp->p++;
-	return true;
-}
-
-static bool jp_value(struct jp *jp, struct jv *v, int depth);
-
-static bool jp_members(struct jp *jp, struct jv *v, int depth, char close)
-{
-	size_t cap = 0;
-
-	jp->p++;
-	jp_space(jp);
-	if (*jp->p == close) {
-		jp->p++;
-		return true;
-	}
-	for (;;) {
-		char *key = NULL;
-
-		if (v->n == cap) {
-			cap = cap ? cap * 2 : 8;
-			v->items = realloc(v->items, cap * sizeof(*v->items));
-			v->keys = realloc(v->keys, cap * sizeof(*v->keys));
-			cr_assert(v->items && v->keys);
-		}
-		jp_space(jp);
-		if (close == '}') {
-			if (!jp_string(jp, &key))
-				return false;
-			jp_space(jp);
-			if (jp_next(jp) != ':') {
-				free(key);
-				return jp_fail(jp, "expected ':'");
-			}
-		}
-		v->keys[v->n] = key;
-		if (!jp_value(jp, &v->items[v->n], depth + 1))
-			return false;
-		v->n++;
-		jp_space(jp);
-		if (*jp->p == ',') {
-			jp->p++;
-			continue;
-		}
-		if (jp_next(jp) == close)
-			return true;
-		return jp_fail(jp, "expected ',' or a closing bracket");
-	}
-}
-
-static bool jp_value(struct jp *jp, struct jv *v, int depth)
-{
-	const char *start;
-
-	*v = (struct jv){ 0 };
-	if (depth > 32)
-		return jp_fail(jp, "nested too deep");
-	jp_space(jp);
-	switch (*jp->p) {
-	case '{':
-		v->type = JV_OBJ;
-		return jp_members(jp, v, depth, '}');
-	case '[':
-		v->type = JV_ARR;
-		return jp_members(jp, v, depth, ']');
-	case '"':
-		v->type = JV_STR;
-		return jp_string(jp, &v->s);
-	}
-	if (strncmp(jp->p, "true", 4) == 0 || strncmp(jp->p, "false", 5) == 0) {
-		v->type = JV_BOOL;
-		v->b = *jp->p == 't';
-		jp->p += v->b ? 4 : 5;
-		return true;
-	}
-	if (strncmp(jp->p, "null", 4) == 0) {
-		jp->p += 4;
-		return true;
-	}
-	start = jp->p;
-	if (*jp->p == '-')
-		jp->p++;
-	if (*jp->p == '0')
-		jp->p++;
-	else if (!jp_digits(jp))
-		return jp_fail(jp, "expected a value");
-	if (*jp->p == '.') {
-		jp->p++;
-		if (!jp_digits(jp))
-			return jp_fail(jp, "bad fraction");
-	}
-	if (*jp->p == 'e' || *jp->p == 'E') {
-		jp->p++;
-		if (*jp->p == '+' || *jp->p == '-')
-			jp->p++;
-		if (!jp_digits(jp))
-			return jp_fail(jp, "bad exponent");
-	}
-	v->type = JV_NUM;
-	v->s = strndup(start, (size_t)(jp->p - start));
-	return true;
-}
-
-static void jv_free(struct jv *v)
-{
-	for (size_t i = 0; i < v->n; i++) {
-		jv_free(&v->items[i]);
-		if (v->keys)
-			free(v->keys[i]);
-	}
-	free(v->items);
-	free(v->keys);
-	free(v->s);
-}
-
-/* Parse text as exactly one JSON document; fails the test otherwise. */
-static struct jv *json_parse(const char *text)
-{
-	struct jv *v = calloc(1, sizeof(*v));
-	struct jp jp = { .p = text };
-	bool ok;
-
-	cr_assert_not_null(v);
-	ok = jp_value(&jp, v, 0);
-	jp_space(&jp);
-	if (ok && *jp.p)
-		ok = jp_fail(&jp, "trailing text after the document");
-	cr_assert(ok, "invalid JSON (%s) at offset %zu of:\n%s", jp.why, (size_t)(jp.p - text), text);
-	return v;
-}
-
-static void json_free(struct jv *v)
-{
-	jv_free(v);
-	free(v);
-}
-
-static const struct jv *jv_get(const struct jv *o, const char *key)
-{
-	cr_assert_eq(o->type, JV_OBJ, "looking up '%s' in something that is no object", key);
-	for (size_t i = 0; i < o->n; i++)
-		if (strcmp(o->keys[i], key) == 0)
-			return &o->items[i];
-	cr_assert_fail("no member '%s'", key);
-	return NULL;
-}
-
-static const struct jv *jv_array(const struct jv *o, const char *key)
-{
-	const struct jv *a = jv_get(o, key);
-
-	cr_assert_eq(a->type, JV_ARR, "'%s' is no array", key);
-	return a;
-}
-
-static uint64_t jv_u64(const struct jv *o, const char *key)
-{
-	const struct jv *v = jv_get(o, key);
-
-	cr_assert_eq(v->type, JV_NUM, "'%s' is no number", key);
-	return strtoull(v->s, NULL, 10);
-}
-
-static const char *jv_str(const struct jv *o, const char *key)
-{
-	const struct jv *v = jv_get(o, key);
-
-	cr_assert_eq(v->type, JV_STR, "'%s' is no string", key);
-	return v->s;
-}
-
-static bool jv_bool(const struct jv *o, const char *key)
-{
-	const struct jv *v = jv_get(o, key);
-
-	cr_assert_eq(v->type, JV_BOOL, "'%s' is no boolean", key);
-	return v->b;
-}
-
-/* The member of array a whose key equals the string want, or NULL. */
-static const struct jv *jv_find(const struct jv *a, const char *key, const char *want)
-{
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(jv_str(&a->items[i], key), want) == 0)
-			return &a->items[i];
-	return NULL;
-}
 
 Test(ctl, json_parser_accepts_json_and_nothing_else)
 {
@@ -398,87 +30,17 @@ Test(ctl, json_parser_accepts_json_and_nothing_else)
 
 	cr_expect_str_eq(jv_array(v, "a")->items[4].s, "x\xc3\xa9\xf0\x9f\x98\x80\"");
 	json_free(v);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct jv w;
-		struct jp jp = { .p = bad[i] };
-		bool ok = jp_value(&jp, &w, 0);
-
-		jp_space(&jp);
-		cr_expect(!ok || *jp.p, "accepted invalid JSON: %s", bad[i]);
-		jv_free(&w);
-	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect(!json_valid(bad[i]), "accepted invalid JSON: %s", bad[i]);
 	expect_clean_shutdown();
 }
 
 /* ---- running shmbufctl ---- */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-/* One shmbufctl process and the test's ends of its stdin, stdout and stderr. */
-struct proc {
-	pid_t pid;
-	int in, out, err; /* -1 once closed */
-	const uint8_t *input;
-	size_t input_len, input_off;
-	struct buf o, e;
-	int status; /* wait status, once finished */
-};
-
 enum {
 	CTL_NO_SOCKET = 1,  /* no --socket: the command line names the socket, or nothing does */
 	CTL_ENV_SOCKET = 2, /* $SHMBUF_SOCKET names the daemon's socket */
 };
-
-struct exec_job {
-	char *argv[32];
-	int in, out, err;
-	unsigned flags;
-};
-
-static int exec_ctl(void *arg)
-{
-	struct exec_job *j = arg;
-	sigset_t none;
-
-	if (dup2(j->in, 0) < 0 || dup2(j->out, 1) < 0 || dup2(j->err, 2) < 0)
-		return 126;
-	close_range(3, ~0u, 0);
-	/* Dispositions and the signal mask survive exec: give shmbufctl a shell's defaults. */
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGPIPE, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (j->flags & CTL_ENV_SOCKET)
-		setenv("SHMBUF_SOCKET", daemon_socket(), 1);
-	else
-		unsetenv("SHMBUF_SOCKET");
-	execv(SHMBUFCTL_PATH, j->argv);
-	fprintf(stderr, "cannot run %s: %s\n", SHMBUFCTL_PATH, strerror(errno));
-	return 127;
-}
-
-static void buf_append(struct buf *b, const char *p, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = realloc(b->p, b->cap);
-		cr_assert_not_null(b->p);
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void fd_close(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
 
 #define MAX_ARGS 16
 
@@ -498,127 +60,36 @@ static void fd_close(int *fd)
 	} while (0)
 
 /* Start shmbufctl with args (NULL-terminated), fed input on stdin. */
-static void proc_startv(struct proc *p, const void *input, size_t input_len, unsigned flags,
-			const char *const *args)
+static void ctl_startv(struct proc *p, const void *input, size_t input_len, unsigned flags,
+		       const char *const *args)
 {
-	struct exec_job j = { .flags = flags };
-	int pin[2], pout[2], perr[2], n = 0;
+	const char *argv[32], *env[] = { "SHMBUF_SOCKET", NULL };
+	char env_socket[256];
+	int n = 0;
 
-	*p = (struct proc){ .input = input, .input_len = input_len, .in = -1, .out = -1, .err = -1 };
-	j.argv[n++] = SHMBUFCTL_PATH;
+	argv[n++] = SHMBUFCTL_PATH;
 	if (!(flags & (CTL_NO_SOCKET | CTL_ENV_SOCKET))) {
-		j.argv[n++] = "--socket";
-		j.argv[n++] = (char *)daemon_socket();
+		argv[n++] = "--socket";
+		argv[n++] = daemon_socket();
 	}
 	for (; *args; args++)
-		j.argv[n++] = (char *)*args;
-	j.argv[n] = NULL;
-	cr_assert(pipe2(pin, O_CLOEXEC) == 0 && pipe2(pout, O_CLOEXEC) == 0 && pipe2(perr, O_CLOEXEC) == 0);
-	j.in = pin[0];
-	j.out = pout[1];
-	j.err = perr[1];
-	p->pid = child_spawn(exec_ctl, &j);
-	close(pin[0]);
-	close(pout[1]);
-	close(perr[1]);
-	p->in = pin[1];
-	p->out = pout[0];
-	p->err = perr[0];
-	fcntl(p->in, F_SETFL, O_NONBLOCK);
-	fcntl(p->out, F_SETFL, O_NONBLOCK);
-	fcntl(p->err, F_SETFL, O_NONBLOCK);
-	if (!input)
-		fd_close(&p->in);
-	buf_append(&p->o, "", 0);
-	buf_append(&p->e, "", 0);
+		argv[n++] = *args;
+	argv[n] = NULL;
+	if (flags & CTL_ENV_SOCKET) {
+		snprintf(env_socket, sizeof(env_socket), "SHMBUF_SOCKET=%s", daemon_socket());
+		env[0] = env_socket;
+	}
+	proc_spawn(p, argv, env, input, input_len);
 }
 
-static void proc_start(struct proc *p, unsigned flags, const char *first, ...) __attribute__((sentinel));
+static void ctl_start(struct proc *p, unsigned flags, const char *first, ...) __attribute__((sentinel));
 
-static void proc_start(struct proc *p, unsigned flags, const char *first, ...)
+static void ctl_start(struct proc *p, unsigned flags, const char *first, ...)
 {
 	const char *args[MAX_ARGS + 1];
 
 	COLLECT_ARGS(args, first);
-	proc_startv(p, NULL, 0, flags, args);
-}
-
-/* One round of moving bytes: input to stdin, stdout and stderr into buffers. */
-static void proc_pump(struct proc *p, int timeout_ms)
-{
-	struct pollfd pfd[3] = { { .fd = p->in, .events = POLLOUT }, { .fd = p->out, .events = POLLIN },
-				 { .fd = p->err, .events = POLLIN } };
-	char chunk[65536];
-
-	if (poll(pfd, 3, timeout_ms) <= 0)
-		return;
-	if (p->in >= 0 && pfd[0].revents) {
-		ssize_t n = write(p->in, p->input + p->input_off, p->input_len - p->input_off);
-
-		if (n > 0)
-			p->input_off += (size_t)n;
-		if (n < 0 && errno != EAGAIN)
-			fd_close(&p->in);
-		if (p->input_off == p->input_len)
-			fd_close(&p->in);
-	}
-	for (int i = 1; i < 3; i++) {
-		int *fd = i == 1 ? &p->out : &p->err;
-		ssize_t n;
-
-		if (*fd < 0 || !pfd[i].revents)
-			continue;
-		n = read(*fd, chunk, sizeof(chunk));
-		if (n > 0)
-			buf_append(i == 1 ? &p->o : &p->e, chunk, (size_t)n);
-		else if (n == 0 || errno != EAGAIN)
-			fd_close(fd);
-	}
-}
-
-/* Wait until stdout holds needle; false after timeout_ms. */
-static bool proc_wait_output(struct proc *p, const char *needle, int timeout_ms)
-{
-	int64_t end = now_ms() + timeout_ms;
-
-	while (!strstr(p->o.p, needle)) {
-		int64_t left = end - now_ms();
-
-		if (left <= 0 || (p->out < 0 && p->err < 0))
-			return false;
-		proc_pump(p, (int)left);
-	}
-	return true;
-}
-
-/* Read everything until the process exits; returns its exit code, or 128 + the signal that killed it. */
-static int proc_finish(struct proc *p)
-{
-	int64_t end = now_ms() + RUN_TIMEOUT_MS;
-
-	while ((p->out >= 0 || p->err >= 0) && now_ms() < end)
-		proc_pump(p, (int)(end - now_ms()));
-	fd_close(&p->in);
-	fd_close(&p->out);
-	fd_close(&p->err);
-	p->status = child_wait(p->pid, (int)(end - now_ms() > 0 ? end - now_ms() : 0));
-	if (p->status == -ETIMEDOUT) {
-		kill(p->pid, SIGKILL);
-		cr_assert_fail("shmbufctl (pid %d) still runs after %d ms; stdout:\n%s\nstderr:\n%s", (int)p->pid,
-			       RUN_TIMEOUT_MS, p->o.p, p->e.p);
-	}
-	cr_assert_geq(p->status, 0, "waiting for shmbufctl: %s", strerror(-p->status));
-	return WIFEXITED(p->status) ? WEXITSTATUS(p->status) : 128 + WTERMSIG(p->status);
-}
-
-static void proc_free(struct proc *p)
-{
-	fd_close(&p->in);
-	fd_close(&p->out);
-	fd_close(&p->err);
-	free(p->o.p);
-	free(p->e.p);
-	p->o.p = p->e.p = NULL;
+	ctl_startv(p, NULL, 0, flags, args);
 }
 
 /* Run shmbufctl to its end; p keeps its output for the caller (proc_free it). */
@@ -630,7 +101,7 @@ static int ctl_runv(struct proc *p, const void *input, size_t len, unsigned flag
 	const char *args[MAX_ARGS + 1];
 
 	COLLECT_ARGS(args, first);
-	proc_startv(p, input, len, flags, args);
+	ctl_startv(p, input, len, flags, args);
 	return proc_finish(p);
 }
 
@@ -648,7 +119,7 @@ static char *ctl_ok_(const char *first, ...)
 	int code;
 
 	COLLECT_ARGS(args, first);
-	proc_startv(&p, NULL, 0, 0, args);
+	ctl_startv(&p, NULL, 0, 0, args);
 	code = proc_finish(&p);
 	cr_assert_eq(code, 0, "shmbufctl %s %s exited %d; stderr:\n%s", first, args[1] ? args[1] : "", code, p.e.p);
 	out = p.o.p;
@@ -673,7 +144,7 @@ static struct jv *ctl_json(char *out)
 /* Poll `clients --json` until the client with pid is subscribed to events. */
 static void wait_subscribed(pid_t pid)
 {
-	int64_t end = now_ms() + 5000;
+	int64_t end = now_ms() + 10000;
 
 	for (;;) {
 		struct jv *v = CTL_JSON("clients", "--json");
@@ -686,7 +157,7 @@ static void wait_subscribed(pid_t pid)
 		json_free(v);
 		if (found)
 			return;
-		cr_assert_lt(now_ms(), end, "shmbufctl watch (pid %d) did not subscribe within 5 s", (int)pid);
+		cr_assert_lt(now_ms(), end, "shmbufctl watch (pid %d) did not subscribe within 10 s", (int)pid);
 		poll(NULL, 0, 10);
 	}
 }
@@ -724,7 +195,7 @@ static void expect_usage_error(const char *const *argv)
 	struct proc p;
 	int code;
 
-	proc_startv(&p, NULL, 0, 0, argv);
+	ctl_startv(&p, NULL, 0, 0, argv);
 	code = proc_finish(&p);
 
 	cr_expect_eq(code, 2, "shmbufctl %s %s ... exited %d, expected 2 (usage); stderr:\n%s", argv[0],
@@ -1056,7 +527,7 @@ Test(ctl, hold_in_one_process_shows_in_leases_of_another)
 	char *out, pid[16];
 
 	free(ctl_ok("create", name, "64K"));
-	proc_start(&writer, 0, "hold", name, "--write", "--offset", "4K", "--length", "4K", (const char *)NULL);
+	ctl_start(&writer, 0, "hold", name, "--write", "--offset", "4K", "--length", "4K", (const char *)NULL);
 	cr_assert(proc_wait_output(&writer, "holding write lease", RUN_TIMEOUT_MS), "hold printed: %s / %s",
 		  writer.o.p, writer.e.p);
 
@@ -1064,8 +535,8 @@ Test(ctl, hold_in_one_process_shows_in_leases_of_another)
 	cr_expect_eq(CTL(&p, "read", name, "--offset", "6K", "--length", "1"), 1);
 	cr_expect(strstr(p.e.p, "leased"), "%s", p.e.p);
 	proc_free(&p);
-	proc_start(&reader, 0, "hold", name, "--read", "--wait", "-1", (const char *)NULL);
-	cr_assert_eq(wait_for_waiters(c, name, 1, 5000), 0);
+	ctl_start(&reader, 0, "hold", name, "--read", "--wait", "-1", (const char *)NULL);
+	cr_assert_eq(wait_for_waiters(c, name, 1, 10000), 0);
 
 	v = CTL_JSON("leases", name, "--json");
 	leases = jv_array(v, "leases");
@@ -1156,8 +627,8 @@ Test(ctl, watch_sees_a_create_and_a_release)
 	size_t n = 0;
 	char *line, *nl;
 
-	proc_start(&w, 0, "watch", "--json", (const char *)NULL);
-	proc_start(&text, 0, "watch", (const char *)NULL);
+	ctl_start(&w, 0, "watch", "--json", (const char *)NULL);
+	ctl_start(&text, 0, "watch", (const char *)NULL);
 	wait_subscribed(w.pid);
 	wait_subscribed(text.pid);
 
@@ -1213,7 +684,7 @@ Test(ctl, watch_exits_3_when_the_daemon_goes)
 {
 	struct proc w;
 
-	proc_start(&w, 0, "watch", (const char *)NULL);
+	ctl_start(&w, 0, "watch", (const char *)NULL);
 	wait_subscribed(w.pid);
 	daemon_kill_and_wait();
 	cr_expect_eq(proc_finish(&w), 3, "%s", w.e.p);
@@ -1244,7 +715,7 @@ Test(ctl, hold_exits_3_when_the_daemon_goes)
 	struct proc h;
 
 	free(ctl_ok("create", name, "4K"));
-	proc_start(&h, 0, "hold", name, "--write", (const char *)NULL);
+	ctl_start(&h, 0, "hold", name, "--write", (const char *)NULL);
 	cr_assert(proc_wait_output(&h, "holding write lease", RUN_TIMEOUT_MS), "hold printed: %s / %s", h.o.p,
 		  h.e.p);
 	daemon_kill_and_wait();

@@ -218,10 +218,31 @@ def test_release_at_interpreter_exit(client, daemon, case):
     # Nothing of the child's is left: once the daemon has seen its connections close (process
     # exit closes them; the daemon notices asynchronously), its leases have ended.
     deadline = time.monotonic() + 10
-    while len(client.list_clients()) > 1 and time.monotonic() < deadline:
+    while (len(client.list_clients()) > 1 or client.list_leases()) and time.monotonic() < deadline:
         time.sleep(0.005)
     with client.acquire("held", write=True, timeout=0) as w:
         if case == "global_view":
             assert bytes(w)[:4] == b"exit"
     assert client.list_leases() == [] and len(client.list_clients()) == 1
     client.destroy("held")
+
+
+def test_readme_example_c_producer_python_consumer(daemon, tmp_path):
+    """The README's example: producer.c writes a frame, consumer.py reads it with numpy."""
+    cc, inc, lib = (os.environ.get(k) for k in ("SHMBUF_TEST_CC", "SHMBUF_INCLUDE_DIRS", "SHMBUF_STATIC_LIB"))
+    if not (cc and inc and lib):
+        pytest.skip("SHMBUF_TEST_CC, SHMBUF_INCLUDE_DIRS, SHMBUF_STATIC_LIB unset (run through ctest)")
+    examples = os.path.join(os.path.dirname(__file__), "..", "examples")
+    producer = str(tmp_path / "producer")
+    includes = ["-I" + d for d in inc.split(":") if d]
+    subprocess.run([cc, "-std=gnu11", "-Wall", "-Werror", *includes, os.path.join(examples, "producer.c"), lib,
+                    "-lpthread", "-o", producer], check=True)
+    env = dict(os.environ, SHMBUF_SOCKET=daemon.path)
+    subprocess.run([producer], env=env, check=True, timeout=30)
+    with open(os.path.join(examples, "consumer.py")) as f:
+        r = run_python(f.read(), env={"SHMBUF_SOCKET": daemon.path})
+    assert "frame (480, 640) row 2: [2.    2.001 2.002]" in r.stdout, r.stdout
+    assert "write refused: assignment destination is read-only" in r.stdout, r.stdout
+    assert r.stderr == "", r.stderr
+    with shmbuf.Client(daemon.path) as c:
+        assert c.list_segments() == []  # the consumer destroyed it

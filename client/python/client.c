@@ -40,10 +40,7 @@ void client_leave(ClientObject *self)
 static PyObject *client_raise(ClientObject *self, int err, PyObject *name)
 {
 	if (err == -ECONNRESET && getpid() != self->pid) {
-		PyErr_SetObject(PyExc_ConnectionResetError,
-				Py_BuildValue("(is)", ECONNRESET,
-					      "this shmbuf.Client was inherited across fork(): connect a new one"));
-		return NULL;
+		return pyshmbuf_raise_forked("this shmbuf.Client was inherited across fork(): connect a new one");
 	}
 	return pyshmbuf_raise(err, shmbuf_last_error_detail(), name);
 }

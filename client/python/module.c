@@ -70,6 +70,17 @@ PyObject *pyshmbuf_raise(int err, const char *detail, PyObject *filename)
 	return NULL;
 }
 
+PyObject *pyshmbuf_raise_forked(const char *message)
+{
+	PyObject *exc = PyObject_CallFunction(PyExc_ConnectionResetError, "is", ECONNRESET, message);
+
+	if (exc) {
+		PyErr_SetObject(PyExc_ConnectionResetError, exc);
+		Py_DECREF(exc);
+	}
+	return NULL;
+}
+
 /* ---- argument converters ---- */
 
 int pyshmbuf_u64_converter(PyObject *o, void *out)

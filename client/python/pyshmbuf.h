@@ -56,6 +56,10 @@ extern PyTypeObject StatInfoType, SegmentInfoType, LeaseInfoType, ClientInfoType
  * segment or socket. Returns NULL. */
 PyObject *pyshmbuf_raise(int err, const char *detail, PyObject *filename);
 
+/* Raises ConnectionResetError(ECONNRESET, message) for a call made on a client inherited
+ * across fork(). Returns NULL. */
+PyObject *pyshmbuf_raise_forked(const char *message);
+
 /* Argument converters for PyArg_Parse*: "O&". */
 int pyshmbuf_u64_converter(PyObject *o, void *out);     /* uint64_t; ValueError when negative */
 int pyshmbuf_timeout_converter(PyObject *o, void *out); /* int ms: None -1, 0, seconds rounded up */

@@ -137,11 +137,8 @@ static PyObject *view_release(ViewObject *self, PyObject *unused)
 		/* Inherited across fork(): the lease is the parent's and the mapping stays. */
 		self->state = VIEW_HELD;
 		client_leave(cl);
-		PyErr_SetObject(PyExc_ConnectionResetError,
-				Py_BuildValue("(is)", ECONNRESET,
-					      "this shmbuf.View's client was inherited across fork(): "
-					      "the lease stays the parent's"));
-		return NULL;
+		return pyshmbuf_raise_forked("this shmbuf.View's client was inherited across fork(): "
+					     "the lease stays the parent's");
 	}
 	/* Whatever the answer, the library has unmapped and forgotten the view. */
 	self->state = VIEW_RELEASED;

@@ -355,3 +355,22 @@ def test_type_stub_matches_the_module():
         if name in ("Client", "View"):
             mine = {k for k in vars(runtime) if not k.startswith("__") or k in ("__enter__", "__exit__")}
             assert mine <= members, (name, mine - members)
+
+
+def test_limits_are_plain_os_errors(daemon_factory):
+    d = daemon_factory("--max-segments", "1", "--max-bytes", "1M", "--max-leases", "2")
+    with shmbuf.Client(d.path) as c:
+        c.create("one", 4096)
+        with pytest.raises(OSError) as e:
+            c.create("two", 4096)
+        assert type(e.value) is OSError and e.value.errno == errno.EDQUOT
+        with pytest.raises(OSError) as e:
+            c.resize("one", 2 << 20)
+        assert type(e.value) is OSError and e.value.errno == errno.ENOSPC
+        v1, v2 = c.acquire("one", 0, 10), c.acquire("one", 10, 10)
+        with pytest.raises(OSError) as e:
+            c.acquire("one", 20, 10)
+        assert e.value.errno == errno.EDQUOT and e.value.filename == "one"
+        v1.release()
+        v2.release()
+        c.destroy("one")

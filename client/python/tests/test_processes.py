@@ -116,6 +116,8 @@ def test_forked_child_refuses_calls(client):
             except ConnectionResetError:
                 pass
             code |= 0 if not v.released and bytes(memoryview(v)[:4]) == b"prnt" else 8
+            client.close()  # all a child may do with it: drops its copies, not the parent's lease
+            code |= 0 if client.closed and v.released else 32
         except BaseException:
             code |= 16
         os.write(wfd, bytes([code]))

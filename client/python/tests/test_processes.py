@@ -237,8 +237,9 @@ def test_readme_example_c_producer_python_consumer(daemon, tmp_path):
     examples = os.path.join(os.path.dirname(__file__), "..", "examples")
     producer = str(tmp_path / "producer")
     includes = ["-I" + d for d in inc.split(":") if d]
-    subprocess.run([cc, "-std=gnu11", "-Wall", "-Werror", *includes, os.path.join(examples, "producer.c"), lib,
-                    "-lpthread", "-o", producer], check=True)
+    cflags = os.environ.get("SHMBUF_TEST_CFLAGS", "").split()  # the sanitizers, when the build has them
+    subprocess.run([cc, "-std=gnu11", "-Wall", "-Werror", *cflags, *includes, os.path.join(examples, "producer.c"),
+                    lib, "-lpthread", "-o", producer], check=True)
     env = dict(os.environ, SHMBUF_SOCKET=daemon.path)
     subprocess.run([producer], env=env, check=True, timeout=30)
     with open(os.path.join(examples, "consumer.py")) as f:

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 
 /* ---- errors ---- */
 
@@ -45,9 +46,13 @@ static PyObject *error_type(int err)
 PyObject *pyshmbuf_raise(int err, const char *detail, PyObject *filename)
 {
 	PyObject *type = error_type(err), *msg, *exc;
+	char words[1024];
 
-	if (detail && *detail)
-		msg = PyUnicode_FromFormat("%s: %s", shmbuf_strerror(err), detail);
+	/* detail is libshmbuf's per-thread buffer: copy it before anything (a finalizer run by
+	 * an allocation could release a view on this thread) can overwrite it. */
+	snprintf(words, sizeof(words), "%s", detail ? detail : "");
+	if (*words)
+		msg = PyUnicode_FromFormat("%s: %s", shmbuf_strerror(err), words);
 	else
 		msg = PyUnicode_FromString(shmbuf_strerror(err));
 	if (!msg)

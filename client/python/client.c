@@ -562,39 +562,39 @@ static PyObject *client_repr(ClientObject *self)
 
 static PyMethodDef client_methods[] = {
 	{ "close", (PyCFunction)client_close, METH_NOARGS,
-	  "close()\n\nDisconnect. The daemon ends every lease this client still holds and their views\n"
+	  "close($self, /)\n--\n\nDisconnect. The daemon ends every lease this client still holds and their views\n"
 	  "are released (buffer access then raises ValueError). Raises BufferError, and stays\n"
 	  "connected, while a memoryview or array still uses one of its views. Calls waiting in\n"
 	  "other threads finish first (the connection closes when the last returns). Idempotent." },
 	{ "__enter__", (PyCFunction)client_enter_ctx, METH_NOARGS, NULL },
 	{ "__exit__", (PyCFunction)client_exit_ctx, METH_VARARGS, "close() on leaving the with block." },
 	{ "create", (PyCFunction)(void (*)(void))client_create, METH_VARARGS | METH_KEYWORDS,
-	  "create(name, size, mode=0o600)\n\nCreate a segment of size bytes (> 0); mode: permission bits,\n"
+	  "create($self, /, name, size, mode=0o600)\n--\n\nCreate a segment of size bytes (> 0); mode: permission bits,\n"
 	  "as for files. FileExistsError when the name is taken, ValueError for a bad name,\n"
 	  "size or mode, OSError(ENOSPC / EDQUOT) past the daemon's limits." },
 	{ "destroy", (PyCFunction)(void (*)(void))client_destroy, METH_VARARGS | METH_KEYWORDS,
-	  "destroy(name)\n\nRemove the name at once; the memory goes with the last lease. Waiting\n"
+	  "destroy($self, /, name)\n--\n\nRemove the name at once; the memory goes with the last lease. Waiting\n"
 	  "acquires fail with FileNotFoundError. FileNotFoundError when there is no such segment." },
 	{ "resize", (PyCFunction)(void (*)(void))client_resize, METH_VARARGS | METH_KEYWORDS,
-	  "resize(name, size)\n\nChange a segment's size. Growing always works (within limits); shrinking\n"
+	  "resize($self, /, name, size)\n--\n\nChange a segment's size. Growing always works (within limits); shrinking\n"
 	  "below a leased byte raises BlockingIOError. Existing views stay valid." },
 	{ "stat", (PyCFunction)(void (*)(void))client_stat, METH_VARARGS | METH_KEYWORDS,
-	  "stat(name) -> StatInfo\n\nSize, mode, owner and lease counts of a segment." },
+	  "stat($self, /, name)\n--\n\nA StatInfo: the size, mode, owner and lease counts of a segment." },
 	{ "acquire", (PyCFunction)(void (*)(void))client_acquire, METH_VARARGS | METH_KEYWORDS,
-	  "acquire(name, offset=0, length=0, *, write=False, timeout=None) -> View\n\n"
+	  "acquire($self, /, name, offset=0, length=0, *, write=False, timeout=None)\n--\n\n"
 	  "Lease and map [offset, offset+length) of a segment (length 0: to the end). A read\n"
 	  "lease (the default) is shared and its buffer read-only; write=True is exclusive over\n"
 	  "its range. timeout: None waits as long as it takes, 0 raises BlockingIOError at\n"
 	  "once on a conflict, seconds otherwise (TimeoutError). FileNotFoundError no such\n"
 	  "segment, ValueError for a range outside it. The GIL is released while waiting." },
-	{ "status", (PyCFunction)client_status, METH_NOARGS, "status() -> ServerStatus\n\nDaemon-wide figures." },
+	{ "status", (PyCFunction)client_status, METH_NOARGS, "status($self, /)\n--\n\nDaemon-wide figures, a ServerStatus." },
 	{ "list_segments", (PyCFunction)client_list_segments, METH_NOARGS,
-	  "list_segments() -> list[SegmentInfo]\n\nEvery segment (destroyed ones still leased included)." },
+	  "list_segments($self, /)\n--\n\nA list of SegmentInfo: every segment (destroyed ones still leased included)." },
 	{ "list_leases", (PyCFunction)(void (*)(void))client_list_leases, METH_VARARGS | METH_KEYWORDS,
-	  "list_leases(name=None) -> list[LeaseInfo]\n\nEvery lease and waiter, or only one segment's\n"
+	  "list_leases($self, /, name=None)\n--\n\nA list of LeaseInfo: every lease and waiter, or only one segment's\n"
 	  "(FileNotFoundError if there is no such segment)." },
 	{ "list_clients", (PyCFunction)client_list_clients, METH_NOARGS,
-	  "list_clients() -> list[ClientInfo]\n\nEvery connected client." },
+	  "list_clients($self, /)\n--\n\nA list of ClientInfo: every connected client." },
 	{ NULL, NULL, 0, NULL },
 };
 
@@ -609,7 +609,7 @@ PyTypeObject ClientType = {
 	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shmbuf.Client",
 	.tp_basicsize = sizeof(ClientObject),
 	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "Client(socket_path=None)\n\n"
+	.tp_doc = "Client(socket_path=None)\n--\n\n"
 		  "A connection to shmbufd. socket_path None means $SHMBUF_SOCKET when set, else the\n"
 		  "default (as shmbuf_connect(NULL) in C). ConnectionRefusedError when no daemon\n"
 		  "listens there, PermissionError when the socket refuses us. A context manager:\n"

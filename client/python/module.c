@@ -267,12 +267,12 @@ static PyObject *module_strerror(PyObject *mod, PyObject *arg)
 
 static PyMethodDef module_methods[] = {
 	{ "version", module_version, METH_NOARGS,
-	  "version() -> str\n\nThe version of the libshmbuf this module runs with, e.g. '0.1.0'." },
+	  "version($module, /)\n--\n\nThe version of the libshmbuf this module runs with, e.g. '0.1.0'." },
 	{ "default_socket_path", module_default_socket_path, METH_NOARGS,
-	  "default_socket_path() -> str\n\nThe socket Client() tries first: $SHMBUF_SOCKET when set, else\n"
+	  "default_socket_path($module, /)\n--\n\nThe socket Client() tries first: $SHMBUF_SOCKET when set, else\n"
 	  "the per-user or root default." },
 	{ "strerror", module_strerror, METH_O,
-	  "strerror(errno) -> str\n\nlibshmbuf's words for an errno (either sign)." },
+	  "strerror($module, errno, /)\n--\n\nlibshmbuf's words for an errno (either sign)." },
 	{ NULL, NULL, 0, NULL },
 };
 

@@ -253,7 +253,7 @@ static PyObject *view_repr(ViewObject *self)
 
 static PyMethodDef view_methods[] = {
 	{ "release", (PyCFunction)view_release, METH_NOARGS,
-	  "release()\n\nEnd the lease and unmap. BufferError (and the lease is kept) while a\n"
+	  "release($self, /)\n--\n\nEnd the lease and unmap. BufferError (and the lease is kept) while a\n"
 	  "memoryview or array still uses the buffer. Afterwards buffer access raises ValueError.\n"
 	  "Idempotent." },
 	{ "__enter__", (PyCFunction)view_enter, METH_NOARGS, NULL },

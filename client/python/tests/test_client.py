@@ -374,3 +374,17 @@ def test_limits_are_plain_os_errors(daemon_factory):
         v1.release()
         v2.release()
         c.destroy("one")
+
+
+def test_signatures_match_the_stub():
+    """inspect.signature() works on every call, with the stub's parameter names."""
+    import ast
+    import inspect
+    with open(os.path.join(os.path.dirname(__file__), "..", "shmbuf.pyi")) as f:
+        stub = ast.parse(f.read())
+    for cls in (n for n in stub.body if isinstance(n, ast.ClassDef) and n.name in ("Client", "View")):
+        for fn in (n for n in cls.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("__")
+                   and not any(isinstance(d, ast.Name) and d.id == "property" for d in n.decorator_list)):
+            names = [a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs][1:]
+            runtime = inspect.signature(getattr(getattr(shmbuf, cls.name), fn.name))
+            assert list(runtime.parameters)[1:] == names, (cls.name, fn.name)

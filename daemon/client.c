@@ -30,6 +30,7 @@ int client_new(struct server *srv, int fd, struct client **out)
 	cl->id = ++srv->next_client_id;
 	cl->connected_ns = clock_mono_ns();
 	TAILQ_INIT(&cl->grants);
+	TAILQ_INIT(&cl->mappers);
 	TAILQ_INSERT_TAIL(&srv->clients, cl, link);
 	quota_conn(&srv->quota, cl->conn->cred.uid, +1);
 	*out = cl;
@@ -72,7 +73,7 @@ struct client *client_find(struct server *srv, uint64_t id)
 	return NULL;
 }
 
-int client_send(struct client *cl, const struct proto_msg *m, int fd, struct conn_tag tag)
+int client_send(struct client *cl, const struct proto_msg *m, int fd, struct conn_tag tag, bool is_owed)
 {
 	uint8_t buf[PROTO_MAX_MESSAGE];
 	int len;
@@ -87,27 +88,46 @@ int client_send(struct client *cl, const struct proto_msg *m, int fd, struct con
 		client_fail(cl, "internal encoding error");
 		return 0;
 	}
+	if (is_owed)
+		return conn_send_owed(cl->conn, buf, (size_t)len, fd, tag);
 	return conn_send(cl->conn, buf, (size_t)len, fd, tag);
 }
 
 void client_send_msg(struct client *cl, const struct proto_msg *m)
 {
-	client_send(cl, m, -1, (struct conn_tag){ 0 });
+	client_send(cl, m, -1, (struct conn_tag){ 0 }, false);
+}
+
+static void reply_error_v(struct client *cl, const struct proto_msg *req, bool is_owed, enum proto_status st,
+			  const char *fmt, va_list ap)
+{
+	char text[PROTO_ERRMSG_MAX + 1];
+	struct proto_msg rep;
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	log_debug("client %d (%s): %s failed: %s: %s", (int)cl->conn->cred.pid, cl->conn->comm,
+		  proto_op_name(req->op), proto_status_name(st), text);
+	proto_make_error(&rep, req, st, text);
+	client_send(cl, &rep, -1, (struct conn_tag){ 0 }, is_owed);
 }
 
 void client_reply_error(struct client *cl, const struct proto_msg *req, enum proto_status st, const char *fmt, ...)
 {
-	char text[PROTO_ERRMSG_MAX + 1];
-	struct proto_msg rep;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	reply_error_v(cl, req, false, st, fmt, ap);
 	va_end(ap);
-	log_debug("client %d (%s): %s failed: %s: %s", (int)cl->conn->cred.pid, cl->conn->comm,
-		  proto_op_name(req->op), proto_status_name(st), text);
-	proto_make_error(&rep, req, st, text);
-	client_send_msg(cl, &rep);
+}
+
+void client_fail_wait(struct client *cl, uint32_t seq, enum proto_status st, const char *fmt, ...)
+{
+	struct proto_msg req = { .op = PROTO_OP_ACQUIRE, .seq = seq };
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_error_v(cl, &req, true, st, fmt, ap);
+	va_end(ap);
 }
 
 void client_reply_ok(struct client *cl, const struct proto_msg *req)

@@ -12,6 +12,7 @@
 #include "server.h"
 
 TAILQ_HEAD(grant_list, grant);
+TAILQ_HEAD(client_mapper_list, mapper);
 
 /* Owned by the server (server->clients) from accept until client_free(),
  * which the reaper or daemon_deinit() calls. Owns its conn. */
@@ -27,6 +28,7 @@ struct client {
 	struct grant_list grants; /* held and waiting, in request order */
 	uint32_t n_grants;
 	uint32_t n_waiting;
+	struct client_mapper_list mappers; /* segments it was sent fds of (mapper.c) */
 	TAILQ_ENTRY(client) link;      /* server->clients */
 	TAILQ_ENTRY(client) dead_link; /* server->dead_clients while dead */
 };
@@ -46,15 +48,20 @@ void client_fail(struct client *cl, const char *why);
 struct client *client_find(struct server *srv, uint64_t id);
 
 /* Encode m and send it with fd (see conn_send()); tag comes back through
- * conn_ops.on_fd_refused should the kernel refuse fd later. Returns 0 or
- * -ETOOMANYREFS (nothing sent; the caller answers otherwise). */
-int client_send(struct client *cl, const struct proto_msg *m, int fd, struct conn_tag tag);
+ * conn_ops.on_fd_refused should the kernel refuse fd later. is_owed: m
+ * answers a wait (a grant or the failure of a waiting ACQUIRE), which never
+ * overflows the queue (conn_send_owed()). Returns 0 or -ETOOMANYREFS (nothing
+ * sent; the caller answers otherwise). */
+int client_send(struct client *cl, const struct proto_msg *m, int fd, struct conn_tag tag, bool is_owed);
 /* Send m, which carries no fd. */
 void client_send_msg(struct client *cl, const struct proto_msg *m);
 /* Answer req with an error (logged at debug level) or with an empty success. */
 void client_reply_error(struct client *cl, const struct proto_msg *req, enum proto_status st, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void client_reply_ok(struct client *cl, const struct proto_msg *req);
+/* Fail cl's waiting ACQUIRE seq with st: an owed answer (see client_send()). */
+void client_fail_wait(struct client *cl, uint32_t seq, enum proto_status st, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Start sending cl events. */
 void client_subscribe(struct client *cl);

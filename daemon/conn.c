@@ -17,6 +17,7 @@ struct outmsg {
 	TAILQ_ENTRY(outmsg) link;
 	int fd; /* our own dup, closed once sent or dropped */
 	struct conn_tag tag; /* with fd: handed back if the kernel refuses it */
+	bool is_owed;        /* sent with conn_send_owed(): not counted against max_queue */
 	size_t len;
 	uint8_t buf[];
 };
@@ -110,12 +111,12 @@ static void update_events(struct conn *c)
 		uv_poll_start(&c->poll, events, on_poll);
 }
 
-static int queue_msg(struct conn *c, const uint8_t *buf, size_t len, int fd, struct conn_tag tag)
+static int queue_msg(struct conn *c, const uint8_t *buf, size_t len, int fd, struct conn_tag tag, bool is_owed)
 {
 	struct conn_env *env = c->env;
 	struct outmsg *o;
 
-	if (c->outq_len >= env->max_queue)
+	if (!is_owed && c->outq_len - c->outq_owed >= env->max_queue)
 		return -ENOBUFS;
 	if (fd >= 0 && env->queued_fds >= env->fd_budget)
 		return -ENOBUFS;
@@ -130,15 +131,20 @@ static int queue_msg(struct conn *c, const uint8_t *buf, size_t len, int fd, str
 	if (o->fd >= 0)
 		env->queued_fds++;
 	o->tag = tag;
+	o->is_owed = is_owed;
 	o->len = len;
 	memcpy(o->buf, buf, len);
 	TAILQ_INSERT_TAIL(&c->outq, o, link);
 	c->outq_len++;
+	c->outq_owed += is_owed;
 	return 0;
 }
 
+/* o has left the queue: uncount and free it. */
 static void outmsg_free(struct conn *c, struct outmsg *o)
 {
+	c->outq_len--;
+	c->outq_owed -= o->is_owed;
 	if (o->fd >= 0) {
 		close(o->fd);
 		c->env->queued_fds--;
@@ -146,7 +152,7 @@ static void outmsg_free(struct conn *c, struct outmsg *o)
 	free(o);
 }
 
-int conn_send(struct conn *c, const uint8_t *buf, size_t len, int fd, struct conn_tag tag)
+static int send_or_queue(struct conn *c, const uint8_t *buf, size_t len, int fd, struct conn_tag tag, bool is_owed)
 {
 	int r;
 
@@ -161,13 +167,23 @@ int conn_send(struct conn *c, const uint8_t *buf, size_t len, int fd, struct con
 			return 0;
 		}
 	}
-	r = queue_msg(c, buf, len, fd, tag);
+	r = queue_msg(c, buf, len, fd, tag, is_owed);
 	if (r < 0) {
 		conn_fail(c, r == -ENOBUFS ? "client does not read its replies (queue full)" : strerror(-r));
 		return 0;
 	}
 	update_events(c);
 	return 0;
+}
+
+int conn_send(struct conn *c, const uint8_t *buf, size_t len, int fd, struct conn_tag tag)
+{
+	return send_or_queue(c, buf, len, fd, tag, false);
+}
+
+int conn_send_owed(struct conn *c, const uint8_t *buf, size_t len, int fd, struct conn_tag tag)
+{
+	return send_or_queue(c, buf, len, fd, tag, true);
 }
 
 static void flush_queue(struct conn *c)
@@ -184,7 +200,6 @@ static void flush_queue(struct conn *c)
 			return;
 		}
 		TAILQ_REMOVE(&c->outq, o, link);
-		c->outq_len--;
 		/* Not this peer's doing (others hold our fds unread): the owner
 		 * answers otherwise, behind what is already waiting. */
 		if (r == -ETOOMANYREFS)
@@ -280,6 +295,5 @@ void conn_close(struct conn *c)
 		TAILQ_REMOVE(&c->outq, o, link);
 		outmsg_free(c, o);
 	}
-	c->outq_len = 0;
 	uv_close((uv_handle_t *)&c->poll, on_closed);
 }

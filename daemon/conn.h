@@ -48,7 +48,8 @@ struct conn_env {
 	const struct conn_ops *ops;
 	uint8_t *rxbuf;       /* max_message bytes: one datagram is handled at a time */
 	uint32_t max_message; /* larger datagrams are refused with on_bad_datagram(-EMSGSIZE) */
-	uint32_t max_queue;   /* messages queued for a slow peer before the connection fails */
+	uint32_t max_queue;   /* messages queued for a slow peer before the connection fails,
+			       * not counting those sent with conn_send_owed() */
 	uint32_t queued_fds;  /* fd duplicates held in all the connections' queues */
 	uint32_t fd_budget;   /* at most this many; past it the connection fails */
 };
@@ -66,6 +67,7 @@ struct conn {
 	bool is_closing;    /* uv_close() called, waiting for the callback */
 	TAILQ_HEAD(, outmsg) outq; /* messages the socket could not take yet */
 	uint32_t outq_len;
+	uint32_t outq_owed; /* of which sent with conn_send_owed() */
 };
 
 /* Take ownership of an accepted non-blocking socket and start reading; data
@@ -81,6 +83,11 @@ int conn_new(struct conn_env *env, int fd, void *data, struct conn **out);
  * or the connection failed), or -ETOOMANYREFS when the kernel refuses to pass
  * fd now: nothing was sent and the connection is fine. */
 int conn_send(struct conn *c, const uint8_t *buf, size_t len, int fd, struct conn_tag tag);
+/* conn_send() for a message the peer is owed: the owner promised it earlier
+ * (an answer to a request it holds) and bounds how many it can owe, so it is
+ * not counted against max_queue; the fd budget still applies. A peer that
+ * reads promptly is then never dropped for being owed many at once. */
+int conn_send_owed(struct conn *c, const uint8_t *buf, size_t len, int fd, struct conn_tag tag);
 
 /* Mark the connection failed (why: logged; NULL for an orderly close) and
  * tell the owner through on_fail. */

@@ -23,6 +23,7 @@
 #include "job.h"
 #include "listen.h"
 #include "log.h"
+#include "mapper.h"
 
 #define ACCEPT_BATCH 16
 
@@ -161,6 +162,18 @@ static void on_accept_retry(uv_timer_t *t)
 	uv_poll_start(&srv->listen_poll, UV_READABLE, on_listen);
 }
 
+/* cl is going away: its grants end, then it stops mapping anything (so a
+ * destroyed segment it kept goes now, before its CLIENT_DISCONNECTED). */
+static void end_client(struct server *srv, struct client *cl)
+{
+	struct segment *seg;
+
+	grant_drop_client(cl);
+	while ((seg = mapper_drop_first(cl)))
+		if (seg->is_destroyed)
+			grant_settle_later(srv, seg);
+}
+
 static void on_reap(uv_idle_t *h)
 {
 	struct server *srv = h->data;
@@ -168,7 +181,7 @@ static void on_reap(uv_idle_t *h)
 
 	while ((cl = TAILQ_FIRST(&srv->dead_clients))) {
 		TAILQ_REMOVE(&srv->dead_clients, cl, dead_link);
-		grant_drop_client(cl);
+		end_client(srv, cl);
 		/* Skipped by the broadcast itself: cl is dead. */
 		if (cl->was_announced)
 			event_client(srv, PROTO_EV_CLIENT_DISCONNECTED, cl);
@@ -229,7 +242,7 @@ static int init_state(struct server *srv, uv_loop_t *loop, const struct server_c
 	TAILQ_INIT(&srv->all_segments);
 	TAILQ_INIT(&srv->all_grants);
 	TAILQ_INIT(&srv->unsettled);
-	TAILQ_INIT(&srv->revoked);
+	STAILQ_INIT(&srv->revoked);
 	TAILQ_INIT(&srv->creates);
 	quota_init(&srv->quota, &srv->cfg.limits);
 	srv->conn_env = (struct conn_env){
@@ -316,7 +329,7 @@ void daemon_deinit(struct server *srv)
 	while ((cl = TAILQ_FIRST(&srv->dead_clients)))
 		TAILQ_REMOVE(&srv->dead_clients, cl, dead_link);
 	while ((cl = TAILQ_FIRST(&srv->clients))) {
-		grant_drop_client(cl);
+		end_client(srv, cl);
 		client_free(cl);
 	}
 	grant_settle_all(srv); /* frees the destroyed segments */

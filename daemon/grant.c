@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "event.h"
 #include "log.h"
+#include "mapper.h"
 
 #define grant_of(l) ((struct grant *)((char *)(l) - offsetof(struct grant, lease)))
 
@@ -31,15 +32,22 @@ struct grant *grant_new(struct client *cl, struct segment *seg, uint32_t seq, ui
 
 static void on_timer_closed(uv_handle_t *h)
 {
-	free(h->data);
+	free(h);
+}
+
+/* The wait is over (granted or ended): its timer goes. */
+static void drop_timer(struct grant *g)
+{
+	if (!g->timer)
+		return;
+	uv_close((uv_handle_t *)g->timer, on_timer_closed); /* stops it; freed once libuv lets go */
+	g->timer = NULL;
 }
 
 void grant_free(struct grant *g)
 {
-	if (g->has_timer)
-		uv_close((uv_handle_t *)&g->timer, on_timer_closed); /* frees g */
-	else
-		free(g);
+	drop_timer(g);
+	free(g);
 }
 
 void grant_link(struct grant *g)
@@ -111,7 +119,6 @@ void grant_end(struct grant *g)
  * once a second, since it comes in waves. */
 static void answer_fd_refused(struct client *cl, uint32_t seq)
 {
-	struct proto_msg req = { .op = PROTO_OP_ACQUIRE, .seq = seq };
 	uint64_t now = clock_mono_ns();
 
 	if (now - cl->srv->fd_refused_logged_ns > 1000000000u) {
@@ -119,8 +126,8 @@ static void answer_fd_refused(struct client *cl, uint32_t seq)
 			 (int)cl->conn->cred.pid, cl->conn->comm);
 		cl->srv->fd_refused_logged_ns = now;
 	}
-	client_reply_error(cl, &req, PROTO_E_LIMIT,
-			   "shmbufd has too many descriptors in flight to clients that do not read them; try again");
+	client_fail_wait(cl, seq, PROTO_E_LIMIT,
+			 "shmbufd has too many descriptors in flight to clients that do not read them; try again");
 }
 
 void grant_fd_refused(struct client *cl, struct conn_tag tag)
@@ -136,19 +143,35 @@ void grant_fd_refused(struct client *cl, struct conn_tag tag)
 	grant_settle_later(cl->srv, seg);
 }
 
-bool grant_send(struct grant *g)
+bool grant_send(struct grant *g, bool is_owed)
 {
 	struct proto_msg rep = { .op = PROTO_OP_ACQUIRE | PROTO_REPLY_BIT, .seq = g->seq };
 	struct segment *seg = g->seg;
 	struct conn_tag tag = { .id = g->id, .seq = g->seq };
+	uint32_t mode = g->lease.write ? PROTO_ACQ_WRITE : PROTO_ACQ_READ;
+	int fd = -1, is_new = 0;
 
 	rep.u.acquire_reply.lease_id = g->id;
 	rep.u.acquire_reply.offset = g->lease.offset;
 	rep.u.acquire_reply.length = g->lease.length;
 	rep.u.acquire_reply.segment_size = seg->size;
-	rep.u.acquire_reply.flags = g->lease.write ? PROTO_ACQ_WRITE : PROTO_ACQ_READ;
-	if (client_send(g->cl, &rep, g->lease.write ? seg->fd_rw : seg->fd_ro, tag) != -ETOOMANYREFS)
+	rep.u.acquire_reply.segment_id = seg->id;
+	rep.u.acquire_reply.flags = mode;
+	if (g->wants_fd) {
+		/* Recorded before sending: an fd we sent and did not count would
+		 * let a destroyed segment's memory live on unaccounted. */
+		is_new = mapper_add(g->cl, seg, mode);
+		if (is_new < 0) {
+			client_fail_wait(g->cl, g->seq, PROTO_E_INTERNAL, "out of memory");
+			return false;
+		}
+		fd = mode == PROTO_ACQ_WRITE ? seg->fd_rw : seg->fd_ro;
+		rep.u.acquire_reply.flags |= PROTO_ACQ_FD;
+	}
+	if (client_send(g->cl, &rep, fd, tag, is_owed) != -ETOOMANYREFS)
 		return true;
+	if (is_new)
+		mapper_drop(mapper_find(g->cl, seg->id), mode); /* g holds seg: it cannot go here */
 	answer_fd_refused(g->cl, g->seq);
 	return false;
 }
@@ -158,19 +181,21 @@ static void on_wait_timeout(uv_timer_t *t)
 	struct grant *g = t->data;
 	struct segment *seg = g->seg;
 	struct server *srv = g->cl->srv;
-	struct proto_msg req = { .op = PROTO_OP_ACQUIRE, .seq = g->seq };
 
-	client_reply_error(g->cl, &req, PROTO_E_TIMEDOUT, "timed out waiting for a lease on '%s'", seg->name);
+	client_fail_wait(g->cl, g->seq, PROTO_E_TIMEDOUT, "timed out waiting for a lease on '%s'", seg->name);
 	grant_end(g);
 	grant_settle_later(srv, seg); /* a waiter leaving can unblock those behind it */
 }
 
-void grant_start_timer(struct grant *g, uint64_t ms)
+int grant_start_timer(struct grant *g, uint64_t ms)
 {
-	uv_timer_init(g->cl->srv->loop, &g->timer);
-	g->timer.data = g;
-	g->has_timer = true;
-	uv_timer_start(&g->timer, on_wait_timeout, ms, 0);
+	g->timer = malloc(sizeof(*g->timer));
+	if (!g->timer)
+		return -ENOMEM;
+	uv_timer_init(g->cl->srv->loop, g->timer);
+	g->timer->data = g;
+	uv_timer_start(g->timer, on_wait_timeout, ms, 0);
+	return 0;
 }
 
 void grant_fail_waiters(struct segment *seg, uint64_t size, enum proto_status st)
@@ -179,16 +204,15 @@ void grant_fail_waiters(struct segment *seg, uint64_t size, enum proto_status st
 
 	for (l = TAILQ_FIRST(&seg->leases.waiting); l; l = next) {
 		struct grant *g = grant_of(l);
-		struct proto_msg req = { .op = PROTO_OP_ACQUIRE, .seq = g->seq };
 
 		next = TAILQ_NEXT(l, link);
 		if (st == PROTO_E_RANGE && l->offset + l->length <= size)
 			continue;
 		if (st == PROTO_E_NOENT)
-			client_reply_error(g->cl, &req, st, "segment '%s' was destroyed while waiting", seg->name);
+			client_fail_wait(g->cl, g->seq, st, "segment '%s' was destroyed while waiting", seg->name);
 		else
-			client_reply_error(g->cl, &req, st, "segment '%s' shrank to %" PRIu64 " bytes while waiting",
-					   seg->name, size);
+			client_fail_wait(g->cl, g->seq, st, "segment '%s' shrank to %" PRIu64 " bytes while waiting",
+					 seg->name, size);
 		grant_end(g);
 	}
 }
@@ -214,20 +238,20 @@ static void on_promoted(struct lease *l, void *ctx)
 	struct grant *g = grant_of(l);
 	struct server *srv = ctx;
 
-	if (g->has_timer)
-		uv_timer_stop(&g->timer);
+	drop_timer(g);
 	g->cl->n_waiting--;
 	g->since_ns = clock_mono_ns();
 	event_grant(PROTO_EV_LEASE_ACQUIRED, g);
 	/* The set may not change during the walk: end the grant right after it. */
-	if (!grant_send(g))
-		TAILQ_INSERT_TAIL(&srv->revoked, g, revoke_link);
+	if (!grant_send(g, true))
+		STAILQ_INSERT_TAIL(&srv->revoked, g, revoke_link);
 }
 
-/* The memory of a destroyed segment goes when nothing refers to it any more. */
+/* The memory of a destroyed segment goes when nothing refers to it any more:
+ * no grant, no job, and no client that maps it. */
 static void free_destroyed(struct server *srv, struct segment *seg)
 {
-	log_debug("segment '%s' (%s): last lease gone, memory freed", seg->name, seg->shm_name);
+	log_debug("segment '%s' (%s): last lease and mapping gone, memory freed", seg->name, seg->shm_name);
 	event_segment(srv, PROTO_EV_SEGMENT_FREED, seg, NULL);
 	if (seg->is_unsettled)
 		TAILQ_REMOVE(&srv->unsettled, seg, unsettled_link);
@@ -239,9 +263,14 @@ static void free_destroyed(struct server *srv, struct segment *seg)
 void grant_settle_later(struct server *srv, struct segment *seg)
 {
 	/* A destroyed segment has no waiters to reconsider: its memory goes now,
-	 * so the next request already sees the bytes and the slot free. */
+	 * so the next request already sees the bytes and the slot free; or, if
+	 * clients still map it, they are asked to let go, and the last one's
+	 * UNMAP (or close) comes back here. */
 	if (seg->is_destroyed && seg->refs == 0) {
-		free_destroyed(srv, seg);
+		if (seg->n_mappers == 0)
+			free_destroyed(srv, seg);
+		else
+			mapper_send_unmap(seg);
 		return;
 	}
 	if (seg->is_unsettled)
@@ -251,26 +280,41 @@ void grant_settle_later(struct server *srv, struct segment *seg)
 	server_schedule_reap(srv);
 }
 
+/* One walk over seg's waiters, granting whom it can. */
+static void settle(struct server *srv, struct segment *seg)
+{
+	bool was_revoked = false;
+	struct grant *g;
+
+	if (!srv->is_stopping)
+		lease_set_promote(&seg->leases, on_promoted, srv);
+	while ((g = STAILQ_FIRST(&srv->revoked))) {
+		STAILQ_REMOVE_HEAD(&srv->revoked, revoke_link);
+		grant_end(g);
+		was_revoked = true;
+	}
+	/* A revoked grant's range is free again: walk once more (each walk
+	 * ends at least one wait, so this stops). */
+	if (was_revoked || (seg->is_destroyed && seg->refs == 0))
+		grant_settle_later(srv, seg);
+}
+
+void grant_settle_now(struct server *srv, struct segment *seg)
+{
+	if (seg->is_destroyed || seg->is_unsettled || !TAILQ_EMPTY(&srv->dead_clients)) {
+		grant_settle_later(srv, seg);
+		return;
+	}
+	settle(srv, seg);
+}
+
 void grant_settle_all(struct server *srv)
 {
 	struct segment *seg;
-	struct grant *g;
 
 	while ((seg = TAILQ_FIRST(&srv->unsettled))) {
-		bool was_revoked = false;
-
 		TAILQ_REMOVE(&srv->unsettled, seg, unsettled_link);
 		seg->is_unsettled = false;
-		if (!srv->is_stopping)
-			lease_set_promote(&seg->leases, on_promoted, srv);
-		while ((g = TAILQ_FIRST(&srv->revoked))) {
-			TAILQ_REMOVE(&srv->revoked, g, revoke_link);
-			grant_end(g);
-			was_revoked = true;
-		}
-		/* A revoked grant's range is free again: walk once more (each walk
-		 * ends at least one wait, so this stops). */
-		if (was_revoked || (seg->is_destroyed && seg->refs == 0))
-			grant_settle_later(srv, seg);
+		settle(srv, seg);
 	}
 }

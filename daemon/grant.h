@@ -20,18 +20,21 @@
  * once grant_link()ed; also indexed by id in server->grants and linked into its
  * segment's lease_set through .lease. Freed by grant_end(), or grant_free() if
  * never linked. */
+/* Held leases are what there are many of (100k and more), so the record stays
+ * small (184 bytes on x86-64): the timer of a wait is allocated apart, only
+ * while a wait has a deadline. */
 struct grant {
 	struct lease lease;
 	uint64_t id;
 	struct segment *seg; /* counted in seg->refs while linked */
 	struct client *cl;
 	uint32_t seq;        /* ACQUIRE request to answer while waiting */
+	bool wants_fd;       /* the ACQUIRE did not name seg's id: the grant carries seg's fd */
 	uint64_t since_ns;   /* CLOCK_MONOTONIC: requested, then granted */
-	bool has_timer;
-	uv_timer_t timer;    /* wait deadline; data = grant */
+	uv_timer_t *timer;   /* wait deadline, or NULL; data = grant; owned, closed by grant_free() */
 	TAILQ_ENTRY(grant) client_link;
-	TAILQ_ENTRY(grant) order_link;  /* server->all_grants, by id */
-	TAILQ_ENTRY(grant) revoke_link; /* server->revoked, briefly */
+	TAILQ_ENTRY(grant) order_link;   /* server->all_grants, by id */
+	STAILQ_ENTRY(grant) revoke_link; /* server->revoked, briefly */
 	UT_hash_handle hh;   /* server->grants, keyed by id */
 };
 
@@ -39,7 +42,7 @@ struct grant {
  * any set or table. NULL when out of memory. */
 struct grant *grant_new(struct client *cl, struct segment *seg, uint32_t seq, uint64_t offset, uint64_t length,
 			bool write);
-/* Free a grant (its timer's handle closed first if it has one). */
+/* Free a grant (and its timer, if it has one). */
 void grant_free(struct grant *g);
 
 /* g's lease was put in its segment's set: give it an id and link it into its
@@ -52,14 +55,17 @@ void grant_end(struct grant *g);
 /* The linked grant with this id, or NULL. */
 struct grant *grant_find(struct server *srv, uint64_t id);
 
-/* Answer g's ACQUIRE with its fd. Returns false when the kernel would not pass
- * the fd now: the ACQUIRE is then answered with LIMIT, and the caller must end g. */
-bool grant_send(struct grant *g);
+/* Answer g's ACQUIRE, with seg's fd when g->wants_fd (cl then becomes a
+ * mapper of seg for that mode). is_owed: g waited (see client_send()).
+ * Returns false when the fd could not be passed now (or no memory to record
+ * it): the ACQUIRE is then answered with LIMIT (INTERNAL), and the caller
+ * must end g. */
+bool grant_send(struct grant *g, bool is_owed);
 /* conn_ops.on_fd_refused: the fd of grant tag.id queued for cl was refused:
  * answer that ACQUIRE (tag.seq) with LIMIT and end the grant. */
 void grant_fd_refused(struct client *cl, struct conn_tag tag);
-/* A waiting g gives up with TIMEDOUT after ms milliseconds. */
-void grant_start_timer(struct grant *g, uint64_t ms);
+/* A waiting g gives up with TIMEDOUT after ms milliseconds. 0 or -ENOMEM. */
+int grant_start_timer(struct grant *g, uint64_t ms);
 
 /* Fail seg's waiters: all of them (NOENT, destroyed), or those that reach
  * past size (RANGE, shrunk). */
@@ -69,10 +75,17 @@ void grant_fail_waiters(struct segment *seg, uint64_t size, enum proto_status st
 void grant_drop_client(struct client *cl);
 
 /* Leases left seg (or it was destroyed): reconsider its waiters once per loop
- * iteration. (A destroyed segment nothing refers to is freed at once instead.) Batching matters:
- * a client leaving with many waits, or many waits timing out together, then
- * costs one pass over the segment's queue, not one pass per wait. */
+ * iteration. (A destroyed segment no lease refers to is freed at once, or,
+ * when clients still map it, they are sent UNMAP and the last one to let go
+ * frees it.) Batching matters: a client leaving with many waits, or many
+ * waits timing out together, then costs one pass over the segment's queue,
+ * not one pass per wait. */
 void grant_settle_later(struct server *srv, struct segment *seg);
+/* One request (a RELEASE) let leases go: grant whom that unblocks now, so
+ * a hand-off costs no loop iteration. Falls back to grant_settle_later()
+ * while a batch is pending for seg or a dead client is not yet reaped (its
+ * waits must not be granted on its way out). */
+void grant_settle_now(struct server *srv, struct segment *seg);
 /* Run the settles queued by grant_settle_later(). */
 void grant_settle_all(struct server *srv);
 

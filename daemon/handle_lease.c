@@ -1,4 +1,5 @@
-/* handle_lease.c: ACQUIRE (checks, then granted at once, waiting, or BUSY) and RELEASE. */
+/* handle_lease.c: ACQUIRE (checks, then granted at once, waiting, or BUSY), RELEASE, and
+ * UNMAP (a client let go of the fds its grants brought). */
 #define _GNU_SOURCE
 #include "handle_lease.h"
 
@@ -7,6 +8,7 @@
 #include "event.h"
 #include "grant.h"
 #include "handle_segment.h"
+#include "mapper.h"
 
 /* The segment and range an ACQUIRE asks for, or NULL with req answered.
  * *length becomes the range's length (0 asks for the rest of the segment). */
@@ -69,6 +71,8 @@ void handle_acquire(struct client *cl, const struct proto_msg *req)
 		client_reply_error(cl, req, PROTO_E_INTERNAL, "out of memory");
 		return;
 	}
+	/* Trusted as claimed: a client that claims an fd it lacks only hurts itself. */
+	g->wants_fd = a->have_segment_id != seg->id;
 	v = lease_set_request(&seg->leases, &g->lease, a->timeout_ms != 0);
 	if (v == LEASE_VERDICT_BUSY) {
 		grant_free(g);
@@ -80,24 +84,32 @@ void handle_acquire(struct client *cl, const struct proto_msg *req)
 	grant_link(g);
 	if (v == LEASE_VERDICT_GRANTED) {
 		event_lease(srv, PROTO_EV_LEASE_ACQUIRED, g->id, &g->lease, seg, cl);
-		if (!grant_send(g)) {
+		if (!grant_send(g, false)) {
 			grant_end(g);
 			grant_settle_later(srv, seg);
 		}
 		return;
 	}
 	event_lease(srv, PROTO_EV_LEASE_WAITING, g->id, &g->lease, seg, cl);
-	if (a->timeout_ms > 0)
-		grant_start_timer(g, (uint64_t)a->timeout_ms);
+	if (a->timeout_ms > 0 && grant_start_timer(g, (uint64_t)a->timeout_ms) < 0) {
+		client_fail_wait(cl, g->seq, PROTO_E_INTERNAL, "out of memory");
+		grant_end(g);
+		grant_settle_later(srv, seg);
+	}
 }
 
 void handle_release(struct client *cl, const struct proto_msg *req)
 {
 	struct server *srv = cl->srv;
 	uint64_t id = req->u.release.lease_id;
+	uint32_t flags = req->u.release.flags;
 	struct grant *g = grant_find(srv, id);
 	struct segment *seg;
 
+	if (flags & ~PROTO_RELEASE_FLAGS) {
+		client_reply_error(cl, req, PROTO_E_INVAL, "unknown RELEASE flags %#x", flags & ~PROTO_RELEASE_FLAGS);
+		return;
+	}
 	/* Another client's lease is reported as absent: ids reveal nothing. */
 	if (!g || g->cl != cl || g->lease.state != LEASE_GRANTED) {
 		client_reply_error(cl, req, PROTO_E_NOENT, "no lease %" PRIu64 " is held by this connection", id);
@@ -105,6 +117,36 @@ void handle_release(struct client *cl, const struct proto_msg *req)
 	}
 	seg = g->seg;
 	grant_end(g);
-	client_reply_ok(cl, req);
-	grant_settle_later(srv, seg);
+	/* QUIET: the client does not wait; only a failure is answered. */
+	if (!(flags & PROTO_RELEASE_QUIET))
+		client_reply_ok(cl, req);
+	/* After the reply: a request's own reply comes before what it causes. */
+	grant_settle_now(srv, seg);
+}
+
+void handle_unmap(struct client *cl, const struct proto_msg *req)
+{
+	const struct proto_unmap *u = &req->u.unmap;
+	const uint32_t all = PROTO_ACQ_READ | PROTO_ACQ_WRITE;
+	struct mapper *m;
+	struct segment *seg;
+
+	if (u->modes == 0 || (u->modes & ~all)) {
+		client_reply_error(cl, req, PROTO_E_INVAL, "modes must be READ (1), WRITE (2) or both, not %#x",
+				   u->modes);
+		return;
+	}
+	/* Modes it was not sent are ignored: a client may answer UNMAP with all
+	 * it might hold. Only when none is left to drop is it an error. */
+	m = mapper_find(cl, u->segment_id);
+	if (!m || !(m->modes & u->modes)) {
+		client_reply_error(cl, req, PROTO_E_NOENT,
+				   "this connection holds no fd of segment %" PRIu64 " in modes %#x",
+				   u->segment_id, u->modes);
+		return;
+	}
+	/* Quiet on success. A destroyed segment may now be free of everyone. */
+	seg = mapper_drop(m, u->modes);
+	if (seg && seg->is_destroyed)
+		grant_settle_later(cl->srv, seg);
 }

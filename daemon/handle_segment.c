@@ -144,7 +144,8 @@ void handle_destroy(struct client *cl, const struct proto_msg *req)
 	HASH_DEL(srv->segments, seg);
 	segment_unlink(seg);
 	log_info("client %d (%s) destroyed segment '%s'%s", (int)cl->conn->cred.pid, cl->conn->comm, seg->name,
-		 segment_is_leased(seg) ? "; memory stays until its leases end" : "");
+		 segment_is_leased(seg) ? "; memory stays until its leases end and its mappers let go" :
+		 seg->n_mappers ? "; memory stays until the clients that map it let go" : "");
 	client_reply_ok(cl, req);
 	event_segment(srv, PROTO_EV_SEGMENT_DESTROYED, seg, cl);
 	grant_fail_waiters(seg, 0, PROTO_E_NOENT);

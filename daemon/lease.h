@@ -47,6 +47,7 @@ struct lease_set {
 	uint32_t n_read;    /* granted read leases */
 	uint32_t n_write;   /* granted write leases */
 	uint32_t n_waiting;
+	uint32_t n_waiting_write; /* of which write requests */
 };
 
 enum lease_verdict {

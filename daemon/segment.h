@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 #include <uthash.h>
 
@@ -12,9 +13,12 @@
 
 #define SEGMENT_SHM_NAME_MAX 64
 
+struct mapper;
+TAILQ_HEAD(mapper_list, mapper);
+
 /* Owned by the server: in server->segments (by name) while live; after destroy
- * only the grants that still reference it keep it (refs), and the last one to
- * go frees it. */
+ * only what still references it keeps it (grants and jobs in refs, clients it
+ * sent an fd to in mappers), and the last one to go frees it. */
 struct segment {
 	uint64_t id; /* daemon-wide, increasing with creation; listing order */
 	char name[PROTO_NAME_MAX + 1];
@@ -27,11 +31,14 @@ struct segment {
 	gid_t gid;
 	pid_t pid;
 	uint64_t created_ns; /* CLOCK_REALTIME */
-	bool is_destroyed;    /* name removed; memory lives until refs drops to 0 */
+	bool is_destroyed;    /* name removed; memory lives until refs and n_mappers drop to 0 */
 	bool is_unsettled;    /* in server->unsettled: leases left, waiters to reconsider */
 	bool is_pending;      /* its object is being created on a worker thread: not usable yet */
 	bool is_growing;      /* memory for a larger size is being reserved on a worker thread */
-	uint32_t refs;       /* grants (held or waiting) that point here */
+	bool has_sent_unmap;  /* destroyed, unleased: its mappers were sent UNMAP (once) */
+	uint32_t refs;       /* grants (held or waiting) and grow jobs that point here */
+	uint32_t n_mappers;  /* clients holding an fd of it (mappers): they keep its memory too */
+	struct mapper_list mappers; /* owned by mapper.c */
 	struct lease_set leases;
 	UT_hash_handle hh; /* server->segments, keyed by name */
 	TAILQ_ENTRY(segment) order_link; /* server->all_segments, live or destroyed, by id */

@@ -24,6 +24,7 @@ struct server_config {
 
 struct client;
 struct grant;
+struct mapper;
 struct create_job;
 
 /* Owned by main(); daemon_init() fills it and daemon_deinit() empties it. */
@@ -50,10 +51,11 @@ struct server {
 	uint64_t started_ns;  /* CLOCK_REALTIME */
 	struct segment *segments; /* live segments by name */
 	struct grant *grants;     /* all grants by id */
+	struct mapper *mappers;   /* who was sent which segment's fds, by (segment, client) id */
 	TAILQ_HEAD(, segment) all_segments; /* every segment still in memory, by id */
 	TAILQ_HEAD(, grant) all_grants;     /* every grant, by id */
 	TAILQ_HEAD(, segment) unsettled;    /* segments whose leases changed this iteration */
-	TAILQ_HEAD(, grant) revoked;        /* promoted, but the grant could not be sent */
+	STAILQ_HEAD(, grant) revoked;       /* promoted, but the grant could not be sent */
 	TAILQ_HEAD(, create_job) creates;   /* CREATEs under way on the thread pool */
 	uint64_t fd_refused_logged_ns; /* last "cannot pass a descriptor" warning */
 	uint32_t n_subscribers;   /* clients that asked for events */

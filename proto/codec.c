@@ -218,6 +218,14 @@ static int rd_fields(struct reader *r, const struct field *f, uint8_t *base, boo
 	return is_payload ? finish(r, why) : 0;
 }
 
+/* Zero the part of m->u that this layout's struct covers (its closing entry's offset). */
+static void clear_payload(struct proto_msg *m, const struct field *f)
+{
+	while (f->kind != FK_END)
+		f++;
+	memset(&m->u, 0, f->offset);
+}
+
 int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m, const char **why)
 {
 	const struct op_layouts *ops;
@@ -225,7 +233,10 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m, const char
 	bool is_reply;
 	int err;
 
-	memset(m, 0, sizeof(*m));
+	/* Not the whole struct: a listing page makes it 5 KiB, and every message
+	 * would pay for that. The payload's own struct is cleared below. */
+	m->op = m->status = 0;
+	m->seq = 0;
 	if (len < PROTO_HEADER_SIZE)
 		return fail(why, -EBADMSG, "datagram shorter than the 16-byte header");
 	m->op = (uint16_t)get_le(buf, 2);
@@ -250,6 +261,7 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m, const char
 		r.layout = is_reply ? &ops->reply : &ops->request;
 	if (!r.layout || !r.layout->fields) /* unknown, or EVENT as a request */
 		return fail(why, -EOPNOTSUPP, "unknown opcode");
+	clear_payload(m, r.layout->fields);
 	if ((err = rd_fields(&r, r.layout->fields, (uint8_t *)&m->u, true, why)) < 0)
 		return err;
 	return proto_check_decoded(m, why);

@@ -49,7 +49,9 @@ static const struct string_class str_ERRMSG = {
 #define FIELD_ENTRIES(m, c)                                                                                 \
 	{ .kind = FK_ENTRIES, .offset = offsetof(FIELD_STRUCT, m), .entry = table_PROTO_##c##_ENTRY_FIELDS, \
 	  .entry_size = sizeof(((FIELD_STRUCT *)0)->m[0]), .count_offset = offsetof(FIELD_STRUCT, count) }
-#define FIELD_TABLE(list) static const struct field table_##list[] = { list(FIELD){ .kind = FK_END } }
+/* The closing entry's offset is the struct's size: what a decoder must clear. */
+#define FIELD_TABLE(list) \
+	static const struct field table_##list[] = { list(FIELD){ .kind = FK_END, .offset = sizeof(FIELD_STRUCT) } }
 
 #define FIELD_STRUCT struct proto_hello
 FIELD_TABLE(PROTO_HELLO_FIELDS);

@@ -10,7 +10,7 @@
 #define proto_check_decoded shmbuf__proto_check_decoded
 
 enum field_kind {
-	FK_END, /* closes every table */
+	FK_END, /* closes every table; its offset is the size of the struct the list describes */
 	FK_U16,
 	FK_U32,
 	FK_U64,

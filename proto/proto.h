@@ -387,7 +387,9 @@ int proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap);
  *   -EOPNOTSUPP    header well-formed but opcode unknown (m->op, m->seq set)
  *   -ENAMETOOLONG  well-formed but the name is longer than PROTO_NAME_MAX
  *                  (m->op, m->seq set)
- * When why is not NULL, *why is set to a static one-line reason on error. */
+ * When why is not NULL, *why is set to a static one-line reason on error.
+ * Only the header and the payload struct of m's opcode (m->u's member for it)
+ * are written, zeros first: the rest of m->u keeps what it held. */
 int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m, const char **why);
 
 /* Names: 1..255 bytes of printable ASCII (0x20..0x7e), not starting with '/'. */

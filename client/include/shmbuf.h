@@ -15,6 +15,14 @@
  * (so it can neither steal the parent's replies nor end its leases); the
  * child may only shmbuf_disconnect() it, and connects its own.
  *
+ * Kept mappings: the library keeps, per segment name and access mode, the
+ * segment's fd and a mapping of the whole object, so a view is a pointer into
+ * memory already mapped (and already paged in), and an fd crosses the socket
+ * once per segment and mode. When nothing uses them it keeps at most 64 such
+ * (name, mode) entries, each with one open fd, dropping the least recently used
+ * past that. The memory of a destroyed segment is let go at this client's next
+ * call after its last lease ended, and everything at shmbuf_disconnect().
+ *
  * Blocking: calls wait for the daemon's answer and are not interrupted by
  * signals (EINTR is retried). The daemon enforces acquire timeouts and always
  * answers; a daemon that dies makes every waiting call fail at once with
@@ -68,8 +76,11 @@ typedef struct shmbuf_client shmbuf_client;
 /* shmbuf_view.flags */
 #define SHMBUF_VIEW_READONLY 0x1u /* a SHMBUF_READ view: writes through data fault */
 
-/* A mapped view of a byte range of a segment, filled by shmbuf_acquire().
- * The memory stays valid until shmbuf_release() (or shmbuf_disconnect()).
+/* A mapped view of a byte range of a segment, filled by shmbuf_acquire(): a
+ * pointer into the library's kept mapping of the segment. The memory stays
+ * valid until shmbuf_release() (or shmbuf_disconnect()), even across a resize
+ * or a destroy of the segment; after the release the library no longer points
+ * anyone at it, and the range may be someone else's at once.
  * Grows at the end (see "Structs that grow" above). */
 typedef struct shmbuf_view {
 	void *data;        /* first requested byte */
@@ -114,7 +125,8 @@ SHMBUF_EXPORT int shmbuf_connect(const char *socket_path, shmbuf_client **out);
 SHMBUF_EXPORT int shmbuf_default_socket_path(char *buf, size_t size);
 
 /* Close the connection (NULL is ignored). The daemon releases every lease this client still
- * holds, and the library unmaps those views: their data pointers become invalid. */
+ * holds, and the library unmaps those views and every kept mapping, and closes the kept fds:
+ * data pointers of views become invalid. */
 SHMBUF_EXPORT void shmbuf_disconnect(shmbuf_client *c);
 
 /* Create a segment of size bytes (> 0). mode: permission bits (<= 0777), as for files.
@@ -138,20 +150,36 @@ SHMBUF_EXPORT int shmbuf_resize(shmbuf_client *c, const char *name, uint64_t siz
  * takes, > 0 wait at most that long (-ETIMEDOUT). Waiters are served in arrival order.
  * -ENOENT no such segment, -ERANGE range outside the segment or overflowing,
  * -EDQUOT lease count limit (per client or per segment), -EMFILE this process
- * has no descriptor free to receive the segment (the lease is given back).
+ * has no descriptor free to receive the segment (the lease is given back; a
+ * segment and mode whose fd the library already keeps needs none).
  * out receives the view; size: sizeof *out (at least SHMBUF_VIEW_SIZE_VER0, else -EINVAL).
  * Returns 0 with *out filled, or a negative errno with nothing mapped or leased. */
 SHMBUF_EXPORT int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length,
 				 unsigned flags, int timeout_ms, shmbuf_view *out, size_t size);
 
-/* Unmap the view and end its lease; size: sizeof *v, as given to shmbuf_acquire().
- * The view is unmapped, forgotten by the library and zeroed (size bytes) even
- * when the daemon's answer is an error (such as -ECONNRESET): never touch
- * v->data after calling this. Returns 0, -ENOENT (nothing unmapped) when the
- * view was already released or never acquired on this client, -EINVAL for a
- * NULL argument or a size below SHMBUF_VIEW_SIZE_VER0, -ECONNRESET in a child
- * after fork() (then the view stays mapped, and the lease the parent's). */
+/* End the view's lease; size: sizeof *v, as given to shmbuf_acquire().
+ * The view is checked locally, forgotten by the library and zeroed (size
+ * bytes), and the RELEASE goes out without waiting for the daemon's answer
+ * (a refusal, which only a bug can cause, is counted by
+ * shmbuf_release_errors()). The memory stays mapped in the library's cache
+ * for the next lease, but the range may be granted to a writer at once:
+ * never touch v->data after calling this.
+ * Ordering: the daemon handles this client's requests in order, so its later
+ * calls see the lease ended. Another process told by other means (a pipe) that
+ * it ended may still find it held for a moment: it should acquire with a
+ * timeout, or this client makes a call that waits (such as shmbuf_stat())
+ * before telling it.
+ * Returns 0, -ENOENT when the view was already released or never acquired on
+ * this client, -EINVAL for a NULL argument or a size below
+ * SHMBUF_VIEW_SIZE_VER0, -ECONNRESET when the connection is lost (the view is
+ * forgotten all the same; the daemon ends the lease with the connection) or
+ * in a child after fork() (then the view stays, and the lease the parent's). */
 SHMBUF_EXPORT int shmbuf_release(shmbuf_client *c, shmbuf_view *v, size_t size);
+
+/* How many releases of this client the daemon refused so far. shmbuf_release()
+ * does not wait for the daemon; its refusal (which means a bug in the library
+ * or the daemon) arrives later and is counted here. 0 for NULL. */
+SHMBUF_EXPORT uint64_t shmbuf_release_errors(shmbuf_client *c);
 
 /* Size, mode, owner and lease counts of a segment, into *out (size: sizeof *out).
  * Returns 0, -ENOENT no such segment, -EINVAL NULL out or size 0. */

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -48,17 +47,14 @@ void client_copy_out(void *dst, size_t dst_size, const void *src, size_t src_siz
 	}
 }
 
-static void unmap_view(void *arg, uint64_t key, void *base, size_t len)
-{
-	munmap(base, len);
-}
-
 static void client_free(struct shmbuf_client *c)
 {
 	if (c->sock >= 0)
 		close(c->sock);
-	idtable_clear(&c->views, unmap_view, NULL);
+	/* Views point into the cache's mappings: both go at once. The daemon
+	 * forgets what we mapped when the connection closes. */
 	idtable_deinit(&c->views);
+	mapcache_deinit(&c->cache);
 	idtable_deinit(&c->pending);
 	free(c->events);
 	pthread_cond_destroy(&c->ev_cond);
@@ -132,6 +128,7 @@ static struct shmbuf_client *client_new(uint64_t page_size)
 	c->page_size = page_size;
 	c->owner = getpid();
 	c->next_seq = 1;
+	mapcache_init(&c->cache);
 	if (pthread_mutex_init(&c->lock, NULL) != 0)
 		goto fail_free;
 	if (pthread_mutex_init(&c->send_lock, NULL) != 0)

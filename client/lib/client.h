@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "idtable.h"
+#include "mapcache.h"
 #include "proto.h"
 #include "shmbuf.h"
 
@@ -37,7 +38,10 @@ struct shmbuf_client {
 	struct idtable pending;    /* seq -> struct call */
 	struct call *waiters;      /* calls whose threads are in the wait loop, oldest first */
 	struct call *waiters_tail;
-	struct idtable views;      /* lease id -> (map base, map length): live mappings */
+	struct idtable views;      /* lease id -> (struct mc_map *, view length): live views */
+	struct mapcache cache;     /* kept fds and mappings, by (segment name, mode) */
+	uint64_t release_errors;   /* error replies to quiet RELEASEs: shmbuf_release_errors() */
+	uint64_t unmap_errors;     /* error replies to quiet UNMAPs (kept for a debugger) */
 	/* Events, oldest first: a ring of ev_cap slots (grown by doubling up to
 	 * EVENT_QUEUE_MAX) holding ev_count events from ev_head on. Owned. */
 	bool subscribed;

@@ -5,6 +5,9 @@
 #include "demux.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stddef.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "event.h"
@@ -20,11 +23,11 @@ struct call {
 	struct call *prev, *next; /* client->waiters */
 	bool listed;              /* on client->waiters */
 	bool done;                /* reply (or err) is final */
-	int err;                  /* 0: reply holds the answer; else why none will come */
+	int err;                  /* 0: *reply holds the answer; else why none will come */
 	int fd;                   /* fd of a successful ACQUIRE reply, else -1; owned */
 	uint32_t seq;
 	uint16_t reply_op;
-	struct proto_msg reply;
+	struct proto_msg *reply;  /* the caller's request, which the reply replaces */
 	pthread_cond_t cond;      /* signalled when done, or when this thread should read */
 };
 
@@ -103,6 +106,33 @@ static void client_break(struct shmbuf_client *c)
 	pthread_cond_broadcast(&c->ev_cond);
 }
 
+/* Copies reply src into dst, only as far as its payload goes: a struct
+ * proto_msg is over 5 KiB (a listing page), most replies a few dozen bytes. */
+static void reply_copy(struct proto_msg *dst, const struct proto_msg *src)
+{
+	size_t n = offsetof(struct proto_msg, u);
+
+	if (src->status != PROTO_OK) {
+		n += sizeof(src->u.error);
+	} else {
+		switch (src->op & ~PROTO_REPLY_BIT) {
+		case PROTO_OP_ACQUIRE:
+			n += sizeof(src->u.acquire_reply);
+			break;
+		case PROTO_OP_HELLO:
+			n += sizeof(src->u.hello_reply);
+			break;
+		case PROTO_OP_STAT:
+			n += sizeof(src->u.stat_reply);
+			break;
+		default:
+			n = sizeof(*src); /* listings, and whatever else: all of it */
+			break;
+		}
+	}
+	memcpy(dst, src, n);
+}
+
 struct fail_all {
 	struct shmbuf_client *c;
 	const struct proto_msg *err;
@@ -113,7 +143,7 @@ static void fail_one(void *arg, uint64_t key, void *ptr, size_t len)
 	struct fail_all *f = arg;
 	struct call *call = ptr;
 
-	call->reply = *f->err;
+	reply_copy(call->reply, f->err);
 	call_finish(f->c, call, 0);
 }
 
@@ -126,54 +156,70 @@ static void client_fail_all(struct shmbuf_client *c, const struct proto_msg *err
 	pthread_cond_broadcast(&c->ev_cond);
 }
 
+/* Called with c->lock held: a message with seq 0, which answers no request. */
+static void deliver_unasked(struct shmbuf_client *c)
+{
+	if (c->rmsg.status != PROTO_OK) {
+		/* The daemon's last word on the whole connection (limit reached,
+		 * malformed request, ...) before it closes it. Every pending call gets it. */
+		client_fail_all(c, &c->rmsg);
+	} else if (c->rmsg.op == (PROTO_OP_EVENT | PROTO_REPLY_BIT)) {
+		/* News for a subscriber. */
+		event_push(c, &c->rmsg.u.event);
+	} else if (c->rmsg.op == (PROTO_OP_UNMAP | PROTO_REPLY_BIT)) {
+		/* A destroyed segment with no lease left: let go of it. The
+		 * UNMAP answer goes out with the next send (demux_flush). */
+		mapcache_segment_gone(&c->cache, c->rmsg.u.unmap_reply.segment_id);
+	}
+}
+
+/* Called with c->lock held: a reply nobody waits for, the answer to a quiet
+ * request. Success (a daemon that answers every RELEASE) needs nothing; a
+ * failure is counted. */
+static void deliver_unwaited(struct shmbuf_client *c)
+{
+	if (c->rmsg.status == PROTO_OK)
+		return;
+	if (c->rmsg.op == (PROTO_OP_RELEASE | PROTO_REPLY_BIT))
+		c->release_errors++;
+	else if (c->rmsg.op == (PROTO_OP_UNMAP | PROTO_REPLY_BIT))
+		c->unmap_errors++;
+}
+
 /* Called with c->lock held: hands the decoded c->rmsg (with fd, or -1) to the
- * call it answers or to the event queue, or breaks the connection. */
+ * call it answers, or to deliver_unasked() / deliver_unwaited(), or breaks the
+ * connection. */
 static void demux_deliver(struct shmbuf_client *c, int fd)
 {
-	struct idtable_slot *s;
-	struct call *call;
+	bool fd_wanted = c->rmsg.status == PROTO_OK && c->rmsg.op == (PROTO_OP_ACQUIRE | PROTO_REPLY_BIT);
+	struct idtable_slot *s = c->rmsg.seq ? idtable_find(&c->pending, c->rmsg.seq) : NULL;
+	struct call *call = s ? s->ptr : NULL;
 
-	if (c->rmsg.seq == 0 && c->rmsg.status != PROTO_OK) {
-		/* seq 0: the daemon's last word on the whole connection (limit reached,
-		 * malformed request, ...) before it closes it. Every pending call gets it. */
-		if (fd >= 0)
-			close(fd);
-		client_fail_all(c, &c->rmsg);
-		return;
-	}
-	if (c->rmsg.seq == 0 && c->rmsg.op == (PROTO_OP_EVENT | PROTO_REPLY_BIT)) {
-		/* Unasked news for a subscriber (status is PROTO_OK here). */
-		if (fd >= 0)
-			close(fd);
-		event_push(c, &c->rmsg.u.event);
-		return;
-	}
-	s = idtable_find(&c->pending, c->rmsg.seq);
-	if (!s) {
-		/* No one asked: drop it, and any fd it carried. */
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	call = s->ptr;
-	/* An error reply has the same layout for every opcode; a success reply
-	 * must answer the request actually made, or its payload means nothing. */
-	if (c->rmsg.status == PROTO_OK && c->rmsg.op != call->reply_op)
-		goto broken;
-	if (fd >= 0 && !(c->rmsg.status == PROTO_OK && c->rmsg.op == (PROTO_OP_ACQUIRE | PROTO_REPLY_BIT))) {
+	/* Only a grant to a waiting call carries an fd we keep. */
+	if (fd >= 0 && (!call || !fd_wanted)) {
 		close(fd);
 		fd = -1;
 	}
+	if (c->rmsg.seq == 0) {
+		deliver_unasked(c);
+		return;
+	}
+	if (!call) {
+		deliver_unwaited(c);
+		return;
+	}
+	/* An error reply has the same layout for every opcode; a success reply
+	 * must answer the request actually made, or its payload means nothing. */
+	if (c->rmsg.status == PROTO_OK && c->rmsg.op != call->reply_op) {
+		if (fd >= 0)
+			close(fd);
+		client_break(c);
+		return;
+	}
 	idtable_remove(&c->pending, s);
-	call->reply = c->rmsg;
+	reply_copy(call->reply, &c->rmsg);
 	call->fd = fd;
 	call_finish(c, call, 0);
-	return;
-
-broken:
-	if (fd >= 0)
-		close(fd);
-	client_break(c);
 }
 
 void demux_read_one(struct shmbuf_client *c)
@@ -204,7 +250,10 @@ void demux_read_one(struct shmbuf_client *c)
 	demux_deliver(c, fd);
 }
 
-/* Called with c->lock held: a fresh seq, never 0 and never one still pending. */
+/* Called with c->lock held: a fresh seq, never 0 and never one still pending.
+ * Quiet requests (RELEASE, UNMAP) are not pending, but an error reply to one
+ * may still come: their seqs come back only after 2^32 more requests, and
+ * every reply to a later request, and every call of ours, reads up to it. */
 static uint32_t client_next_seq(struct shmbuf_client *c)
 {
 	uint32_t seq;
@@ -254,10 +303,137 @@ static void call_wait(struct shmbuf_client *c, struct call *call)
 	}
 }
 
+/* Called with c->lock held: has the cache retired anything not yet freed? */
+static bool has_garbage(const struct shmbuf_client *c)
+{
+	return c->cache.garbage.entries || c->cache.garbage.maps;
+}
+
+/* Called with c->send_lock held. */
+static int send_datagram(struct shmbuf_client *c, const uint8_t *buf, size_t len)
+{
+	int r;
+
+	do
+		r = fdio_send(c->sock, buf, len, -1);
+	while (r == -EINTR);
+	return r;
+}
+
+/* mapcache_unmap_fn, called with c->send_lock held (and c->lock not): a quiet
+ * UNMAP, answered only when the daemon refuses it (counted in unmap_errors). */
+static void send_unmap(void *arg, uint64_t segment_id, uint32_t mode)
+{
+	struct shmbuf_client *c = arg;
+	struct proto_msg m; /* not zeroed whole: only the header and u.unmap are encoded */
+	uint8_t buf[REQUEST_MAX];
+	int n;
+
+	m.op = PROTO_OP_UNMAP;
+	m.status = PROTO_OK;
+	m.u.unmap = (struct proto_unmap){ .segment_id = segment_id, .modes = mode };
+	pthread_mutex_lock(&c->lock);
+	if (c->dead) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	m.seq = client_next_seq(c);
+	pthread_mutex_unlock(&c->lock);
+	n = proto_encode(&m, buf, sizeof(buf));
+	if (n > 0)
+		(void)send_datagram(c, buf, (size_t)n);
+}
+
+/* Called with c->send_lock held (and c->lock not): unmaps and closes what the
+ * cache retired and sends the UNMAPs it owes. Under send_lock, so they are on
+ * the wire before any ACQUIRE that no longer claims those fds: the daemon must
+ * drop us as a mapper before it sends us the fd again, not after. */
+static void flush_garbage(struct shmbuf_client *c)
+{
+	struct mc_garbage g;
+
+	pthread_mutex_lock(&c->lock);
+	mapcache_take_garbage(&c->cache, &g);
+	pthread_mutex_unlock(&c->lock);
+	mapcache_garbage_free(&g, send_unmap, c);
+}
+
+void demux_flush(struct shmbuf_client *c)
+{
+	bool any;
+
+	pthread_mutex_lock(&c->lock);
+	any = has_garbage(c);
+	pthread_mutex_unlock(&c->lock);
+	if (!any)
+		return;
+	pthread_mutex_lock(&c->send_lock);
+	flush_garbage(c);
+	pthread_mutex_unlock(&c->send_lock);
+}
+
+int demux_send_quiet(struct shmbuf_client *c, struct proto_msg *m)
+{
+	uint8_t buf[REQUEST_MAX];
+	bool flush;
+	int n, r;
+
+	m->status = PROTO_OK;
+	pthread_mutex_lock(&c->lock);
+	if (c->dead) {
+		pthread_mutex_unlock(&c->lock);
+		return -ECONNRESET;
+	}
+	m->seq = client_next_seq(c);
+	flush = has_garbage(c);
+	pthread_mutex_unlock(&c->lock);
+	n = proto_encode(m, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+
+	pthread_mutex_lock(&c->send_lock);
+	if (flush)
+		flush_garbage(c);
+	r = send_datagram(c, buf, (size_t)n);
+	pthread_mutex_unlock(&c->send_lock);
+	return r == -EPIPE || r == -ENOTCONN ? -ECONNRESET : r;
+}
+
+/* Datagrams one drain reads at most, so a flood of events cannot keep a
+ * release from returning. */
+#define DRAIN_MAX 64
+
+void demux_drain(struct shmbuf_client *c)
+{
+	struct pollfd p = { .fd = c->sock, .events = POLLIN };
+	int n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	/* A reader at work reads it anyway; a broken connection has nothing. */
+	if (c->dead || c->reader_active) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	c->reader_active = true;
+	for (int i = 0; i < DRAIN_MAX && !c->dead; i++) {
+		pthread_mutex_unlock(&c->lock);
+		do
+			n = poll(&p, 1, 0);
+		while (n < 0 && errno == EINTR);
+		pthread_mutex_lock(&c->lock);
+		if (n <= 0)
+			break;
+		demux_read_one(c);
+	}
+	demux_reader_release(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
 int demux_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out)
 {
 	uint8_t buf[REQUEST_MAX];
-	struct call call = { .fd = -1 };
+	struct call call = { .fd = -1, .reply = m };
+	bool flush;
 	int n, r;
 
 	if (fd_out)
@@ -273,12 +449,13 @@ int demux_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out)
 	n = r = call_start(c, &call, m, buf, sizeof(buf));
 	if (r < 0)
 		goto out_locked;
+	flush = has_garbage(c);
 	pthread_mutex_unlock(&c->lock);
 
 	pthread_mutex_lock(&c->send_lock);
-	do
-		r = fdio_send(c->sock, buf, (size_t)n, -1);
-	while (r == -EINTR);
+	if (flush)
+		flush_garbage(c);
+	r = send_datagram(c, buf, (size_t)n);
 	pthread_mutex_unlock(&c->send_lock);
 
 	pthread_mutex_lock(&c->lock);
@@ -292,12 +469,19 @@ int demux_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out)
 	call_wait(c, &call);
 	r = call.err;
 	if (r == 0) {
-		*m = call.reply;
 		if (fd_out)
 			*fd_out = call.fd;
 		else if (call.fd >= 0)
 			close(call.fd);
 	}
+	/* What this wait read may have retired mappings (an UNMAP from the
+	 * daemon): let go of them now rather than at the next call. */
+	flush = has_garbage(c);
+	pthread_mutex_unlock(&c->lock);
+	pthread_cond_destroy(&call.cond);
+	if (flush)
+		demux_flush(c);
+	return r;
 
 out_locked:
 	pthread_mutex_unlock(&c->lock);

@@ -6,6 +6,9 @@
 #define demux_call shmbuf__demux_call
 #define demux_read_one shmbuf__demux_read_one
 #define demux_reader_release shmbuf__demux_reader_release
+#define demux_send_quiet shmbuf__demux_send_quiet
+#define demux_drain shmbuf__demux_drain
+#define demux_flush shmbuf__demux_flush
 
 #include "client.h"
 
@@ -14,6 +17,18 @@
  * none will: the request was invalid, could not be sent, or the connection broke.
  * fd_out, when not NULL, receives the fd of a successful ACQUIRE reply (or -1). */
 int demux_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out);
+
+/* Sends request m (RELEASE or UNMAP with their QUIET meaning) without waiting:
+ * the daemon answers only a failure, which the reader counts. Returns 0, or a
+ * negative errno (-ECONNRESET once the connection broke). */
+int demux_send_quiet(struct shmbuf_client *c, struct proto_msg *m);
+
+/* Reads, without blocking, what the daemon already sent (replies to others,
+ * UNMAPs, events, failed quiet requests), unless another thread is reading. */
+void demux_drain(struct shmbuf_client *c);
+
+/* Unmaps and closes what the cache retired, and sends the UNMAPs it owes. */
+void demux_flush(struct shmbuf_client *c);
 
 /* Called with c->lock held, as the reader (c->reader_active set by the
  * caller); returns with it held. Receives one datagram (without the lock) and

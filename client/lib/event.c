@@ -198,6 +198,8 @@ int shmbuf_next_event(shmbuf_client *c, shmbuf_event *out, size_t size, int time
 	}
 out:
 	pthread_mutex_unlock(&c->lock);
+	/* What was read meanwhile may have retired kept mappings (UNMAP). */
+	demux_flush(c);
 	return r;
 }
 

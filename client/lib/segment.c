@@ -40,9 +40,20 @@ int shmbuf_create(shmbuf_client *c, const char *name, uint64_t size, unsigned mo
 int shmbuf_destroy(shmbuf_client *c, const char *name)
 {
 	struct proto_msg m = { .op = PROTO_OP_DESTROY };
+	int r;
 
 	error_clear();
-	return segment_call(c, &m, name);
+	r = segment_call(c, &m, name);
+	if (r < 0)
+		return r;
+	/* Our kept mappings of it go with their last views (UNMAP sent then),
+	 * before the RELEASE that may end the segment's last lease: so the
+	 * memory is freed, and counted free, as soon as the leases end. */
+	pthread_mutex_lock(&c->lock);
+	mapcache_name_gone(&c->cache, name);
+	pthread_mutex_unlock(&c->lock);
+	demux_flush(c);
+	return 0;
 }
 
 int shmbuf_resize(shmbuf_client *c, const char *name, uint64_t size)

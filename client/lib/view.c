@@ -1,13 +1,10 @@
-/* view.c: leases as mapped views: acquire (and mmap), release (munmap first). */
-#define _FILE_OFFSET_BITS 64 /* mmap offsets past 2 GiB on 32-bit hosts */
+/* view.c: leases as views: acquire (a pointer into a kept mapping) and release
+ * (quiet: validated here, not waited for). The mappings are mapcache.c's. */
 #include "shmbuf.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/types.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -15,127 +12,131 @@
 #include "error.h"
 #include "fdio.h"
 
-_Static_assert(sizeof(off_t) == 8, "mmap needs 64-bit offsets");
 _Static_assert(SHMBUF_READ == PROTO_ACQ_READ && SHMBUF_WRITE == PROTO_ACQ_WRITE, "acquire flags differ");
 
-/* Ends a lease this call could not hand to the application. Its outcome
- * changes nothing for the caller, who already has an error to report. */
-static void release_lease(shmbuf_client *c, uint64_t lease_id)
+/* Ends a lease, without waiting for the daemon: the caller (the application
+ * through shmbuf_release(), or an acquire that cannot hand the lease out) has
+ * checked that we hold it. */
+static int release_lease(shmbuf_client *c, uint64_t lease_id)
 {
-	struct proto_msg m = { .op = PROTO_OP_RELEASE };
+	struct proto_msg m; /* not zeroed whole: only the header and u.release are encoded */
 
-	m.u.release.lease_id = lease_id;
-	(void)demux_call(c, &m, NULL);
+	m.op = PROTO_OP_RELEASE;
+	m.u.release = (struct proto_release){ .lease_id = lease_id, .flags = PROTO_RELEASE_QUIET };
+	return demux_send_quiet(c, &m);
 }
 
-/* Checks the grant a against the request, maps it and records the mapping.
- * Consumes fd. Returns 0, or a negative errno with nothing mapped. */
-static int view_map(shmbuf_client *c, const struct proto_acquire_reply *a, uint64_t offset, uint64_t length,
-		    unsigned flags, int fd, shmbuf_view *out, size_t size)
+/* Is grant a what was asked for, and inside the segment? */
+static bool grant_is_sane(const struct proto_acquire_reply *a, uint64_t offset, uint64_t length, unsigned flags)
 {
-	uint64_t end, map_off, map_len;
-	void *base;
+	uint64_t end;
+
+	return a->offset == offset && a->length != 0 && (!length || a->length == length) &&
+	       (a->flags & ~PROTO_ACQ_FD) == flags && !__builtin_add_overflow(a->offset, a->length, &end) &&
+	       end <= a->segment_size && a->length <= SIZE_MAX;
+}
+
+/* Turns grant a into a view in a kept mapping (consuming fd and claim) and
+ * records it. Returns 0, or a negative errno with no view recorded. */
+static int view_attach(shmbuf_client *c, struct mc_entry *claim, const char *name,
+		       const struct proto_acquire_reply *a, int fd, shmbuf_view *out, size_t size)
+{
+	struct mc_map *map;
 	int r;
 
-	if (fd == FDIO_FD_LOST)
-		return -EMFILE; /* granted, but this process had no room for the fd */
-	if (fd < 0)
-		return -EIO;
-	if (a->offset != offset || a->length == 0 || (length && a->length != length) || a->flags != flags ||
-	    __builtin_add_overflow(a->offset, a->length, &end) || end > a->segment_size) {
-		r = -EPROTO;
-		goto fail;
+	pthread_mutex_lock(&c->lock);
+	r = mapcache_attach(&c->cache, claim, name, a, fd, &map);
+	if (r == 0) {
+		r = idtable_insert(&c->views, a->lease_id, map, (size_t)a->length);
+		if (r < 0)
+			mapcache_view_end(&c->cache, map);
 	}
-	/* mmap wants a page-aligned file offset: map from the page holding the
-	 * first byte. end did not overflow, so neither does map_len. */
-	map_off = a->offset & ~(c->page_size - 1);
-	map_len = end - map_off;
-#if SIZE_MAX < UINT64_MAX
-	if (map_len > SIZE_MAX) {
-		r = -EOVERFLOW;
-		goto fail;
-	}
-#endif
-	if (map_off > (uint64_t)INT64_MAX) {
-		r = -EOVERFLOW;
-		goto fail;
-	}
-	base = mmap(NULL, (size_t)map_len, flags == SHMBUF_READ ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED,
-		    fd, (off_t)map_off);
-	r = base == MAP_FAILED ? -errno : 0;
-	close(fd); /* the mapping keeps the memory */
+	pthread_mutex_unlock(&c->lock);
 	if (r < 0)
 		return r;
-
-	pthread_mutex_lock(&c->lock);
-	r = idtable_insert(&c->views, a->lease_id, base, (size_t)map_len);
-	pthread_mutex_unlock(&c->lock);
-	if (r < 0) {
-		munmap(base, (size_t)map_len);
-		return r;
-	}
 	client_copy_out(out, size,
 			&(shmbuf_view){
-				.data = (uint8_t *)base + (a->offset - map_off),
+				.data = (uint8_t *)map->base + a->offset,
 				.len = (size_t)a->length,
 				.offset = a->offset,
 				.lease_id = a->lease_id,
-				.flags = flags == SHMBUF_READ ? SHMBUF_VIEW_READONLY : 0,
+				.flags = (a->flags & PROTO_ACQ_READ) ? SHMBUF_VIEW_READONLY : 0,
 			},
 			sizeof(shmbuf_view));
 	return 0;
+}
 
-fail:
-	close(fd);
-	return r;
+/* The grant could not become a view: never leak a lease the application
+ * cannot see. Returns the error to report. */
+static int acquire_undo(shmbuf_client *c, uint64_t lease_id, int err)
+{
+	/* The daemon reused the id of a lease we hold: releasing it would end
+	 * the wrong lease. Leave both to the disconnect. */
+	if (err == -EEXIST)
+		return -EPROTO;
+	(void)release_lease(c, lease_id);
+	return err;
 }
 
 int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length, unsigned flags,
 		   int timeout_ms, shmbuf_view *out, size_t size)
 {
-	struct proto_msg m = { .op = PROTO_OP_ACQUIRE };
+	struct proto_msg m; /* not zeroed whole (over 5 KiB): the header and u.acquire are set */
+	char key[PROTO_NAME_MAX + 1]; /* the cache's key: m turns into the reply */
 	struct proto_acquire_reply a;
+	struct mc_entry *claim;
 	int fd, r;
 
 	error_clear();
 	if (!c || !out || size < SHMBUF_VIEW_SIZE_VER0 || (flags != SHMBUF_READ && flags != SHMBUF_WRITE) ||
 	    timeout_ms < -1)
 		return -EINVAL;
-	r = client_copy_name(m.u.acquire.name, name);
+	r = client_copy_name(key, name);
 	if (r < 0)
 		return r;
-	m.u.acquire.offset = offset;
-	m.u.acquire.length = length;
-	m.u.acquire.flags = flags;
-	m.u.acquire.timeout_ms = timeout_ms;
-	r = demux_call(c, &m, &fd);
-	if (r < 0)
-		return r;
-	r = error_from_reply(&m);
-	if (r < 0)
-		return r;
+	m.op = PROTO_OP_ACQUIRE;
+	m.seq = 0;
+	m.u.acquire = (struct proto_acquire){
+		.offset = offset, .length = length, .flags = flags, .timeout_ms = timeout_ms,
+	};
+	memcpy(m.u.acquire.name, key, strlen(key) + 1);
+	/* Claim the fd we keep for this name and mode: the daemon sends none
+	 * when it grants that segment. The claim pins it until the reply. (In
+	 * a child after fork() this touches only the child's copy, and
+	 * demux_call() refuses.) */
+	pthread_mutex_lock(&c->lock);
+	claim = mapcache_claim(&c->cache, key, flags);
+	m.u.acquire.have_segment_id = claim ? claim->segment_id : 0;
+	pthread_mutex_unlock(&c->lock);
 
+	r = demux_call(c, &m, &fd);
+	if (r == 0)
+		r = error_from_reply(&m);
 	a = m.u.acquire_reply;
-	r = view_map(c, &a, offset, length, flags, fd, out, size);
-	if (r == -EEXIST) {
-		/* The daemon reused the id of a lease we hold: releasing it would
-		 * end the wrong lease. Leave both to the disconnect. */
-		return -EPROTO;
+	if (r == 0 && !grant_is_sane(&a, offset, length, flags)) {
+		if (fd >= 0)
+			close(fd);
+		r = acquire_undo(c, a.lease_id, -EPROTO);
+	} else if (r == 0) {
+		r = view_attach(c, claim, key, &a, fd, out, size);
+		claim = NULL; /* consumed */
+		if (r < 0)
+			r = acquire_undo(c, a.lease_id, r);
 	}
-	if (r < 0) {
-		/* Never leak a lease the application cannot see. */
-		release_lease(c, a.lease_id);
-		return r;
+	if (claim) {
+		pthread_mutex_lock(&c->lock);
+		mapcache_unclaim(&c->cache, claim);
+		pthread_mutex_unlock(&c->lock);
 	}
-	return 0;
+	demux_flush(c);
+	return r;
 }
 
 int shmbuf_release(shmbuf_client *c, shmbuf_view *v, size_t size)
 {
-	struct proto_msg m = { .op = PROTO_OP_RELEASE };
 	struct idtable_slot *s;
-	void *base = NULL;
-	size_t len = 0;
+	struct mc_map *map = NULL;
+	uint64_t lease_id;
 	int r;
 
 	error_clear();
@@ -145,29 +146,45 @@ int shmbuf_release(shmbuf_client *c, shmbuf_view *v, size_t size)
 	if (r < 0)
 		return r; /* the view stays mapped here; the parent's lease stays its own */
 	/* Taking the entry out under the lock makes a second (or concurrent)
-	 * release of the same view find nothing: never a double munmap. */
+	 * release of the same view find nothing. */
 	pthread_mutex_lock(&c->lock);
 	s = idtable_find(&c->views, v->lease_id);
 	/* A view from another client (of another daemon, whose ids may collide)
-	 * does not point into our mapping: it is not ours to unmap. */
-	if (s && ((uintptr_t)v->data < (uintptr_t)s->ptr || (uintptr_t)v->data - (uintptr_t)s->ptr >= s->len))
-		s = NULL;
+	 * does not point into our mapping: it is not ours to end. */
 	if (s) {
-		base = s->ptr;
-		len = s->len;
+		map = s->ptr;
+		if ((uintptr_t)v->data < (uintptr_t)map->base || (uintptr_t)v->data - (uintptr_t)map->base >= map->len)
+			s = NULL;
+	}
+	if (s) {
 		idtable_remove(&c->views, s);
+		mapcache_view_end(&c->cache, map);
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (!s)
 		return -ENOENT;
 
-	/* Unmap first: once the daemon has the RELEASE it may grant the range
-	 * to a writer, and this process must no longer reach it. */
-	munmap(base, len);
-	m.u.release.lease_id = v->lease_id;
+	/* The mapping stays (kept for the next lease); the view goes. Once the
+	 * daemon has the RELEASE it may grant the range to a writer. */
+	lease_id = v->lease_id;
 	memset(v, 0, size);
-	r = demux_call(c, &m, NULL);
-	if (r < 0)
-		return r;
-	return error_from_reply(&m);
+	r = release_lease(c, lease_id);
+	/* Then what the daemon sent meanwhile (an UNMAP, a failed release) is
+	 * dealt with, even by an application that only ever releases; after the
+	 * RELEASE is out, so that a waiter's grant is not held up by it. */
+	demux_drain(c);
+	demux_flush(c);
+	return r;
+}
+
+uint64_t shmbuf_release_errors(shmbuf_client *c)
+{
+	uint64_t n;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	n = c->release_errors;
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }

@@ -202,6 +202,26 @@ Test(conn, full_queue_fails_the_connection)
 	cr_assert_leq(c->outq_len, 4);
 }
 
+Test(conn, owed_messages_queue_past_the_bound_and_others_still_meet_it)
+{
+	uint8_t buf[1000] = { 0 };
+
+	env.max_queue = 4;
+	fill_socket();
+	/* The owner bounds what it owes: 50 queue behind the full socket. */
+	for (int i = 0; i < 50; i++)
+		cr_assert_eq(conn_send_owed(c, buf, sizeof(buf), -1, no_tag), 0);
+	cr_assert_not(c->is_dead, "owed messages never overflow the queue");
+	cr_assert_eq(c->outq_owed, 50);
+	/* The bound counts the others only: 4 fit (1 from fill_socket), the next fails. */
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(conn_send(c, buf, sizeof(buf), -1, no_tag), 0);
+	cr_assert_not(c->is_dead);
+	cr_assert_eq(conn_send(c, buf, sizeof(buf), -1, no_tag), 0);
+	cr_assert(c->is_dead, "a fifth message the peer is not owed passes --max-queue");
+	cr_assert_eq(seen.failed, 1);
+}
+
 Test(conn, queued_fds_count_against_the_shared_budget)
 {
 	uint8_t buf[1000] = { 0 };

@@ -60,9 +60,22 @@ void grant_link(struct grant *g)
 	TAILQ_INSERT_TAIL(&g->cl->grants, g, client_link);
 	TAILQ_INSERT_TAIL(&srv->all_grants, g, order_link);
 	g->cl->n_grants++;
-	if (g->lease.state == LEASE_WAITING)
+	if (g->lease.state != LEASE_GRANTED)
 		g->cl->n_waiting++;
 	HASH_ADD(hh, srv->grants, id, sizeof(g->id), g);
+}
+
+struct grant *grant_find_waiting(struct client *cl, uint32_t seq)
+{
+	struct grant *g;
+
+	/* From the newest: waits are what a client asked for last, so this
+	 * rarely walks past its held leases. */
+	TAILQ_FOREACH_REVERSE(g, &cl->grants, grant_list, client_link) {
+		if (g->seq == seq && g->lease.state != LEASE_GRANTED)
+			return g;
+	}
+	return NULL;
 }
 
 struct grant *grant_find(struct server *srv, uint64_t id)
@@ -100,8 +113,11 @@ void grant_end(struct grant *g)
 	bool held_write = g->lease.state == LEASE_GRANTED && g->lease.write;
 
 	event_grant(g->lease.state == LEASE_GRANTED ? PROTO_EV_LEASE_RELEASED : PROTO_EV_LEASE_CANCELLED, g);
-	if (g->lease.state == LEASE_WAITING)
+	if (g->lease.state != LEASE_GRANTED)
 		cl->n_waiting--;
+	/* A write lease ending is news for its range (whether or not it wrote). */
+	if (held_write)
+		genmap_record(&g->seg->gens, g->lease.offset, g->lease.length, ++g->seg->generation);
 	lease_set_remove(&g->seg->leases, &g->lease);
 	TAILQ_REMOVE(&cl->grants, g, client_link);
 	TAILQ_REMOVE(&srv->all_grants, g, order_link);
@@ -157,6 +173,7 @@ bool grant_send(struct grant *g, bool is_owed)
 	rep.u.acquire_reply.segment_size = seg->size;
 	rep.u.acquire_reply.segment_id = seg->id;
 	rep.u.acquire_reply.flags = mode;
+	rep.u.acquire_reply.generation = genmap_newest(&seg->gens, g->lease.offset, g->lease.length);
 	if (g->wants_fd) {
 		/* Recorded before sending: an fd we sent and did not count would
 		 * let a destroyed segment's memory live on unaccounted. */
@@ -198,11 +215,11 @@ int grant_start_timer(struct grant *g, uint64_t ms)
 	return 0;
 }
 
-void grant_fail_waiters(struct segment *seg, uint64_t size, enum proto_status st)
+static void fail_list(struct segment *seg, struct lease_list *list, uint64_t size, enum proto_status st)
 {
 	struct lease *l, *next;
 
-	for (l = TAILQ_FIRST(&seg->leases.waiting); l; l = next) {
+	for (l = TAILQ_FIRST(list); l; l = next) {
 		struct grant *g = grant_of(l);
 
 		next = TAILQ_NEXT(l, link);
@@ -215,6 +232,12 @@ void grant_fail_waiters(struct segment *seg, uint64_t size, enum proto_status st
 					 seg->name, size);
 		grant_end(g);
 	}
+}
+
+void grant_fail_waiters(struct segment *seg, uint64_t size, enum proto_status st)
+{
+	fail_list(seg, &seg->leases.waiting, size, st);
+	fail_list(seg, &seg->leases.parked, size, st);
 }
 
 void grant_drop_client(struct client *cl)
@@ -280,14 +303,33 @@ void grant_settle_later(struct server *srv, struct segment *seg)
 	server_schedule_reap(srv);
 }
 
+/* Parked waits (ACQUIRE NEWER) whose range has news since their `after` join
+ * the wait queue, at its tail, as if requested now: only from here on do
+ * they block (or get blocked by) conflicting requests. */
+static void unpark_news(struct segment *seg)
+{
+	struct lease *l, *next;
+
+	if (seg->news_checked == seg->generation)
+		return; /* no write ended since the last look */
+	seg->news_checked = seg->generation;
+	for (l = TAILQ_FIRST(&seg->leases.parked); l; l = next) {
+		next = TAILQ_NEXT(l, link);
+		if (genmap_newest(&seg->gens, l->offset, l->length) > grant_of(l)->after)
+			lease_set_unpark(&seg->leases, l);
+	}
+}
+
 /* One walk over seg's waiters, granting whom it can. */
 static void settle(struct server *srv, struct segment *seg)
 {
 	bool was_revoked = false;
 	struct grant *g;
 
-	if (!srv->is_stopping)
+	if (!srv->is_stopping) {
+		unpark_news(seg);
 		lease_set_promote(&seg->leases, on_promoted, srv);
+	}
 	while ((g = STAILQ_FIRST(&srv->revoked))) {
 		STAILQ_REMOVE_HEAD(&srv->revoked, revoke_link);
 		grant_end(g);

@@ -419,7 +419,7 @@ int cmd_watch(const struct args *a)
 {
 	shmbuf_client *c;
 	shmbuf_event e;
-	uint64_t reported = 0;
+	uint64_t reported = 0, dropped;
 	int r, rc;
 
 	rc = ctl_connect(a, &c);
@@ -431,10 +431,18 @@ int cmd_watch(const struct args *a)
 		goto out;
 	}
 	/* Runs until a signal ends the process (the default action is right:
-	 * nothing is held) or the daemon goes away. */
-	while ((r = shmbuf_next_event(c, &e, sizeof(e), -1)) == 0) {
-		uint64_t dropped = shmbuf_events_dropped(c);
-
+	 * nothing is held) or the daemon goes away: events are read as the
+	 * client's descriptor turns readable (ctl_wait() dispatches). */
+	for (;;) {
+		r = shmbuf_next_event(c, &e, sizeof(e), 0);
+		if (r == -ETIMEDOUT) {
+			r = ctl_wait(c, NULL, -1.0, true);
+			if (r >= 0)
+				continue;
+		}
+		if (r < 0)
+			break;
+		dropped = shmbuf_events_dropped(c);
 		if (dropped != reported) {
 			fprintf(stderr, "shmbufctl: watch: %llu events lost: output is slower than the daemon\n",
 				(unsigned long long)(dropped - reported));

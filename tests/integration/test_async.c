@@ -300,3 +300,25 @@ Test(async, a_lost_connection_fails_pending_operations_in_dispatch)
 	shmbuf_disconnect(c);
 	expect_clean_shutdown();
 }
+
+Test(async, disconnect_drops_pending_operations_without_callbacks)
+{
+	const char *name = seg_name("drop");
+	shmbuf_client *c = client_new(), *w = client_new();
+	shmbuf_view held;
+
+	cr_assert_eq(shmbuf_create(w, name, FRAME, 0600), 0);
+	cr_assert_eq(shmbuf_acquire(w, name, 0, 0, SHMBUF_WRITE, 0, &held, sizeof(held)), 0);
+	cr_assert_geq(shmbuf_get_fd(c), 0);
+	/* One waits, one is granted and never dispatched. */
+	cr_assert_eq(shmbuf_acquire_async(c, name, 0, 0, SHMBUF_READ, -1, record, NULL, NULL), 0);
+	cr_assert_eq(shmbuf_create(c, seg_name("drop2"), FRAME, 0600), 0);
+	cr_assert_eq(shmbuf_acquire_async(c, seg_name("drop2"), 0, 0, SHMBUF_READ, 0, record, NULL, NULL), 0);
+	cr_assert_eq(wait_for_waiters(w, name, 1, DEADLINE_MS), 0);
+	shmbuf_disconnect(c);
+	cr_assert_eq(seen.n, 0);
+	cr_assert_eq(wait_for_waiters(w, name, 0, DEADLINE_MS), 0);
+	cr_assert_eq(shmbuf_release(w, &held, sizeof(held)), 0);
+	shmbuf_disconnect(w);
+	expect_clean_shutdown();
+}

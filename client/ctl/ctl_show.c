@@ -113,6 +113,7 @@ static void list_json(const shmbuf_segment_info *v, size_t n)
 		json_u64(&j, "read_leases", v[i].read_leases);
 		json_u64(&j, "write_leases", v[i].write_leases);
 		json_u64(&j, "waiters", v[i].waiters);
+		json_u64(&j, "generation", v[i].generation);
 		json_str(&j, "state", (v[i].flags & SHMBUF_SEGMENT_DESTROYED) ? "destroyed" : "live");
 		json_close(&j, '}');
 	}
@@ -122,10 +123,10 @@ static void list_json(const shmbuf_segment_info *v, size_t n)
 
 static void list_text(const shmbuf_segment_info *v, size_t n)
 {
-	static const char *const heads[] = { "NAME", "SIZE", "MODE", "OWNER", "READ", "WRITE", "WAIT", "STATE" };
+	static const char *const heads[] = { "NAME", "SIZE", "MODE", "OWNER", "READ", "WRITE", "WAIT", "GEN", "STATE" };
 	struct table t;
 
-	table_init(&t, 8, heads, "lrllrrrl");
+	table_init(&t, 9, heads, "lrllrrrrl");
 	for (size_t i = 0; i < n; i++) {
 		char size[32], owner[64];
 
@@ -137,6 +138,7 @@ static void list_text(const shmbuf_segment_info *v, size_t n)
 		table_cell(&t, "%u", v[i].read_leases);
 		table_cell(&t, "%u", v[i].write_leases);
 		table_cell(&t, "%u", v[i].waiters);
+		table_cell(&t, "%llu", (unsigned long long)v[i].generation);
 		table_cell(&t, "%s", (v[i].flags & SHMBUF_SEGMENT_DESTROYED) ? "destroyed, still leased" : "live");
 	}
 	table_print(&t, stdout);

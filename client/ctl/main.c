@@ -85,7 +85,8 @@ static const struct command commands[] = {
 	  "  -j, --json         print one JSON object\n" },
 	{ "list", "ls", cmd_list, OPT_JSON, 0, 0, "[--json]", "one row per segment",
 	  "List segments: name, size, mode, owner, read and write leases, waiters,\n"
-	  "and state (live, or destroyed but kept alive by its leases).\n\n"
+	  "generation (write leases ended on it), and state (live, or destroyed but\n"
+	  "kept alive by its leases).\n\n"
 	  "  -j, --json         print one JSON object\n" },
 	{ "leases", NULL, cmd_leases, OPT_JSON, 0, 1, "[NAME] [--json]", "one row per lease, waiting requests too",
 	  "List leases held and acquire requests waiting, of every segment or of NAME:\n"

@@ -729,7 +729,9 @@ Test(ctl, read_wait_newer_waits_for_the_next_write)
 {
 	const char *name = seg_name("newer");
 	shmbuf_client *c = client_new();
+	const struct jv *s;
 	struct proc r, p;
+	struct jv *lv;
 	shmbuf_view v;
 
 	free(ctl_ok("create", name, "4K"));
@@ -748,6 +750,11 @@ Test(ctl, read_wait_newer_waits_for_the_next_write)
 	proc_free(&p);
 	cr_expect_eq(CTL(&p, "read", name, "--wait-newer=1", "--wait", "0"), 1, "%s", p.e.p);
 	proc_free(&p);
+	lv = CTL_JSON("list", "--json");
+	s = jv_find(jv_array(lv, "segments"), "name", name);
+	cr_assert_not_null(s);
+	cr_expect_eq(jv_u64(s, "generation"), 1);
+	json_free(lv);
 	shmbuf_disconnect(c);
 	expect_clean_shutdown();
 }

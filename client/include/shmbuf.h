@@ -27,6 +27,12 @@
  * signals (EINTR is retried). The daemon enforces acquire timeouts and always
  * answers; a daemon that dies makes every waiting call fail at once with
  * -ECONNRESET, but one that is stopped (SIGSTOP) and not dead is waited for.
+ * A program built around an event loop acquires asynchronously instead
+ * (shmbuf_get_fd(), shmbuf_acquire_async(), shmbuf_dispatch() below).
+ *
+ * Generations: each segment counts the write leases that ended on it, and a
+ * view carries the generation of its range (shmbuf_acquire_newer() waits for
+ * a newer one).
  *
  * Structs that grow: every struct the library fills for the caller (shmbuf_view,
  * shmbuf_stat_info, shmbuf_server_status, shmbuf_segment_info, shmbuf_lease_info,

@@ -134,9 +134,13 @@ void handle_acquire(struct client *cl, const struct proto_msg *req)
 void handle_cancel(struct client *cl, const struct proto_msg *req)
 {
 	uint32_t seq = req->u.cancel.acquire_seq;
-	struct grant *g = grant_find_waiting(cl, seq);
+	struct grant *g = seq ? grant_find_waiting(cl, seq) : NULL;
 	struct segment *seg;
 
+	if (seq == 0) {
+		client_reply_error(cl, req, PROTO_E_INVAL, "CANCEL names no ACQUIRE (seq 0)");
+		return;
+	}
 	if (!g) {
 		client_reply_error(cl, req, PROTO_E_NOENT, "no ACQUIRE with seq %u is waiting on this connection", seq);
 		return;

@@ -266,7 +266,9 @@ void handle_resize(struct client *cl, const struct proto_msg *req)
 	quota_bytes_change(&srv->quota, old, size);
 	client_reply_ok(cl, req);
 	event_segment(srv, PROTO_EV_SEGMENT_RESIZED, seg, cl);
-	if (size < old && !TAILQ_EMPTY(&seg->leases.waiting)) {
+	if (size < old)
+		genmap_truncate(&seg->gens, size);
+	if (size < old && (!TAILQ_EMPTY(&seg->leases.waiting) || !TAILQ_EMPTY(&seg->leases.parked))) {
 		grant_fail_waiters(seg, size, PROTO_E_RANGE);
 		grant_settle_later(srv, seg);
 	}
@@ -287,6 +289,7 @@ void handle_stat(struct client *cl, const struct proto_msg *req)
 	rep.u.stat_reply.gid = seg->gid;
 	rep.u.stat_reply.read_leases = seg->leases.n_read;
 	rep.u.stat_reply.write_leases = seg->leases.n_write;
-	rep.u.stat_reply.waiters = seg->leases.n_waiting;
+	rep.u.stat_reply.waiters = seg->leases.n_waiting + seg->leases.n_parked;
+	rep.u.stat_reply.generation = seg->generation;
 	client_send_msg(cl, &rep);
 }

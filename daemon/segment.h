@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <uthash.h>
 
+#include "generation.h"
 #include "lease.h"
 #include "proto.h"
 
@@ -40,6 +41,9 @@ struct segment {
 	uint32_t n_mappers;  /* clients holding an fd of it (mappers): they keep its memory too */
 	struct mapper_list mappers; /* owned by mapper.c */
 	struct lease_set leases;
+	uint64_t generation;   /* write leases ended on it so far */
+	uint64_t news_checked; /* generation its parked waits were last checked at */
+	struct genmap gens;    /* which generation last wrote which bytes */
 	UT_hash_handle hh; /* server->segments, keyed by name */
 	TAILQ_ENTRY(segment) order_link; /* server->all_segments, live or destroyed, by id */
 	TAILQ_ENTRY(segment) unsettled_link; /* server->unsettled while unsettled */

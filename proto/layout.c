@@ -79,6 +79,9 @@ FIELD_TABLE(PROTO_UNMAP_FIELDS);
 #define FIELD_STRUCT struct proto_unmap_reply
 FIELD_TABLE(PROTO_UNMAP_REPLY_FIELDS);
 #undef FIELD_STRUCT
+#define FIELD_STRUCT struct proto_cancel
+FIELD_TABLE(PROTO_CANCEL_FIELDS);
+#undef FIELD_STRUCT
 #define FIELD_STRUCT struct proto_stat_reply
 FIELD_TABLE(PROTO_STAT_REPLY_FIELDS);
 #undef FIELD_STRUCT
@@ -153,6 +156,14 @@ static bool acq_flags_are_valid(uint32_t flags)
 	return flags == PROTO_ACQ_READ || flags == PROTO_ACQ_WRITE;
 }
 
+/* READ or WRITE, optionally NEWER; `after` only with NEWER. */
+static bool acquire_is_valid(const struct proto_acquire *a)
+{
+	if (!(a->flags & PROTO_ACQ_NEWER) && a->after != 0)
+		return false;
+	return acq_flags_are_valid(a->flags & ~PROTO_ACQ_NEWER) && a->timeout_ms >= -1;
+}
+
 static int check_request(const struct proto_msg *m)
 {
 	switch ((enum proto_op)m->op) {
@@ -165,7 +176,9 @@ static int check_request(const struct proto_msg *m)
 	case PROTO_OP_CREATE:
 		return m->u.segment.mode > 0777 ? -EINVAL : 0;
 	case PROTO_OP_ACQUIRE:
-		return acq_flags_are_valid(m->u.acquire.flags) && m->u.acquire.timeout_ms >= -1 ? 0 : -EINVAL;
+		return acquire_is_valid(&m->u.acquire) ? 0 : -EINVAL;
+	case PROTO_OP_CANCEL:
+		return m->u.cancel.acquire_seq == 0 ? -EINVAL : 0;
 	case PROTO_OP_LIST_SEGMENTS:
 	case PROTO_OP_LIST_CLIENTS: /* "" lists everything; only LIST_LEASES may narrow to one segment */
 		return m->u.list.name[0] == '\0' ? 0 : -EINVAL;
@@ -201,6 +214,7 @@ static int check_reply(const struct proto_msg *m)
 	case PROTO_OP_LIST_LEASES:
 	case PROTO_OP_LIST_CLIENTS:
 	case PROTO_OP_SUBSCRIBE:
+	case PROTO_OP_CANCEL:
 		break;
 	}
 	return 0;

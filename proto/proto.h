@@ -40,7 +40,8 @@
 #include <stdint.h>
 
 #define PROTO_MAGIC 0x424d4853u /* "SHMB" read as a little-endian u32 */
-#define PROTO_VERSION 2 /* 2: kept mappings (have_segment_id, UNMAP), quiet RELEASE */
+#define PROTO_VERSION 2 /* 2: kept mappings (have_segment_id, UNMAP), quiet RELEASE;
+                          * generations, ACQUIRE NEWER and CANCEL (2 never shipped without them) */
 
 #define PROTO_HEADER_SIZE 16
 /* Largest datagram either side ever sends. Requests are far smaller; the
@@ -77,6 +78,8 @@
 	/* Kept mappings: the client says it closed a segment's fd (quiet: answered \
 	 * only on error); the daemon, unasked (seq 0), asks it to. */               \
 	X(UNMAP, 13, PROTO_UNMAP_FIELDS, PROTO_UNMAP_REPLY_FIELDS)                   \
+	/* End a waiting ACQUIRE (named by its seq): it is answered CANCELED. */     \
+	X(CANCEL, 14, PROTO_CANCEL_FIELDS, PROTO_EMPTY)                              \
 	/* Sent by the daemon only, unasked, to subscribed clients: always with      \
 	 * PROTO_REPLY_BIT set, seq 0 and status PROTO_OK. */                        \
 	X(EVENT, 64, PROTO_NONE, PROTO_EVENT_FIELDS)
@@ -92,6 +95,10 @@ enum proto_op { PROTO_OPS(PROTO_OP_ENUM_) };
 /* Acquire flags on the wire: exactly one of READ or WRITE. */
 #define PROTO_ACQ_READ 0x1u
 #define PROTO_ACQ_WRITE 0x2u
+/* ACQUIRE request flag, with READ or WRITE: grant only once a write lease
+ * overlapping the range has ended after generation `after` (docs/protocol.md
+ * §9.7: the wait for news stands aside from the conflict queue). */
+#define PROTO_ACQ_NEWER 0x4u
 /* ACQUIRE reply flag: an fd is attached. Clear when the request's
  * have_segment_id named the granted segment: the client holds its fd already. */
 #define PROTO_ACQ_FD 0x100u
@@ -128,7 +135,9 @@ enum proto_op { PROTO_OPS(PROTO_OP_ENUM_) };
 	X(E_INTERNAL, 15, EIO, "EIO", "shmbufd failed internally, or granted a lease without its memory")    \
 	X(E_PERM, 16, EPERM, "EPERM", "operation not permitted")                                             \
 	X(E_NAMETOOLONG, 17, ENAMETOOLONG, "ENAMETOOLONG",                                                    \
-	  "name too long (segment names are at most 255 bytes; or the socket path is too long)")
+	  "name too long (segment names are at most 255 bytes; or the socket path is too long)")             \
+	X(E_CANCELED, 18, ECANCELED, "ECANCELED", "canceled (a CANCEL ended the waiting acquire)")            \
+	X(E_AGAIN, 19, EAGAIN, "EAGAIN", "nothing newer yet (no write after the given generation)")
 
 #define PROTO_STATUS_ENUM_(name, value, err, token, text) PROTO_##name = value,
 enum proto_status {
@@ -185,6 +194,7 @@ enum proto_status {
 	X(I32, timeout_ms, _) /* 0: fail at once, -1: wait, >0: wait at most */  \
 	X(U64, have_segment_id, _) /* 0, or the id of the segment whose fd of  \
 				    * this mode the client holds for name */ \
+	X(U64, after, _) /* NEWER: a generation; else 0 */                      \
 	X(STR, name, NAME)
 
 /* ACQUIRE reply: the segment's fd travels with it (SCM_RIGHTS) when flags
@@ -195,8 +205,9 @@ enum proto_status {
 	X(U64, length, _) /* resolved, never 0 */                      \
 	X(U64, segment_size, _)                                        \
 	X(U64, segment_id, _)                                          \
-	X(U32, flags, _) /* as requested, | PROTO_ACQ_FD */            \
-	X(RSV32, reserved, _)
+	X(U32, flags, _) /* READ or WRITE as requested, | PROTO_ACQ_FD */ \
+	X(RSV32, reserved, _)                                          \
+	X(U64, generation, _) /* newest write generation of the range */
 
 #define PROTO_RELEASE_FIELDS(X) X(U64, lease_id, _) X(U32, flags, _) X(RSV32, reserved, _)
 
@@ -205,9 +216,13 @@ enum proto_status {
 #define PROTO_UNMAP_FIELDS(X) X(U64, segment_id, _) X(U32, modes, _) X(RSV32, reserved, _)
 #define PROTO_UNMAP_REPLY_FIELDS(X) X(U64, segment_id, _)
 
+/* CANCEL: the seq of this connection's waiting ACQUIRE. */
+#define PROTO_CANCEL_FIELDS(X) X(U32, acquire_seq, _) X(RSV32, reserved, _)
+
 #define PROTO_STAT_REPLY_FIELDS(X)                                                                  \
 	X(U64, size, _) X(U32, mode, _) X(U32, uid, _) X(U32, gid, _) X(U32, read_leases, _)      \
-	X(U32, write_leases, _) X(U32, waiters, _)
+	X(U32, write_leases, _) X(U32, waiters, _)                                                \
+	X(U64, generation, _) /* write leases ended on it so far */
 
 #define PROTO_STATUS_REPLY_FIELDS(X)                                                     \
 	X(U32, server_pid, _)                                                            \
@@ -236,6 +251,7 @@ enum proto_status {
 	X(U64, id, _)         /* daemon-wide, increasing with creation */          \
 	X(U64, size, _)                                                            \
 	X(U64, created_ns, _) /* CLOCK_REALTIME */                                 \
+	X(U64, generation, _) /* write leases ended on it so far */               \
 	X(U32, mode, _)                                                            \
 	X(U32, uid, _)                                                             \
 	X(U32, gid, _)                                                             \
@@ -345,6 +361,7 @@ struct proto_acquire_reply { PROTO_ACQUIRE_REPLY_FIELDS(PROTO_MEMBER_) };
 struct proto_release { PROTO_RELEASE_FIELDS(PROTO_MEMBER_) };
 struct proto_unmap { PROTO_UNMAP_FIELDS(PROTO_MEMBER_) };
 struct proto_unmap_reply { PROTO_UNMAP_REPLY_FIELDS(PROTO_MEMBER_) };
+struct proto_cancel { PROTO_CANCEL_FIELDS(PROTO_MEMBER_) };
 struct proto_stat_reply { PROTO_STAT_REPLY_FIELDS(PROTO_MEMBER_) };
 struct proto_status_reply { PROTO_STATUS_REPLY_FIELDS(PROTO_MEMBER_) };
 struct proto_list_req { PROTO_LIST_FIELDS(PROTO_MEMBER_) };
@@ -376,6 +393,7 @@ struct proto_msg {
 		struct proto_release release;
 		struct proto_unmap unmap;             /* UNMAP request */
 		struct proto_unmap_reply unmap_reply; /* UNMAP from the daemon */
+		struct proto_cancel cancel;
 		struct proto_stat_reply stat_reply;
 		struct proto_status_reply status_reply;
 		struct proto_list_req list;          /* LIST_* requests */

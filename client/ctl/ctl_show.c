@@ -113,6 +113,7 @@ static void list_json(const shmbuf_segment_info *v, size_t n)
 		json_u64(&j, "read_leases", v[i].read_leases);
 		json_u64(&j, "write_leases", v[i].write_leases);
 		json_u64(&j, "waiters", v[i].waiters);
+		json_u64(&j, "generation", v[i].generation);
 		json_str(&j, "state", (v[i].flags & SHMBUF_SEGMENT_DESTROYED) ? "destroyed" : "live");
 		json_close(&j, '}');
 	}
@@ -122,10 +123,10 @@ static void list_json(const shmbuf_segment_info *v, size_t n)
 
 static void list_text(const shmbuf_segment_info *v, size_t n)
 {
-	static const char *const heads[] = { "NAME", "SIZE", "MODE", "OWNER", "READ", "WRITE", "WAIT", "STATE" };
+	static const char *const heads[] = { "NAME", "SIZE", "MODE", "OWNER", "READ", "WRITE", "WAIT", "GEN", "STATE" };
 	struct table t;
 
-	table_init(&t, 8, heads, "lrllrrrl");
+	table_init(&t, 9, heads, "lrllrrrrl");
 	for (size_t i = 0; i < n; i++) {
 		char size[32], owner[64];
 
@@ -137,6 +138,7 @@ static void list_text(const shmbuf_segment_info *v, size_t n)
 		table_cell(&t, "%u", v[i].read_leases);
 		table_cell(&t, "%u", v[i].write_leases);
 		table_cell(&t, "%u", v[i].waiters);
+		table_cell(&t, "%llu", (unsigned long long)v[i].generation);
 		table_cell(&t, "%s", (v[i].flags & SHMBUF_SEGMENT_DESTROYED) ? "destroyed, still leased" : "live");
 	}
 	table_print(&t, stdout);
@@ -449,7 +451,7 @@ int cmd_watch(const struct args *a)
 {
 	shmbuf_client *c;
 	shmbuf_event e;
-	uint64_t reported = 0;
+	uint64_t reported = 0, dropped;
 	int r, rc;
 
 	rc = ctl_connect(a, &c);
@@ -461,10 +463,18 @@ int cmd_watch(const struct args *a)
 		goto out;
 	}
 	/* Runs until a signal ends the process (the default action is right:
-	 * nothing is held) or the daemon goes away. */
-	while ((r = shmbuf_next_event(c, &e, sizeof(e), -1)) == 0) {
-		uint64_t dropped = shmbuf_events_dropped(c);
-
+	 * nothing is held) or the daemon goes away: events are read as the
+	 * client's descriptor turns readable (ctl_wait() dispatches). */
+	for (;;) {
+		r = shmbuf_next_event(c, &e, sizeof(e), 0);
+		if (r == -ETIMEDOUT) {
+			r = ctl_wait(c, NULL, -1.0, true);
+			if (r >= 0)
+				continue;
+		}
+		if (r < 0)
+			break;
+		dropped = shmbuf_events_dropped(c);
 		if (dropped != reported) {
 			fprintf(stderr, "shmbufctl: watch: %llu events lost: output is slower than the daemon\n",
 				(unsigned long long)(dropped - reported));

@@ -34,6 +34,7 @@ enum opt {
 	OPT_SOCKET = 1u << 12,
 	OPT_SEGMENT = 1u << 13,
 	OPT_TYPE = 1u << 14,
+	OPT_NEWER = 1u << 15,
 };
 
 struct opt_def {
@@ -51,6 +52,7 @@ static const struct opt_def opt_defs[] = {
 	{ OPT_FILL, { "fill", required_argument, NULL, 256 + 6 } },
 	{ OPT_WAIT, { "wait", required_argument, NULL, 256 + 7 } },
 	{ OPT_FOR, { "for", required_argument, NULL, 256 + 8 } },
+	{ OPT_NEWER, { "wait-newer", optional_argument, NULL, 256 + 15 } },
 	{ OPT_READ, { "read", no_argument, NULL, 'r' } },
 	{ OPT_WRITE, { "write", no_argument, NULL, 'w' } },
 	{ OPT_HELP, { "help", no_argument, NULL, 'h' } },
@@ -87,7 +89,8 @@ static const struct command commands[] = {
 	  "  -j, --json         print one JSON object\n" },
 	{ "list", "ls", cmd_list, OPT_JSON, 0, 0, "[--json]", "one row per segment",
 	  "List segments: name, size, mode, owner, read and write leases, waiters,\n"
-	  "and state (live, or destroyed but kept alive by its leases).\n\n"
+	  "generation (write leases ended on it), and state (live, or destroyed but\n"
+	  "kept alive by its leases).\n\n"
 	  "  -j, --json         print one JSON object\n" },
 	{ "leases", NULL, cmd_leases, OPT_JSON, 0, 1, "[NAME] [--json]", "one row per lease, waiting requests too",
 	  "List leases held and acquire requests waiting, of every segment or of NAME:\n"
@@ -106,12 +109,16 @@ static const struct command commands[] = {
 	  "Remove segment NAME. Its memory stays until the last lease on it ends.\n" },
 	{ "resize", NULL, cmd_resize, 0, 2, 2, "NAME SIZE", "change a segment's size",
 	  "Change the size of segment NAME to SIZE bytes. Shrinking below a leased byte fails.\n" },
-	{ "read", NULL, cmd_read, OPT_OFFSET | OPT_LENGTH | OPT_HEX | OPT_RAW | OPT_WAIT, 1, 1,
-	  "NAME [--offset N] [--length N] [--hex|--raw] [--wait MS]", "print a range of a segment",
+	{ "read", NULL, cmd_read, OPT_OFFSET | OPT_LENGTH | OPT_HEX | OPT_RAW | OPT_WAIT | OPT_NEWER, 1, 1,
+	  "NAME [--offset N] [--length N] [--hex|--raw] [--wait MS] [--wait-newer[=GEN]]",
+	  "print a range of a segment",
 	  "Take a read lease on a range of segment NAME and print its bytes: as a hex\n"
 	  "dump on a terminal, raw otherwise.\n\n" RANGE_HELP
 	  "  -x, --hex          always print a hex dump\n"
-	  "      --raw          always print the raw bytes\n" WAIT_HELP },
+	  "      --raw          always print the raw bytes\n" WAIT_HELP
+	  "      --wait-newer[=GEN]  first wait for a write to the range after generation GEN\n"
+	  "                     (default: the segment's generation now, i.e. the next write);\n"
+	  "                     waits as long as it takes unless --wait is given\n" },
 	{ "write", NULL, cmd_write, OPT_OFFSET | OPT_LENGTH | OPT_FILL | OPT_WAIT, 1, 1,
 	  "NAME [--offset N] [--length N] [--fill BYTE] [--wait MS]", "copy stdin (or a fill byte) into a segment",
 	  "Take a write lease on a range of segment NAME and copy standard input into\n"
@@ -428,6 +435,15 @@ static int apply_opt(const struct command *cmd, struct args *a, int val, const c
 	case 256 + 7:
 		r = parse_long_opt(cmd->name, "--wait", arg, 10, -1, INT_MAX, &v);
 		a->wait_ms = (int)v;
+		a->has_wait = true;
+		return r;
+	case 256 + 15:
+		a->wait_newer = true;
+		if (!arg)
+			return 0;
+		a->has_newer_after = true;
+		r = parse_long_opt(cmd->name, "--wait-newer", arg, 10, 0, LONG_MAX, &v);
+		a->newer_after = (uint64_t)v;
 		return r;
 	case 256 + 8: {
 		char *end;

@@ -1,6 +1,7 @@
 /* client.c: a client's life: connecting (socket path, HELLO), the fork check,
  * and disconnecting. */
 #define _GNU_SOURCE /* secure_getenv */
+#include "async.h"
 #include "client.h"
 
 #include <errno.h>
@@ -80,6 +81,7 @@ static void client_free(struct shmbuf_client *c)
 {
 	if (c->sock >= 0)
 		close(c->sock);
+	async_free(c);
 	/* Views point into the cache's mappings: both go at once. The daemon
 	 * forgets what we mapped when the connection closes. */
 	idtable_deinit(&c->views);

@@ -23,6 +23,7 @@
 #define EVENT_QUEUE_MAX SHMBUF_EVENT_QUEUE_MAX
 
 struct call;
+struct async_state;
 
 /* Owned by the application from shmbuf_connect() to shmbuf_disconnect(). */
 struct shmbuf_client {
@@ -40,6 +41,7 @@ struct shmbuf_client {
 	struct call *waiters_tail;
 	struct idtable views;      /* lease id -> (struct mc_map *, view length): live views */
 	struct mapcache cache;     /* kept fds and mappings, by (segment name, mode) */
+	struct async_state *async; /* shmbuf_get_fd() and async acquires (async.c); NULL until used */
 	uint64_t release_errors;   /* error replies to quiet RELEASEs: shmbuf_release_errors() */
 	uint64_t unmap_errors;     /* error replies to quiet UNMAPs (kept for a debugger) */
 	/* Events, oldest first: a ring of ev_cap slots (grown by doubling up to

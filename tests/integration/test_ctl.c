@@ -866,3 +866,37 @@ Test(ctl, hold_exits_3_when_the_daemon_goes)
 	proc_free(&h);
 	expect_clean_shutdown();
 }
+
+Test(ctl, read_wait_newer_waits_for_the_next_write)
+{
+	const char *name = seg_name("newer");
+	shmbuf_client *c = client_new();
+	const struct jv *s;
+	struct proc r, p;
+	struct jv *lv;
+	shmbuf_view v;
+
+	free(ctl_ok("create", name, "4K"));
+	ctl_start(&r, 0, "read", name, "--length", "4", "--raw", "--wait-newer", (const char *)NULL);
+	cr_assert_eq(wait_for_waiters(c, name, 1, 10000), 0);
+	/* The waiting read blocks no writer: timeout 0 succeeds. */
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 4, SHMBUF_WRITE, 0, &v, sizeof(v)), 0);
+	memcpy(v.data, "news", 4);
+	cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
+	cr_expect_eq(proc_finish(&r), 0, "%s", r.e.p);
+	cr_expect_eq(r.o.len, 4);
+	cr_expect_eq(memcmp(r.o.p, "news", 4), 0, "%s", r.o.p);
+	proc_free(&r);
+	/* With GEN: generation 1 is there already; 0 has news at once, 1 times out. */
+	cr_expect_eq(CTL(&p, "read", name, "--length", "4", "--raw", "--wait-newer=0"), 0, "%s", p.e.p);
+	proc_free(&p);
+	cr_expect_eq(CTL(&p, "read", name, "--wait-newer=1", "--wait", "0"), 1, "%s", p.e.p);
+	proc_free(&p);
+	lv = CTL_JSON("list", "--json");
+	s = jv_find(jv_array(lv, "segments"), "name", name);
+	cr_assert_not_null(s);
+	cr_expect_eq(jv_u64(s, "generation"), 1);
+	json_free(lv);
+	shmbuf_disconnect(c);
+	expect_clean_shutdown();
+}

@@ -395,38 +395,48 @@ static int parse_event_types(const char *cmd, const char *arg, uint32_t *types)
 	}
 }
 
-/* Apply option val (from getopt_long) to a. Returns 0 or an exit status. */
-static int apply_opt(const struct command *cmd, struct args *a, int val, const char *arg)
+/* --mode: octal permission bits. Returns 0 or an exit status. */
+static int parse_mode_opt(const struct command *cmd, struct args *a, const char *arg)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 8);
+	if (errno || end == arg || *end || v < 0 || v > 0777 || !isdigit((unsigned char)arg[0]))
+		return usage_error(cmd->name, "--mode: '%s' is not an octal mode (0 to 0777)", arg);
+	a->mode = (unsigned)v;
+	a->has_mode = true;
+	return 0;
+}
+
+/* --for: seconds, fractions allowed. Returns 0 or an exit status. */
+static int parse_for_opt(const struct command *cmd, struct args *a, const char *arg)
+{
+	char *end;
+
+	errno = 0;
+	a->for_s = strtod(arg, &end);
+	if (errno || end == arg || *end || !isfinite(a->for_s) || a->for_s < 0 || a->for_s > 1e9)
+		return usage_error(cmd->name, "--for: '%s' is not a number of seconds", arg);
+	a->has_for = true;
+	return 0;
+}
+
+/* Options that take a number. Returns 0, an exit status, or -1 if val is not one of them. */
+static int apply_number_opt(const struct command *cmd, struct args *a, int val, const char *arg)
 {
 	long v;
 	int r;
 
 	switch (val) {
-	case 'j':
-		a->json = true;
-		return 0;
-	case 'm': {
-		char *end;
-
-		errno = 0;
-		v = strtol(arg, &end, 8);
-		if (errno || end == arg || *end || v < 0 || v > 0777 || !isdigit((unsigned char)arg[0]))
-			return usage_error(cmd->name, "--mode: '%s' is not an octal mode (0 to 0777)", arg);
-		a->mode = (unsigned)v;
-		a->has_mode = true;
-		return 0;
-	}
+	case 'm':
+		return parse_mode_opt(cmd, a, arg);
 	case 'o':
 		return parse_size_opt(cmd->name, "--offset", arg, &a->offset);
 	case 'l':
 		a->has_length = true;
 		return parse_size_opt(cmd->name, "--length", arg, &a->length);
-	case 'x':
-		a->hex = true;
-		return 0;
-	case 256 + 5:
-		a->raw = true;
-		return 0;
 	case 256 + 6:
 		r = parse_long_opt(cmd->name, "--fill", arg, 0, 0, 255, &v);
 		a->fill = (uint8_t)v;
@@ -437,6 +447,8 @@ static int apply_opt(const struct command *cmd, struct args *a, int val, const c
 		a->wait_ms = (int)v;
 		a->has_wait = true;
 		return r;
+	case 256 + 8:
+		return parse_for_opt(cmd, a, arg);
 	case 256 + 15:
 		a->wait_newer = true;
 		if (!arg)
@@ -445,16 +457,27 @@ static int apply_opt(const struct command *cmd, struct args *a, int val, const c
 		r = parse_long_opt(cmd->name, "--wait-newer", arg, 10, 0, LONG_MAX, &v);
 		a->newer_after = (uint64_t)v;
 		return r;
-	case 256 + 8: {
-		char *end;
-
-		errno = 0;
-		a->for_s = strtod(arg, &end);
-		if (errno || end == arg || *end || !isfinite(a->for_s) || a->for_s < 0 || a->for_s > 1e9)
-			return usage_error(cmd->name, "--for: '%s' is not a number of seconds", arg);
-		a->has_for = true;
-		return 0;
 	}
+	return -1;
+}
+
+/* Apply option val (from getopt_long) to a. Returns 0 or an exit status. */
+static int apply_opt(const struct command *cmd, struct args *a, int val, const char *arg)
+{
+	int r = apply_number_opt(cmd, a, val, arg);
+
+	if (r >= 0)
+		return r;
+	switch (val) {
+	case 'j':
+		a->json = true;
+		return 0;
+	case 'x':
+		a->hex = true;
+		return 0;
+	case 256 + 5:
+		a->raw = true;
+		return 0;
 	case 'r':
 		a->read = true;
 		return 0;

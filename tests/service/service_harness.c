@@ -194,6 +194,13 @@ pid_t spawn(const char *const argv[], const struct spawn_opts *opts)
 				 (unsigned long long)st.st_ino);
 			setenv("JOURNAL_STREAM", buf, 1);
 		}
+		if (opts->listen_fd > 0) {
+			if (dup2(opts->listen_fd, 3) < 0)
+				_exit(120);
+			snprintf(buf, sizeof(buf), "%d", (int)getpid());
+			setenv("LISTEN_PID", buf, 1);
+			setenv("LISTEN_FDS", "1", 1);
+		}
 		if (opts->watchdog_pid_self) {
 			snprintf(buf, sizeof(buf), "%d", (int)getpid());
 			setenv("WATCHDOG_PID", buf, 1);

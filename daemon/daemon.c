@@ -213,6 +213,7 @@ static int init_state(struct server *srv, uv_loop_t *loop, const struct server_c
 	srv->loop = loop;
 	srv->cfg = *cfg;
 	srv->listen_fd = -1;
+	srv->state_fd = -1;
 	TAILQ_INIT(&srv->clients);
 	TAILQ_INIT(&srv->dead_clients);
 	TAILQ_INIT(&srv->all_segments);
@@ -314,6 +315,7 @@ int daemon_init(struct server *srv, uv_loop_t *loop, const struct server_config 
 		   cfg->limits.max_segments, cfg->limits.max_connections, cfg->limits.max_leases);
 	return 0;
 fail:
+	persist_deinit(srv);
 	fdstore_release_unclaimed(srv);
 	free_segments(srv);
 	if (srv->listen_fd >= 0)
@@ -352,6 +354,7 @@ void daemon_deinit(struct server *srv)
 	if (srv->is_socket_ours)
 		unlink(srv->socket_path);
 	quota_deinit(&srv->quota);
+	persist_deinit(srv);
 	free(srv->conn_env.rxbuf);
 	srv->conn_env.rxbuf = NULL;
 }

@@ -177,7 +177,7 @@ static void finish_grow(struct server *srv, struct client *cl, const struct prot
 	} else if (err == 0 && (err = segment_resize(seg, to, false)) == 0) {
 		log_info("segment '%s' grown from %" PRIu64 " to %" PRIu64 " bytes", seg->name, from, to);
 		quota_bytes_change(&srv->quota, from, to);
-		persist_segment_changed(srv);
+		persist_segment_changed(srv, seg);
 		if (cl)
 			client_reply_ok(cl, req);
 		event_segment(srv, PROTO_EV_SEGMENT_RESIZED, seg, cl);
@@ -250,7 +250,7 @@ void handle_resize(struct client *cl, const struct proto_msg *req)
 	log_info("client %d (%s) resized segment '%s' from %" PRIu64 " to %" PRIu64 " bytes",
 		 (int)cl->conn->cred.pid, cl->conn->comm, seg->name, old, size);
 	quota_bytes_change(&srv->quota, old, size);
-	persist_segment_changed(srv);
+	persist_segment_changed(srv, seg);
 	client_reply_ok(cl, req);
 	event_segment(srv, PROTO_EV_SEGMENT_RESIZED, seg, cl);
 	if (size < old && !TAILQ_EMPTY(&seg->leases.waiting)) {

@@ -9,6 +9,16 @@
  *   segment <id> <shm object> <size> <mode, octal> <uid> <gid> <created ns> <name to end of line>
  *   end <segments> <FNV-1a 64 of every byte above, hex>
  *
+ * followed by a journal of the changes since, one appended line each, each closed by the
+ * FNV-1a 64 of its text, so a line cut short by a crash is told and dropped:
+ *
+ *   segment ... <sum>          created (the fields of a segment line)
+ *   destroy <id> <sum>
+ *   resize <id> <size> <sum>
+ *
+ * Appending costs one write() per change; once the journal outgrows the live segments
+ * (plus PERSIST_JOURNAL_SLACK) a new whole record replaces it.
+ *
  * Names are printable ASCII (proto_name_is_valid), so a name never holds a newline. */
 #define _GNU_SOURCE
 #include "persist.h"
@@ -20,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +40,7 @@
 
 #define PERSIST_MAGIC "shmbufd-state 1\n"
 #define PERSIST_MAX_BYTES (64u << 20) /* far above 2^24 segments' worth of lines */
+#define PERSIST_JOURNAL_SLACK 64
 
 static uint64_t fnv64(const char *p, size_t len)
 {
@@ -57,7 +69,7 @@ int persist_init(struct server *srv)
 	}
 	if (n < 0 || (size_t)n >= sizeof(dir))
 		return -ENAMETOOLONG;
-	n = snprintf(srv->state_path, sizeof(srv->state_path), "%s/shmbufd.%.8s.state", dir, tag);
+	n = snprintf(srv->state_path, sizeof(srv->state_path), "%s/shmbufd.%.8s", dir, tag);
 	if (n < 0 || (size_t)n >= sizeof(srv->state_path))
 		return -ENAMETOOLONG;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
@@ -66,6 +78,25 @@ int persist_init(struct server *srv)
 		return n;
 	}
 	return 0;
+}
+
+static void rec_of(const struct segment *seg, struct persist_rec *r)
+{
+	r->id = seg->id;
+	memcpy(r->shm_name, seg->shm_name, sizeof(r->shm_name));
+	r->size = seg->size;
+	r->mode = seg->mode;
+	r->uid = seg->uid;
+	r->gid = seg->gid;
+	r->created_ns = seg->created_ns;
+	memcpy(r->name, seg->name, sizeof(r->name));
+}
+
+static int format_rec(const struct persist_rec *r, char *buf, size_t cap)
+{
+	return snprintf(buf, cap, "segment %" PRIu64 " %s %" PRIu64 " %04o %u %u %" PRIu64 " %s", r->id,
+			r->shm_name + 1, r->size, (unsigned)r->mode, (unsigned)r->uid, (unsigned)r->gid,
+			r->created_ns, r->name);
 }
 
 char *persist_format(const struct persist_state *st, size_t *len)
@@ -79,10 +110,10 @@ char *persist_format(const struct persist_state *st, size_t *len)
 	fprintf(f, PERSIST_MAGIC "starts %" PRIu64 "\nnext-segment-id %" PRIu64 "\n", st->starts,
 		st->next_segment_id);
 	for (size_t i = 0; i < st->n; i++) {
-		const struct persist_rec *r = &st->recs[i];
+		char line[PROTO_NAME_MAX + 160];
 
-		fprintf(f, "segment %" PRIu64 " %s %" PRIu64 " %04o %u %u %" PRIu64 " %s\n", r->id, r->shm_name + 1,
-			r->size, (unsigned)r->mode, (unsigned)r->uid, (unsigned)r->gid, r->created_ns, r->name);
+		format_rec(&st->recs[i], line, sizeof(line));
+		fprintf(f, "%s\n", line);
 	}
 	fflush(f);
 	fprintf(f, "end %zu %016" PRIx64 "\n", st->n, fnv64(buf, size));
@@ -109,38 +140,43 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-/* path's text, atomically: a crash leaves the old file or the new one. */
-static int replace_file(const char *path, const char *text, size_t len)
+/* The record goes to a new file, <base>.<seq>.state, and only then is the previous one
+ * removed: a crash of the daemon at any instant leaves the previous record whole, and the
+ * new one whole or torn (its checksum tells), and persist_load() takes the newest whole one.
+ * Not temp + rename: ext4 (auto_da_alloc) flushes a file renamed over another, some 4 ms per
+ * create on this machine's disk-backed /tmp. No fsync: the record describes /dev/shm, which
+ * an operating-system crash or a power loss empties as well, so the only crash the record
+ * must survive is the daemon's own, and the page cache outlives the process. */
+static void record_path(const struct server *srv, uint64_t seq, char *out, size_t cap)
 {
-	char tmp[PATH_MAX + 8], dir[PATH_MAX];
-	char *slash;
+	snprintf(out, cap, "%s.%" PRIu64 ".state", srv->state_path, seq);
+}
+
+static int write_record(struct server *srv, const char *text, size_t len)
+{
+	char path[PATH_MAX + 32];
 	int fd, r;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	record_path(srv, srv->state_seq + 1, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == EEXIST && unlink(path) == 0) /* a torn one a start did not clear */
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	r = write_all(fd, text, len);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
 	if (r < 0) {
-		unlink(tmp);
+		close(fd);
+		unlink(path);
 		return r;
 	}
-	/* The rename is durable once the directory is. */
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
+	persist_deinit(srv);
+	srv->state_fd = fd; /* the journal goes on here */
+	srv->state_appended = 0;
+	if (srv->state_seq > 0) {
+		record_path(srv, srv->state_seq, path, sizeof(path));
+		unlink(path);
 	}
+	srv->state_seq++;
 	return 0;
 }
 
@@ -156,19 +192,9 @@ static int collect(struct server *srv, struct persist_state *st)
 	if (!st->recs)
 		return -ENOMEM;
 	TAILQ_FOREACH(seg, &srv->all_segments, order_link) {
-		struct persist_rec *r = &st->recs[n];
-
 		if (seg->is_destroyed || seg->is_pending || !seg->shm_name[0])
 			continue;
-		r->id = seg->id;
-		memcpy(r->shm_name, seg->shm_name, sizeof(r->shm_name));
-		r->size = seg->size;
-		r->mode = seg->mode;
-		r->uid = seg->uid;
-		r->gid = seg->gid;
-		r->created_ns = seg->created_ns;
-		memcpy(r->name, seg->name, sizeof(r->name));
-		n++;
+		rec_of(seg, &st->recs[n++]);
 	}
 	st->n = n;
 	return 0;
@@ -184,32 +210,69 @@ int persist_save(struct server *srv)
 	if (r < 0)
 		goto out;
 	text = persist_format(&st, &len);
-	r = text ? replace_file(srv->state_path, text, len) : -ENOMEM;
+	r = text ? write_record(srv, text, len) : -ENOMEM;
 	free(text);
 out:
 	persist_state_free(&st);
 	if (r < 0)
-		log_err("cannot write the state record %s: %s; a restart may lose segments", srv->state_path,
-			strerror(-r));
+		log_err("cannot write the state record %s.*.state: %s; a restart may lose segments",
+			srv->state_path, strerror(-r));
 	return r;
+}
+
+void persist_deinit(struct server *srv)
+{
+	if (srv->state_fd >= 0)
+		close(srv->state_fd);
+	srv->state_fd = -1;
+}
+
+/* One journal line, or a whole new record when the journal is long or cannot be written
+ * (a line written in part is then superseded with its file). */
+static void append(struct server *srv, const char *text)
+{
+	char line[PROTO_NAME_MAX + 200];
+	int n;
+
+	if (srv->state_fd < 0 || srv->state_appended >= HASH_COUNT(srv->segments) + PERSIST_JOURNAL_SLACK) {
+		persist_save(srv);
+		return;
+	}
+	n = snprintf(line, sizeof(line), "%s %016" PRIx64 "\n", text, fnv64(text, strlen(text)));
+	if (n <= 0 || (size_t)n >= sizeof(line) || write(srv->state_fd, line, (size_t)n) != n) {
+		persist_save(srv);
+		return;
+	}
+	srv->state_appended++;
 }
 
 void persist_segment_created(struct server *srv, const struct segment *seg)
 {
+	struct persist_rec r;
+	char text[PROTO_NAME_MAX + 160];
+
 	/* Recorded first: a crash between the two leaves a record the store agrees with or
 	 * an extra stored fd, which the next start drops. */
-	persist_save(srv);
+	rec_of(seg, &r);
+	format_rec(&r, text, sizeof(text));
+	append(srv, text);
 	fdstore_add(srv, seg);
 }
 
-void persist_segment_changed(struct server *srv)
+void persist_segment_changed(struct server *srv, const struct segment *seg)
 {
-	persist_save(srv);
+	char text[64];
+
+	snprintf(text, sizeof(text), "resize %" PRIu64 " %" PRIu64, seg->id, seg->size);
+	append(srv, text);
 }
 
 void persist_segment_destroyed(struct server *srv, const struct segment *seg)
 {
-	persist_save(srv);
+	char text[32];
+
+	snprintf(text, sizeof(text), "destroy %" PRIu64, seg->id);
+	append(srv, text);
 	fdstore_remove(srv, seg->shm_name);
 }
 
@@ -294,9 +357,67 @@ static int parse_body(char *text, size_t n_expected, struct persist_state *st)
 	return st->n == n_expected ? 0 : -EBADMSG;
 }
 
+/* One journal line (its checksum already checked and cut off) applied to st. */
+static int apply_change(char *line, struct persist_state *st)
+{
+	uint64_t id, size;
+	size_t i;
+
+	if (strncmp(line, "segment ", 8) == 0) {
+		struct persist_rec *more = realloc(st->recs, (st->n + 1) * sizeof(*more));
+
+		if (!more)
+			return -ENOMEM;
+		st->recs = more;
+		if (!parse_segment(line, &more[st->n]))
+			return -EBADMSG;
+		if (st->next_segment_id < more[st->n].id)
+			st->next_segment_id = more[st->n].id;
+		st->n++;
+		return 0;
+	}
+	if (sscanf(line, "destroy %" SCNu64, &id) == 1 || sscanf(line, "resize %" SCNu64 " %" SCNu64, &id, &size) == 2) {
+		for (i = 0; i < st->n && st->recs[i].id != id; i++)
+			;
+		if (i == st->n)
+			return -EBADMSG;
+		if (line[0] == 'r')
+			st->recs[i].size = size;
+		else
+			memmove(&st->recs[i], &st->recs[i + 1], (st->n-- - i - 1) * sizeof(*st->recs));
+		return 0;
+	}
+	return -EBADMSG;
+}
+
+/* The journal after the "end" line. A line cut short (no newline, a wrong sum) ends it: it
+ * was being written when the daemon died, before the change was answered. */
+static int apply_journal(char *p, struct persist_state *st)
+{
+	char *nl, *sp;
+	uint64_t sum;
+	int r;
+
+	for (; (nl = strchr(p, '\n')); p = nl + 1) {
+		*nl = '\0';
+		sp = strrchr(p, ' ');
+		if (!sp || sscanf(sp + 1, "%" SCNx64, &sum) != 1 || sum != fnv64(p, (size_t)(sp - p)))
+			break;
+		*sp = '\0';
+		r = apply_change(p, st);
+		if (r < 0)
+			return r;
+	}
+	if (*p) {
+		log_warn("the state record's last change was cut short by a crash; ignored (it was never answered)");
+		st->is_suspect = true;
+	}
+	return 0;
+}
+
 int persist_read(const char *path, struct persist_state *st)
 {
-	char *text = NULL, *end;
+	char *text = NULL, *end, *eol;
 	size_t len = 0, n;
 	uint64_t sum;
 	int r;
@@ -306,15 +427,16 @@ int persist_read(const char *path, struct persist_state *st)
 	if (r < 0)
 		return r;
 	r = -EBADMSG;
-	if (strlen(text) != len || strncmp(text, PERSIST_MAGIC, strlen(PERSIST_MAGIC)) != 0 || len < 2 ||
-	    text[len - 1] != '\n')
+	if (strlen(text) != len || strncmp(text, PERSIST_MAGIC, strlen(PERSIST_MAGIC)) != 0)
 		goto out;
-	text[len - 1] = '\0';
-	end = strrchr(text, '\n'); /* the last line: "end <n> <sum>" */
-	if (!end || sscanf(end + 1, "end %zu %" SCNx64, &n, &sum) != 2 || sum != fnv64(text, (size_t)(end + 1 - text)))
+	end = strstr(text, "\nend "); /* the whole record's last line: "end <n> <sum>" */
+	eol = end ? strchr(end + 1, '\n') : NULL;
+	if (!eol || sscanf(end + 1, "end %zu %" SCNx64, &n, &sum) != 2 || sum != fnv64(text, (size_t)(end + 1 - text)))
 		goto out;
 	end[1] = '\0';
 	r = parse_body(text, n, st);
+	if (r == 0)
+		r = apply_journal(eol + 1, st);
 out:
 	free(text);
 	if (r < 0)
@@ -327,4 +449,96 @@ void persist_state_free(struct persist_state *st)
 	free(st->recs);
 	st->recs = NULL;
 	st->n = 0;
+}
+
+/* ---- choosing the record at start ---- */
+
+static int cmp_seq_desc(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The sequence numbers of <base>.<seq>.state in the state directory, newest first. */
+static int list_records(const struct server *srv, uint64_t **out, size_t *n)
+{
+	const char *slash = strrchr(srv->state_path, '/'), *base = slash + 1;
+	char dir[PATH_MAX];
+	size_t blen = strlen(base), cap = 0;
+	struct dirent *d;
+	DIR *dp;
+
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - srv->state_path), srv->state_path);
+	*out = NULL;
+	*n = 0;
+	dp = opendir(dir);
+	if (!dp)
+		return -errno;
+	while ((d = readdir(dp))) {
+		char *end;
+		uint64_t seq;
+
+		if (strncmp(d->d_name, base, blen) != 0 || d->d_name[blen] != '.')
+			continue;
+		seq = strtoull(d->d_name + blen + 1, &end, 10);
+		if (end == d->d_name + blen + 1 || strcmp(end, ".state") != 0)
+			continue;
+		if (*n == cap) {
+			uint64_t *more = realloc(*out, (cap = cap ? 2 * cap : 4) * sizeof(*more));
+
+			if (!more) {
+				closedir(dp);
+				return -ENOMEM;
+			}
+			*out = more;
+		}
+		(*out)[(*n)++] = seq;
+	}
+	closedir(dp);
+	qsort(*out, *n, sizeof(**out), cmp_seq_desc);
+	return 0;
+}
+
+/* A record that does not read back is kept for a human, out of the way. */
+static void set_aside(const char *path)
+{
+	char aside[PATH_MAX + 48];
+
+	snprintf(aside, sizeof(aside), "%s.corrupt", path);
+	if (rename(path, aside) == 0)
+		log_warn("the state record %s is torn or not shmbufd's; moved to %s", path, aside);
+}
+
+int persist_load(struct server *srv, struct persist_state *st)
+{
+	char path[PATH_MAX + 32];
+	uint64_t *seqs;
+	size_t n;
+	int r = list_records(srv, &seqs, &n), found = -ENOENT;
+
+	memset(st, 0, sizeof(*st));
+	if (r < 0)
+		return r;
+	srv->state_seq = n ? seqs[0] : 0; /* the next write goes above every file there is */
+	for (size_t i = 0; i < n; i++) {
+		record_path(srv, seqs[i], path, sizeof(path));
+		if (found == 0) {
+			unlink(path); /* older than the one taken */
+			continue;
+		}
+		r = persist_read(path, st);
+		if (r == -ENOMEM) {
+			free(seqs);
+			return r;
+		}
+		if (r == 0)
+			found = 0;
+		else if (i == 0 && n > 1)
+			unlink(path); /* a write cut short by the crash; the one before it is whole */
+		else
+			set_aside(path), found = -EBADMSG;
+	}
+	free(seqs);
+	return found;
 }

@@ -3,7 +3,8 @@
  * What decides is the state record (persist.c):
  * - a valid record: its segments are adopted when their object (or the fd systemd kept for
  *   it) is there and is ours; prefixed objects it does not name are a crashed run's
- *   half-made creates, never acknowledged to anyone, and are removed;
+ *   half-made creates, never acknowledged to anyone, and are removed (kept as recovered
+ *   segments instead when the record's last change was cut short);
  * - no record, or a torn one (moved aside to .corrupt): nothing can tell a stale object
  *   from a live one, so none is removed: every prefixed object and every fd the store kept
  *   becomes a segment "recovered.<object>" (owner the daemon, mode 0600), for an operator
@@ -229,41 +230,33 @@ static void recover_all(struct server *srv)
 	sweep_unnamed(srv, false);
 }
 
-/* A record that does not read back is kept for a human, out of the way. */
-static void set_aside(const char *path)
-{
-	char aside[PATH_MAX + 16];
-
-	snprintf(aside, sizeof(aside), "%s.corrupt", path);
-	if (rename(path, aside) == 0)
-		log_warn("the state record %s is torn or not shmbufd's; moved to %s, adopting what the objects "
-			"and the fd store hold",
-			path, aside);
-}
-
 int restore_segments(struct server *srv)
 {
 	struct persist_state st;
 	unsigned lost = 0;
-	int r = srv->cfg.fresh ? -ENOENT : persist_read(srv->state_path, &st);
+	int r = persist_load(srv, &st);
 
 	if (r == -ENOMEM)
 		return r;
-	if (r == -EBADMSG)
-		set_aside(srv->state_path);
 	if (srv->cfg.fresh) {
+		if (r == 0)
+			persist_state_free(&st);
 		start_fresh(srv);
 	} else if (r == 0) {
 		srv->starts = st.starts;
 		srv->next_segment_id = st.next_segment_id;
 		lost = adopt_recorded(srv, &st);
 		persist_state_free(&st);
-		r = sweep_unnamed(srv, true);
-		if (r > 0)
+		/* After a torn change, an object the record does not name may be what it was
+		 * about: kept (as recovered.<object>) rather than guessed stale. */
+		r = sweep_unnamed(srv, !st.is_suspect);
+		if (r > 0 && !st.is_suspect)
 			log_notice("removed %d shared-memory objects no record names (creates cut short)", r);
 	} else {
 		if (r != -ENOENT && r != -EBADMSG)
-			log_warn("cannot read the state record %s: %s", srv->state_path, strerror(-r));
+			log_warn("cannot read the state records %s.*.state: %s", srv->state_path, strerror(-r));
+		else if (r == -EBADMSG)
+			log_warn("no whole state record: adopting what the objects and the fd store hold");
 		recover_all(srv);
 	}
 	fdstore_release_unclaimed(srv);

@@ -54,7 +54,10 @@ struct server {
 	uint64_t next_segment_id;
 	uint64_t started_mono_ns; /* CLOCK_MONOTONIC, for uptime */
 	uint64_t started_ns;  /* CLOCK_REALTIME */
-	char state_path[PATH_MAX]; /* the state record (persist.c) */
+	char state_path[PATH_MAX]; /* the state records' base: <dir>/shmbufd.<tag> (persist.c) */
+	uint64_t state_seq;        /* of the current record, <base>.<seq>.state; 0: none yet */
+	int state_fd;              /* the current record, open for appending changes; -1: none */
+	uint32_t state_appended;   /* changes appended to it */
 	uint64_t starts;           /* daemons started on this record, this one included */
 	bool uses_fd_store;        /* segment fds go to systemd's fd store (fdstore.c) */
 	struct fdstore_fd *stored; /* what the store passed back, until restore_segments() is done */

@@ -162,9 +162,11 @@ Test(restart, fresh_starts_empty_and_removes_the_objects)
 	expect_clean_shutdown();
 }
 
-/* A record that does not read back (torn=true: cut in half; else: gone): nothing is deleted,
- * every object becomes "recovered.<object>" with its bytes. */
-static void record_lost(bool torn)
+enum damage { RECORD_GONE, RECORD_CORRUPT, LAST_CHANGE_TORN };
+
+/* A record that does not read back, or whose last change (the create) was cut short: nothing
+ * is deleted, every object it does not name becomes "recovered.<object>" with its bytes. */
+static void record_lost(enum damage damage)
 {
 	shmbuf_client *c = client_new();
 	const char *name = seg_name("precious");
@@ -177,14 +179,19 @@ static void record_lost(bool torn)
 	shmbuf_disconnect(c);
 	daemon_kill(SIGKILL);
 	record = state_record();
-	if (torn) {
-		cr_assert_eq(stat(record, &st), 0);
-		cr_assert_eq(truncate(record, st.st_size / 2), 0);
+	cr_assert_eq(stat(record, &st), 0);
+	if (damage == LAST_CHANGE_TORN) {
+		cr_assert_eq(truncate(record, st.st_size - 5), 0); /* the create's journal line */
+	} else if (damage == RECORD_CORRUPT) {
+		int fd = open(record, O_WRONLY);
+
+		cr_assert_eq(pwrite(fd, "X", 1, 20), 1); /* inside the whole record: its sum fails */
+		close(fd);
 	} else {
 		cr_assert_eq(unlink(record), 0);
 	}
 	daemon_restart(NULL);
-	if (torn) {
+	if (damage == RECORD_CORRUPT) {
 		snprintf(aside, sizeof(aside), "%s.corrupt", record);
 		cr_expect_eq(access(aside, F_OK), 0, "the torn record was not kept aside as %s", aside);
 	}
@@ -194,19 +201,58 @@ static void record_lost(bool torn)
 	expect_filled(c, recovered, 8192, 9);
 	cr_assert_eq(shmbuf_destroy(c, recovered), 0);
 	shmbuf_disconnect(c);
-	if (torn)
+	if (damage == RECORD_CORRUPT)
 		unlink(aside);
 	expect_clean_shutdown();
 }
 
-Test(restart, a_torn_record_is_set_aside_and_its_objects_recovered)
+Test(restart, a_corrupt_record_is_set_aside_and_its_objects_recovered)
 {
-	record_lost(true);
+	record_lost(RECORD_CORRUPT);
 }
 
 Test(restart, a_missing_record_loses_no_object)
 {
-	record_lost(false);
+	record_lost(RECORD_GONE);
+}
+
+Test(restart, a_change_cut_short_keeps_the_object_it_was_about)
+{
+	record_lost(LAST_CHANGE_TORN);
+}
+
+/* Many changes: the journal is folded into a new whole record now and then, and what a
+ * restart reads is still exactly what was there. */
+Test(restart, a_long_journal_reads_back_exactly)
+{
+	shmbuf_client *c = client_new();
+	shmbuf_segment_info *segs;
+	size_t n;
+	char name[64];
+
+	for (int i = 0; i < 150; i++) {
+		snprintf(name, sizeof(name), "%s.%d", seg_name("j"), i);
+		cr_assert_eq(shmbuf_create(c, name, 4096, 0600), 0);
+		if (i % 3 == 0)
+			cr_assert_eq(shmbuf_resize(c, name, 8192 + (uint64_t)i), 0);
+		if (i % 5 == 0)
+			cr_assert_eq(shmbuf_destroy(c, name), 0);
+	}
+	shmbuf_disconnect(c);
+	daemon_kill(SIGKILL);
+	daemon_restart(NULL);
+	c = client_new();
+	cr_assert_eq(shmbuf_list_segments(c, &segs, &n, sizeof(*segs)), 0);
+	cr_assert_eq(n, 120);
+	for (size_t k = 0; k < n; k++) {
+		int i = atoi(strrchr(segs[k].name, '.') + 1);
+
+		cr_expect_neq(i % 5, 0, "destroyed %s came back", segs[k].name);
+		cr_expect_eq(segs[k].size, i % 3 == 0 ? 8192 + (uint64_t)i : 4096, "%s", segs[k].name);
+	}
+	shmbuf_free(segs);
+	shmbuf_disconnect(c);
+	expect_clean_shutdown();
 }
 
 Test(restart, a_segment_whose_object_vanished_is_lost_and_the_rest_adopted)

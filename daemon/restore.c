@@ -156,6 +156,15 @@ static int recover(struct server *srv, const char *object)
 	return r;
 }
 
+/* Owned by our uid: as root, an object of another user that took our prefix is not ours
+ * to remove or adopt. */
+static bool is_ours(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid();
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -199,7 +208,7 @@ static int sweep_unnamed(struct server *srv, bool remove)
 			continue;
 		snprintf(object, sizeof(object), "/%s", d->d_name);
 		key = object;
-		if (bsearch(&key, named, n_named, sizeof(*named), cmp_str))
+		if (bsearch(&key, named, n_named, sizeof(*named), cmp_str) || !is_ours(dirfd(dir), d->d_name))
 			continue;
 		if (remove ? shm_unlink(object) == 0 : recover(srv, object) == 0)
 			count++;

@@ -1,6 +1,7 @@
 /* test_restart.c: segments outlive the daemon: a real shmbufd killed (SIGKILL, SIGTERM) and
- * started again on the same socket adopts what its state record names, bytes included; a torn
- * or missing record loses nothing; --fresh starts empty; objects nobody recorded go. */
+ * started again on the same socket adopts what its state record names, bytes included; a corrupt
+ * or missing record, or a change cut short, loses nothing; --fresh starts empty; objects nobody
+ * recorded go; a long journal reads back exactly. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <dirent.h>

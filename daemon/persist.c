@@ -496,7 +496,8 @@ static int list_records(const struct server *srv, uint64_t **out, size_t *n)
 		(*out)[(*n)++] = seq;
 	}
 	closedir(dp);
-	qsort(*out, *n, sizeof(**out), cmp_seq_desc);
+	if (*n > 1)
+		qsort(*out, *n, sizeof(**out), cmp_seq_desc);
 	return 0;
 }
 

@@ -307,7 +307,8 @@ static void launch(const char *const *extra_args)
 			       status == -ETIMEDOUT ? "still running" : "it exited");
 	}
 	settle_after_ready();
-	hd.fds_at_start = fd_count();
+	if (hd.n_starts == 1) /* a restart may come while clients of the first run are still open */
+		hd.fds_at_start = fd_count();
 }
 
 void daemon_start(const char *const *extra_args)

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -363,74 +362,6 @@ static void reap_children(void)
 	hd.n_children = 0;
 }
 
-/* The text of every state record in the state directory, concatenated (free it). */
-static char *state_records(void)
-{
-	DIR *d = opendir(daemon_state_dir());
-	char *all = strdup(""), path[400];
-	struct dirent *e;
-
-	while (d && all && (e = readdir(d))) {
-		char *text, *more;
-		size_t len = strlen(e->d_name);
-
-		if (len < 6 || strcmp(e->d_name + len - 6, ".state") != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", daemon_state_dir(), e->d_name);
-		text = read_file(path);
-		if (text && asprintf(&more, "%s%s", all, text) >= 0) {
-			free(all);
-			all = more;
-		}
-		free(text);
-	}
-	if (d)
-		closedir(d);
-	return all;
-}
-
-/* Unlink the objects with prefix; returns how many of them no state record named. */
-static int remove_recorded_objects(const char *prefix)
-{
-	char *records = state_records(), needle[300];
-	DIR *d = opendir("/dev/shm");
-	struct dirent *e;
-	int unnamed = 0;
-
-	while (d && (e = readdir(d))) {
-		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
-			continue;
-		snprintf(needle, sizeof(needle), " %s ", e->d_name);
-		if (!records || !strstr(records, needle)) {
-			cr_log_error("/dev/shm/%s is not in the state record", e->d_name);
-			unnamed++;
-		}
-		snprintf(needle, sizeof(needle), "/%s", e->d_name);
-		shm_unlink(needle);
-	}
-	if (d)
-		closedir(d);
-	free(records);
-	return unnamed;
-}
-
-static void remove_state_dir(void)
-{
-	DIR *d = opendir(daemon_state_dir());
-	struct dirent *e;
-	char path[400];
-
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", daemon_state_dir(), e->d_name);
-		unlink(path);
-	}
-	if (d)
-		closedir(d);
-	rmdir(daemon_state_dir());
-}
-
 /* Stop the daemon and check what it left; returns false when anything is wrong
  * (each problem is reported with cr_expect_* as well). */
 static bool daemon_stop(void)
@@ -485,12 +416,12 @@ static bool daemon_stop(void)
 	}
 	/* Only this daemon's prefix: other tests' daemons run at the same time. What a stopped
 	 * daemon leaves is its live segments, each named by its state record; the test removes them. */
-	if (have_prefix && (left = remove_recorded_objects(prefix)) != 0) {
+	if (have_prefix && (left = state_remove_recorded_objects(prefix)) != 0) {
 		cr_expect_fail("shmbufd left %d objects /dev/shm/%s* that its state record does not name", left,
 			       prefix);
 		ok = false;
 	}
-	remove_state_dir();
+	state_remove_dir();
 	unlink(hd.log_path);
 	unlink(hd.socket_path);
 	unlink(hd.notify_path);

@@ -51,6 +51,11 @@ void daemon_restart(const char *const *extra_args);
 /* The daemon's state directory (the default: "state" beside the socket). */
 const char *daemon_state_dir(void);
 
+/* harness_state.c, for daemon_stop(): unlink the daemon's objects (prefix without '/') and
+ * return how many of them no state record named; remove the state directory. */
+int state_remove_recorded_objects(const char *prefix);
+void state_remove_dir(void);
+
 const char *daemon_socket(void);
 pid_t daemon_pid(void);
 

@@ -12,6 +12,7 @@
 #include "grant.h"
 #include "job.h"
 #include "log.h"
+#include "persist.h"
 #include "size.h"
 
 bool handle_name_is_valid(struct client *cl, const struct proto_msg *req, const char *name)
@@ -87,6 +88,7 @@ static void finish_create(struct server *srv, struct client *cl, const struct pr
 	HASH_ADD_STR(srv->segments, name, seg);
 	TAILQ_INSERT_TAIL(&srv->all_segments, seg, order_link);
 	quota_segment(&srv->quota, seg->size, +1);
+	persist_segment_created(srv, seg);
 	event_segment(srv, PROTO_EV_SEGMENT_CREATED, seg, cl);
 	log_info("client %d (uid %d) created segment '%s' (%" PRIu64 " bytes, mode %03o) as %s", (int)seg->pid,
 		 (int)seg->uid, seg->name, seg->size, seg->mode, seg->shm_name);
@@ -164,6 +166,7 @@ void handle_destroy(struct client *cl, const struct proto_msg *req)
 		return;
 	HASH_DEL(srv->segments, seg);
 	segment_unlink(seg);
+	persist_segment_destroyed(srv, seg);
 	log_info("client %d (%s) destroyed segment '%s'%s", (int)cl->conn->cred.pid, cl->conn->comm, seg->name,
 		 segment_is_leased(seg) ? "; memory stays until its leases end and its mappers let go" :
 		 seg->n_mappers ? "; memory stays until the clients that map it let go" : "");
@@ -195,6 +198,7 @@ static void finish_grow(struct server *srv, struct client *cl, const struct prot
 	} else if (err == 0 && (err = segment_resize(seg, to, false)) == 0) {
 		log_info("segment '%s' grown from %" PRIu64 " to %" PRIu64 " bytes", seg->name, from, to);
 		quota_bytes_change(&srv->quota, from, to);
+		persist_segment_changed(srv, seg);
 		if (cl)
 			client_reply_ok(cl, req);
 		event_segment(srv, PROTO_EV_SEGMENT_RESIZED, seg, cl);
@@ -264,6 +268,7 @@ void handle_resize(struct client *cl, const struct proto_msg *req)
 	log_info("client %d (%s) resized segment '%s' from %" PRIu64 " to %" PRIu64 " bytes",
 		 (int)cl->conn->cred.pid, cl->conn->comm, seg->name, old, size);
 	quota_bytes_change(&srv->quota, old, size);
+	persist_segment_changed(srv, seg);
 	client_reply_ok(cl, req);
 	event_segment(srv, PROTO_EV_SEGMENT_RESIZED, seg, cl);
 	if (size < old)

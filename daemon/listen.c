@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "fdstore.h"
 #include "log.h"
 
 /* The socket's directory must be ours (or root's) and not writable by others,
@@ -104,14 +105,14 @@ static int systemd_socket(struct server *srv)
 #ifdef HAVE_LIBSYSTEMD
 	struct sockaddr_un bound;
 	socklen_t len = sizeof(bound);
-	int n = sd_listen_fds(1), fd = SD_LISTEN_FDS_START;
+	int fd, n = fdstore_take(srv, &fd); /* segment fds from the store go aside */
 
 	if (n > 1) {
 		log_err("systemd passed %d sockets; shmbufd uses exactly one", n);
 		return -EINVAL;
 	}
-	if (n != 1)
-		return 0;
+	if (n <= 0)
+		return n;
 	if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
 		log_err("the socket passed by systemd is not a listening AF_UNIX SOCK_SEQPACKET socket");
 		return -EINVAL;

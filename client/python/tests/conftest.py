@@ -6,6 +6,7 @@ Each daemon gets its own temporary directory and is awaited through a private NO
 logged must be gone.
 """
 import os
+import shutil
 import re
 import select
 import signal
@@ -82,13 +83,24 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # A stopped daemon keeps its live segments for the next start (issue 10):
+        # only objects its state record does not name count as left behind.
+        recorded = self.state_record()
         left = {o for o in self.shm_objects() if os.path.exists("/dev/shm/" + o)}
         for o in left:  # do not leave litter for the next run
             os.unlink("/dev/shm/" + o)
-        for name in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, name))
-        os.rmdir(self.dir)
-        return left
+        shutil.rmtree(self.dir)
+        return {o for o in left if o not in recorded}
+
+    def state_record(self):
+        """Every word of every state record file the daemon wrote (object names among them)."""
+        words = set()
+        for root, _dirs, files in os.walk(self.dir):
+            for name in files:
+                if ".state" in name:
+                    with open(os.path.join(root, name), errors="replace") as f:
+                        words.update(w.lstrip("/") for w in f.read().split())
+        return words
 
 
 def _now():

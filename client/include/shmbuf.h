@@ -378,7 +378,7 @@ typedef enum shmbuf_event_type {
 	SHMBUF_EVENT_LEASE_WAITING = 7,
 	SHMBUF_EVENT_LEASE_CANCELLED = 8,
 	SHMBUF_EVENT_CLIENT_CONNECTED = 9,
-	SHMBUF_EVENT_CLIENT_DISCONNECTED = 10,
+	SHMBUF_EVENT_CLIENT_DISCONNECTED = 10
 } shmbuf_event_type;
 
 /* What shmbuf_next_event() fills. Grows at the end. */

@@ -215,6 +215,7 @@ static int init_state(struct server *srv, uv_loop_t *loop, const struct server_c
 	srv->cfg = *cfg;
 	srv->listen_fd = -1;
 	srv->state_fd = -1;
+	srv->state_lock_fd = -1;
 	TAILQ_INIT(&srv->clients);
 	TAILQ_INIT(&srv->dead_clients);
 	TAILQ_INIT(&srv->all_segments);
@@ -319,6 +320,7 @@ int daemon_init(struct server *srv, uv_loop_t *loop, const struct server_config 
 	return 0;
 fail:
 	persist_deinit(srv);
+	persist_unlock(srv);
 	fdstore_release_unclaimed(srv);
 	free_segments(srv);
 	if (srv->listen_fd >= 0)
@@ -363,6 +365,7 @@ void daemon_deinit(struct server *srv)
 		unlink(srv->socket_path);
 	quota_deinit(&srv->quota);
 	persist_deinit(srv);
+	persist_unlock(srv);
 	free(srv->conn_env.rxbuf);
 	srv->conn_env.rxbuf = NULL;
 }

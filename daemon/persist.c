@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,6 +54,36 @@ static uint64_t fnv64(const char *p, size_t len)
 
 /* The basename of the record: one per socket tag, so sockets sharing a state directory
  * (or a directory beside two sockets) keep apart. */
+/* One daemon per record. The socket alone does not ensure it: a second daemon
+ * whose path has lost its socket file binds a new one, and would adopt the
+ * first one's segments and remove its unrecorded objects. flock() goes with the
+ * process, so a killed daemon never leaves the lock behind. */
+static int lock_record(struct server *srv)
+{
+	char path[sizeof(srv->state_path) + 8];
+	int fd, r;
+
+	snprintf(path, sizeof(path), "%s.lock", srv->state_path);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		r = -errno;
+		log_err("cannot open the state lock %s: %s", path, strerror(-r));
+		return r;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		if (r == -EBUSY)
+			log_err("another shmbufd holds %s (it serves these segments, even if its socket "
+				"file was removed): not starting a second one", path);
+		else
+			log_err("cannot lock %s: %s", path, strerror(-r));
+		close(fd);
+		return r;
+	}
+	srv->state_lock_fd = fd;
+	return 0;
+}
+
 int persist_init(struct server *srv)
 {
 	const char *tag = srv->shm_prefix + strlen("/shmbuf.");
@@ -77,7 +108,14 @@ int persist_init(struct server *srv)
 		log_err("cannot create the state directory %s: %s", dir, strerror(-n));
 		return n;
 	}
-	return 0;
+	return lock_record(srv);
+}
+
+void persist_unlock(struct server *srv)
+{
+	if (srv->state_lock_fd >= 0)
+		close(srv->state_lock_fd); /* the lock goes with the descriptor */
+	srv->state_lock_fd = -1;
 }
 
 static void rec_of(const struct segment *seg, struct persist_rec *r)

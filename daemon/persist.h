@@ -57,6 +57,8 @@ int persist_load(struct server *srv, struct persist_state *st);
 
 /* Close the journal's file (at exit). */
 void persist_deinit(struct server *srv);
+/* Let go of the record's lock (persist_init() takes it): at exit, after persist_deinit(). */
+void persist_unlock(struct server *srv);
 
 /* Read the record at path (its journal applied). 0; -ENOENT when there is none; -EBADMSG when it is
  * torn or not ours (bad header, a line that does not parse, wrong count or

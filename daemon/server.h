@@ -57,6 +57,7 @@ struct server {
 	char state_path[PATH_MAX]; /* the state records' base: <dir>/shmbufd.<tag> (persist.c) */
 	uint64_t state_seq;        /* of the current record, <base>.<seq>.state; 0: none yet */
 	int state_fd;              /* the current record, open for appending changes; -1: none */
+	int state_lock_fd;         /* <record>.lock, flock()ed: one daemon per record; -1: none */
 	uint32_t state_appended;   /* changes appended to it */
 	uint64_t starts;           /* daemons started on this record, this one included */
 	bool uses_fd_store;        /* segment fds go to systemd's fd store (fdstore.c) */

@@ -403,3 +403,42 @@ Test(restart, a_consumer_of_generations_misses_no_write_across_a_restart)
 	shmbuf_disconnect(c);
 	expect_clean_shutdown();
 }
+
+/* Runs a second shmbufd on the first one's socket path (and so its state record). */
+static int run_second_daemon(void *arg)
+{
+	int devnull = open("/dev/null", O_WRONLY);
+
+	if (devnull >= 0) {
+		dup2(devnull, STDOUT_FILENO);
+		dup2(devnull, STDERR_FILENO);
+	}
+	execl(SHMBUFD_PATH, SHMBUFD_PATH, "--socket", (const char *)arg, (char *)NULL);
+	return 127;
+}
+
+Test(restart, a_second_daemon_cannot_take_over_a_running_ones_record)
+{
+	const char *name = seg_name("owned");
+	char moved[512];
+	shmbuf_client *c = client_new();
+	shmbuf_stat_info st;
+	pid_t pid;
+	int status;
+
+	create_filled(c, name, 4096, 0600, 3);
+	/* Without its socket file the path looks free: only the record's lock stops a second
+	 * daemon from adopting (and later removing) what the first one serves. */
+	snprintf(moved, sizeof(moved), "%s.moved", daemon_socket());
+	cr_assert_eq(rename(daemon_socket(), moved), 0);
+	pid = child_spawn(run_second_daemon, (void *)daemon_socket());
+	status = child_wait(pid, 10000);
+	cr_assert_neq(status, -ETIMEDOUT, "the second shmbufd kept running");
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) != 0, "the second shmbufd did not refuse to start");
+	cr_expect_neq(access(daemon_socket(), F_OK), 0, "the refused daemon left its socket behind");
+	cr_assert_eq(rename(moved, daemon_socket()), 0);
+	cr_assert_eq(shmbuf_stat(c, name, &st, sizeof(st)), 0, "the first daemon still serves its segment");
+	expect_filled(c, name, 4096, 3);
+	shmbuf_disconnect(c);
+	expect_clean_shutdown();
+}

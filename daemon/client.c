@@ -144,3 +144,26 @@ void client_subscribe(struct client *cl)
 	cl->is_subscribed = true;
 	cl->srv->n_subscribers++;
 }
+
+struct access_cred client_cred(const struct client *cl)
+{
+	const struct conn *c = cl->conn;
+
+	return (struct access_cred){ .uid = c->cred.uid, .gid = c->cred.gid, .groups = c->groups,
+				     .n_groups = c->n_groups, .daemon_uid = cl->srv->uid };
+}
+
+bool client_is_privileged(const struct client *cl)
+{
+	struct access_cred c = client_cred(cl);
+
+	return access_is_privileged(&c);
+}
+
+int client_may(const struct client *cl, const struct segment *seg, enum access_want want)
+{
+	struct access_cred c = client_cred(cl);
+	struct access_obj o = { .uid = seg->uid, .gid = seg->gid, .mode = seg->mode };
+
+	return access_check(&c, &o, want);
+}

@@ -253,6 +253,7 @@ static int init_state(struct server *srv, uv_loop_t *loop, const struct server_c
 		.fd_budget = quota_fd_budget(&cfg->limits),
 	};
 	srv->started_ns = clock_real_ns();
+	srv->uid = geteuid();
 	srv->started_mono_ns = clock_mono_ns();
 	if (!cfg->socket_path)
 		return proto_default_socket_path(srv->socket_path, sizeof(srv->socket_path));

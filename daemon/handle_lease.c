@@ -27,7 +27,7 @@ static struct segment *acquire_target(struct client *cl, const struct proto_msg 
 		client_reply_error(cl, req, PROTO_E_INVAL, "timeout must be -1, 0 or positive, not %d", a->timeout_ms);
 		return NULL;
 	}
-	seg = handle_find_segment(cl, req, a->name);
+	seg = handle_find_segment(cl, req, a->name, a->flags == PROTO_ACQ_WRITE ? ACCESS_WRITE : ACCESS_READ);
 	if (!seg)
 		return NULL;
 	if (a->offset >= seg->size) {

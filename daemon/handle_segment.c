@@ -22,18 +22,29 @@ bool handle_name_is_valid(struct client *cl, const struct proto_msg *req, const 
 	return false;
 }
 
-struct segment *handle_find_segment(struct client *cl, const struct proto_msg *req, const char *name)
+struct segment *handle_find_segment(struct client *cl, const struct proto_msg *req, const char *name,
+				    enum access_want want)
 {
 	struct segment *seg = NULL;
+	int r;
 
 	if (!handle_name_is_valid(cl, req, name))
 		return NULL;
 	HASH_FIND_STR(cl->srv->segments, name, seg);
-	if (!seg)
+	r = seg ? client_may(cl, seg, want) : -ENOENT;
+	/* One the client may not see is answered word for word as a missing one. */
+	if (r == -ENOENT)
 		client_reply_error(cl, req, PROTO_E_NOENT, "no segment named '%s'", name);
 	else if (seg->is_pending)
 		client_reply_error(cl, req, PROTO_E_NOENT, "segment '%s' is still being created", name);
-	return seg && !seg->is_pending ? seg : NULL;
+	else if (r == -EACCES)
+		client_reply_error(cl, req, PROTO_E_ACCES, "permission denied: %s of '%s' (mode %03o, uid %u, gid %u)",
+				   want == ACCESS_READ ? "read" : "write", name, seg->mode, (unsigned)seg->uid,
+				   (unsigned)seg->gid);
+	else if (r == -EPERM)
+		client_reply_error(cl, req, PROTO_E_PERM, "only the owner of '%s' (uid %u) or root may %s it", name,
+				   (unsigned)seg->uid, proto_op_name(req->op));
+	return r == 0 && !seg->is_pending ? seg : NULL;
 }
 
 /* ---- CREATE --------------------------------------------------------------- */
@@ -137,7 +148,7 @@ void handle_create(struct client *cl, const struct proto_msg *req)
 void handle_destroy(struct client *cl, const struct proto_msg *req)
 {
 	struct server *srv = cl->srv;
-	struct segment *seg = handle_find_segment(cl, req, req->u.segment.name);
+	struct segment *seg = handle_find_segment(cl, req, req->u.segment.name, ACCESS_OWN);
 
 	if (!seg)
 		return;
@@ -229,7 +240,7 @@ void handle_resize(struct client *cl, const struct proto_msg *req)
 {
 	struct server *srv = cl->srv;
 	uint64_t size = req->u.segment.size, old;
-	struct segment *seg = handle_find_segment(cl, req, req->u.segment.name);
+	struct segment *seg = handle_find_segment(cl, req, req->u.segment.name, ACCESS_WRITE);
 	int err;
 
 	if (!seg || !resize_is_allowed(cl, req, seg, size))
@@ -259,7 +270,7 @@ void handle_resize(struct client *cl, const struct proto_msg *req)
 void handle_stat(struct client *cl, const struct proto_msg *req)
 {
 	struct proto_msg rep = { .op = PROTO_OP_STAT | PROTO_REPLY_BIT, .seq = req->seq };
-	struct segment *seg = handle_find_segment(cl, req, req->u.segment.name);
+	struct segment *seg = handle_find_segment(cl, req, req->u.segment.name, ACCESS_SEE);
 
 	if (!seg)
 		return;

@@ -1,4 +1,6 @@
-/* introspect.c: what shmbufctl asks: STATUS, LIST_SEGMENTS, LIST_LEASES, LIST_CLIENTS, SUBSCRIBE. */
+/* introspect.c: what shmbufctl asks: STATUS, LIST_SEGMENTS, LIST_LEASES, LIST_CLIENTS, SUBSCRIBE.
+ * Listings are private: segments (and their leases) the caller may see, its own connections;
+ * root and the daemon's uid see everything. */
 #define _GNU_SOURCE
 #include "introspect.h"
 
@@ -57,7 +59,7 @@ void handle_list_segments(struct client *cl, const struct proto_msg *req)
 	TAILQ_FOREACH(seg, &cl->srv->all_segments, order_link) {
 		struct proto_segment_entry *e;
 
-		if (seg->id <= req->u.list.cursor)
+		if (seg->id <= req->u.list.cursor || client_may(cl, seg, ACCESS_SEE) < 0)
 			continue;
 		if (l->count == PROTO_LIST_PAGE) {
 			l->next_cursor = l->e.segments[PROTO_LIST_PAGE - 1].id;
@@ -109,7 +111,7 @@ void handle_list_leases(struct client *cl, const struct proto_msg *req)
 		if (!handle_name_is_valid(cl, req, req->u.list.name))
 			return;
 		HASH_FIND_STR(srv->segments, req->u.list.name, only);
-		if (!only || only->is_pending) {
+		if (!only || only->is_pending || client_may(cl, only, ACCESS_SEE) < 0) {
 			client_reply_error(cl, req, PROTO_E_NOENT, "no segment named '%s'", req->u.list.name);
 			return;
 		}
@@ -120,7 +122,7 @@ void handle_list_leases(struct client *cl, const struct proto_msg *req)
 		HASH_FIND(hh, srv->grants, &cursor, sizeof(cursor), g);
 	g = g ? TAILQ_NEXT(g, order_link) : TAILQ_FIRST(&srv->all_grants);
 	for (; g; g = TAILQ_NEXT(g, order_link)) {
-		if (g->id <= cursor || (only && g->seg != only))
+		if (g->id <= cursor || (only && g->seg != only) || (!only && client_may(cl, g->seg, ACCESS_SEE) < 0))
 			continue;
 		if (l->count == PROTO_LIST_PAGE) {
 			l->next_cursor = l->e.leases[PROTO_LIST_PAGE - 1].id;
@@ -136,6 +138,7 @@ void handle_list_clients(struct client *cl, const struct proto_msg *req)
 	struct proto_msg rep = { .op = req->op | PROTO_REPLY_BIT, .seq = req->seq };
 	struct proto_list_reply *l = &rep.u.list_reply;
 	uint64_t now = clock_mono_ns();
+	bool sees_all = client_is_privileged(cl);
 	const struct client *o;
 
 	if (!list_req_is_valid(cl, req))
@@ -143,7 +146,8 @@ void handle_list_clients(struct client *cl, const struct proto_msg *req)
 	TAILQ_FOREACH(o, &cl->srv->clients, link) {
 		struct proto_client_entry *e;
 
-		if (o->id <= req->u.list.cursor || o->is_dead)
+		/* Others see their own connections only: pids and commands are private. */
+		if (o->id <= req->u.list.cursor || o->is_dead || (!sees_all && o->conn->cred.uid != cl->conn->cred.uid))
 			continue;
 		if (l->count == PROTO_LIST_PAGE) {
 			l->next_cursor = l->e.clients[PROTO_LIST_PAGE - 1].id;

@@ -41,6 +41,7 @@ struct server {
 	uv_idle_t reaper;        /* once per loop iteration: closes dead clients, settles segments */
 	uv_idle_cb on_reap;      /* daemon.c's, started by server_schedule_reap() */
 	bool is_stopping;        /* shutting down: grant nothing more */
+	uid_t uid;               /* ours (effective): passes every permission check, as root does */
 	char shm_prefix[32];  /* "/shmbuf.<socket tag>.", the same for every run on a socket */
 	uint64_t instance;    /* random, per run: part of every shm object name */
 	uint64_t next_object; /* suffix of the next shm object name */

@@ -64,6 +64,12 @@ FIELD_TABLE(PROTO_CREATE_FIELDS);
 FIELD_TABLE(PROTO_NAMED_FIELDS);
 FIELD_TABLE(PROTO_RESIZE_FIELDS);
 #undef FIELD_STRUCT
+#define FIELD_STRUCT struct proto_chmod
+FIELD_TABLE(PROTO_CHMOD_FIELDS);
+#undef FIELD_STRUCT
+#define FIELD_STRUCT struct proto_chown
+FIELD_TABLE(PROTO_CHOWN_FIELDS);
+#undef FIELD_STRUCT
 #define FIELD_STRUCT struct proto_acquire
 FIELD_TABLE(PROTO_ACQUIRE_FIELDS);
 #undef FIELD_STRUCT
@@ -164,6 +170,8 @@ static int check_request(const struct proto_msg *m)
 		return hello_is_valid(&m->u.hello) ? 0 : -EINVAL;
 	case PROTO_OP_CREATE:
 		return m->u.segment.mode > 0777 ? -EINVAL : 0;
+	case PROTO_OP_CHMOD:
+		return m->u.chmod.mode > 0777 ? -EINVAL : 0;
 	case PROTO_OP_ACQUIRE:
 		return acq_flags_are_valid(m->u.acquire.flags) && m->u.acquire.timeout_ms >= -1 ? 0 : -EINVAL;
 	case PROTO_OP_LIST_SEGMENTS:
@@ -175,6 +183,7 @@ static int check_request(const struct proto_msg *m)
 	case PROTO_OP_STATUS:
 	case PROTO_OP_LIST_LEASES:
 	case PROTO_OP_SUBSCRIBE:
+	case PROTO_OP_CHOWN:
 	case PROTO_OP_EVENT:
 		break;
 	}
@@ -201,6 +210,8 @@ static int check_reply(const struct proto_msg *m)
 	case PROTO_OP_LIST_LEASES:
 	case PROTO_OP_LIST_CLIENTS:
 	case PROTO_OP_SUBSCRIBE:
+	case PROTO_OP_CHMOD:
+	case PROTO_OP_CHOWN:
 		break;
 	}
 	return 0;

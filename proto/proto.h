@@ -76,6 +76,9 @@
 	/* Kept mappings: the client says it closed a segment's fd (quiet: answered \
 	 * only on error); the daemon, unasked (seq 0), asks it to. */               \
 	X(UNMAP, 13, PROTO_UNMAP_FIELDS, PROTO_UNMAP_REPLY_FIELDS)                   \
+	/* Ownership: the segment's owner (or root) changes its mode, group, owner. */ \
+	X(CHMOD, 15, PROTO_CHMOD_FIELDS, PROTO_EMPTY)                                \
+	X(CHOWN, 16, PROTO_CHOWN_FIELDS, PROTO_EMPTY)                                \
 	/* Sent by the daemon only, unasked, to subscribed clients: always with      \
 	 * PROTO_REPLY_BIT set, seq 0 and status PROTO_OK. */                        \
 	X(EVENT, 64, PROTO_NONE, PROTO_EVENT_FIELDS)
@@ -176,6 +179,12 @@ enum proto_status {
 	X(STR, name, NAME)
 #define PROTO_NAMED_FIELDS(X) X(STR, name, NAME) /* DESTROY, STAT */
 #define PROTO_RESIZE_FIELDS(X) X(U64, size, _) X(STR, name, NAME)
+
+/* CHMOD: the new permission bits (<= 0777). CHOWN: the new owner and group,
+ * PROTO_ID_KEEP for one left as it is. */
+#define PROTO_CHMOD_FIELDS(X) X(U32, mode, _) X(RSV32, reserved, _) X(STR, name, NAME)
+#define PROTO_CHOWN_FIELDS(X) X(U32, uid, _) X(U32, gid, _) X(STR, name, NAME)
+#define PROTO_ID_KEEP 0xffffffffu
 
 #define PROTO_ACQUIRE_FIELDS(X)                                                  \
 	X(U64, offset, _)                                                        \
@@ -327,6 +336,8 @@ enum proto_event_type {
 struct proto_hello { PROTO_HELLO_FIELDS(PROTO_MEMBER_) };
 struct proto_hello_reply { PROTO_HELLO_REPLY_FIELDS(PROTO_MEMBER_) };
 struct proto_segment_req { PROTO_CREATE_FIELDS(PROTO_MEMBER_) };
+struct proto_chmod { PROTO_CHMOD_FIELDS(PROTO_MEMBER_) };
+struct proto_chown { PROTO_CHOWN_FIELDS(PROTO_MEMBER_) };
 struct proto_acquire { PROTO_ACQUIRE_FIELDS(PROTO_MEMBER_) };
 struct proto_acquire_reply { PROTO_ACQUIRE_REPLY_FIELDS(PROTO_MEMBER_) };
 struct proto_release { PROTO_RELEASE_FIELDS(PROTO_MEMBER_) };
@@ -358,6 +369,8 @@ struct proto_msg {
 		struct proto_hello hello;
 		struct proto_hello_reply hello_reply;
 		struct proto_segment_req segment; /* CREATE DESTROY RESIZE STAT */
+		struct proto_chmod chmod;
+		struct proto_chown chown;
 		struct proto_acquire acquire;
 		struct proto_acquire_reply acquire_reply;
 		struct proto_release release;

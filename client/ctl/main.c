@@ -101,6 +101,14 @@ static const struct command commands[] = {
 	  "Remove segment NAME. Its memory stays until the last lease on it ends.\n" },
 	{ "resize", NULL, cmd_resize, 0, 2, 2, "NAME SIZE", "change a segment's size",
 	  "Change the size of segment NAME to SIZE bytes. Shrinking below a leased byte fails.\n" },
+	{ "chmod", NULL, cmd_chmod, 0, 2, 2, "MODE NAME", "change a segment's permission bits",
+	  "Set the permission bits of segment NAME to MODE (octal, 0 to 0777). Only its\n"
+	  "owner (or root) may. Read bits allow read leases, write bits write leases and\n"
+	  "resizing; a user with no bit of its class cannot see the segment at all.\n" },
+	{ "chown", NULL, cmd_chown, 0, 2, 2, "OWNER[:GROUP] NAME", "change a segment's owner or group",
+	  "Give segment NAME to OWNER and/or GROUP (names or numbers; \":GROUP\" keeps the\n"
+	  "owner). Only root gives a segment to another user; its owner may pick any\n"
+	  "group it is in.\n" },
 	{ "read", NULL, cmd_read, OPT_OFFSET | OPT_LENGTH | OPT_HEX | OPT_RAW | OPT_WAIT, 1, 1,
 	  "NAME [--offset N] [--length N] [--hex|--raw] [--wait MS]", "print a range of a segment",
 	  "Take a read lease on a range of segment NAME and print its bytes: as a hex\n"

@@ -135,7 +135,8 @@ SHMBUF_EXPORT void shmbuf_disconnect(shmbuf_client *c);
 SHMBUF_EXPORT int shmbuf_create(shmbuf_client *c, const char *name, uint64_t size, unsigned mode);
 
 /* Remove the name at once; the memory goes when the last lease is released.
- * Waiting acquires fail with -ENOENT. Returns 0, -ENOENT no such segment. */
+ * Waiting acquires fail with -ENOENT. Returns 0, -ENOENT no such segment (or
+ * one this user may not see), -EPERM not its owner (nor root). */
 SHMBUF_EXPORT int shmbuf_destroy(shmbuf_client *c, const char *name);
 
 /* Change the size. Growing always works (within limits); shrinking below a
@@ -143,12 +144,26 @@ SHMBUF_EXPORT int shmbuf_destroy(shmbuf_client *c, const char *name);
  * Returns 0, -ENOENT no such segment, -EBUSY, -ENOSPC / -EINVAL as for create. */
 SHMBUF_EXPORT int shmbuf_resize(shmbuf_client *c, const char *name, uint64_t size);
 
+/* Segments are checked like files: the owner's, group's or others' bits of the
+ * mode for read (acquire read) and write (acquire write, resize); only the
+ * owner destroys, chmods and chowns; root and the daemon's uid pass. A segment
+ * this user may not see at all answers -ENOENT, as a missing one.
+ *
+ * Change the permission bits (<= 0777). Returns 0, -EINVAL, -ENOENT, -EPERM
+ * not its owner. Leases held and mappings kept are not taken back. */
+SHMBUF_EXPORT int shmbuf_chmod(shmbuf_client *c, const char *name, unsigned mode);
+/* Change the owner and group; (uid_t)-1 / (gid_t)-1 leave one as it is. Only
+ * root gives a segment to another user; the owner may pick a group it is in.
+ * Returns 0, -EINVAL, -ENOENT, -EPERM. */
+SHMBUF_EXPORT int shmbuf_chown(shmbuf_client *c, const char *name, uid_t uid, gid_t gid);
+
 /* Lease and map [offset, offset+length) of a segment; length 0 means to the end.
  * flags: SHMBUF_READ (shared; the mapping is read-only, enforced by the kernel)
  * or SHMBUF_WRITE (exclusive over its range). Offsets need not be page-aligned.
  * timeout_ms: 0 fail at once with -EBUSY on conflict, -1 wait as long as it
  * takes, > 0 wait at most that long (-ETIMEDOUT). Waiters are served in arrival order.
- * -ENOENT no such segment, -ERANGE range outside the segment or overflowing,
+ * -ENOENT no such segment (or one this user may not see), -EACCES its mode
+ * refuses this user that access, -ERANGE range outside the segment or overflowing,
  * -EDQUOT lease count limit (per client or per segment), -EMFILE this process
  * has no descriptor free to receive the segment (the lease is given back; a
  * segment and mode whose fd the library already keeps needs none).

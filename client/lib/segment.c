@@ -1,4 +1,4 @@
-/* segment.c: creating, destroying, resizing and describing segments by name. */
+/* segment.c: creating, destroying, resizing, describing and changing the owner and mode of segments by name. */
 #include "shmbuf.h"
 
 #include <errno.h>
@@ -86,4 +86,41 @@ int shmbuf_stat(shmbuf_client *c, const char *name, shmbuf_stat_info *out, size_
 		.waiters = m.u.stat_reply.waiters,
 	}, sizeof(shmbuf_stat_info));
 	return 0;
+}
+
+/* CHMOD and CHOWN: m's op and ids are set; the name sits after them. */
+static int owner_call(shmbuf_client *c, struct proto_msg *m, char *dst, const char *name)
+{
+	int r;
+
+	if (!c)
+		return -EINVAL;
+	r = client_copy_name(dst, name);
+	if (r < 0)
+		return r;
+	r = demux_call(c, m, NULL);
+	if (r < 0)
+		return r;
+	return error_from_reply(m);
+}
+
+int shmbuf_chmod(shmbuf_client *c, const char *name, unsigned mode)
+{
+	struct proto_msg m = { .op = PROTO_OP_CHMOD };
+
+	error_clear();
+	if (mode > 0777)
+		return -EINVAL;
+	m.u.chmod.mode = mode;
+	return owner_call(c, &m, m.u.chmod.name, name);
+}
+
+int shmbuf_chown(shmbuf_client *c, const char *name, uid_t uid, gid_t gid)
+{
+	struct proto_msg m = { .op = PROTO_OP_CHOWN };
+
+	error_clear();
+	m.u.chown.uid = (uint32_t)uid;
+	m.u.chown.gid = (uint32_t)gid;
+	return owner_call(c, &m, m.u.chown.name, name);
 }

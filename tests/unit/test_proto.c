@@ -93,6 +93,12 @@ static size_t build_samples(struct proto_msg *s)
 
 	s[n] = request(PROTO_OP_STAT, seq++);
 	strcpy(s[n++].u.segment.name, "seg");
+	s[n] = request(PROTO_OP_CHMOD, seq++);
+	s[n].u.chmod.mode = 0777;
+	strcpy(s[n++].u.chmod.name, long_name);
+	s[n] = request(PROTO_OP_CHOWN, seq++);
+	s[n].u.chown = (struct proto_chown){ .uid = PROTO_ID_KEEP, .gid = 0 };
+	strcpy(s[n++].u.chown.name, "seg");
 	s[n] = request(PROTO_OP_STAT, seq++);
 	strcpy(s[n++].u.segment.name, long_name);
 
@@ -565,6 +571,30 @@ static void g_unmap_reply(struct proto_msg *m)
 	m->u.unmap_reply.segment_id = 5;
 }
 
+static void g_chmod(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_CHMOD, 9);
+	m->u.chmod.mode = 0640;
+	strcpy(m->u.chmod.name, "frames");
+}
+
+static void g_chmod_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_CHMOD, 9);
+}
+
+static void g_chown(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_CHOWN, 10);
+	m->u.chown = (struct proto_chown){ .uid = 1000, .gid = PROTO_ID_KEEP };
+	strcpy(m->u.chown.name, "frames");
+}
+
+static void g_chown_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_CHOWN, 10);
+}
+
 static void g_event(struct proto_msg *m)
 {
 	*m = reply(PROTO_OP_EVENT, 0);
@@ -629,6 +659,10 @@ static const struct golden goldens[] = {
 	{ "SUBSCRIBE reply", g_subscribe_reply, "0c80 0000 07000000 00000000 00000000" },
 	{ "UNMAP", g_unmap, "0d00 0000 08000000 10000000 00000000 | 0807060504030201 | 03000000 | 00000000" },
 	{ "UNMAP from the daemon", g_unmap_reply, "0d80 0000 00000000 08000000 00000000 | 0500000000000000" },
+	{ "CHMOD", g_chmod, "0f00 0000 09000000 10000000 00000000 | a0010000 | 00000000 | 0600 6672616d6573" },
+	{ "CHMOD reply", g_chmod_reply, "0f80 0000 09000000 00000000 00000000" },
+	{ "CHOWN", g_chown, "1000 0000 0a000000 10000000 00000000 | e8030000 | ffffffff | 0600 6672616d6573" },
+	{ "CHOWN reply", g_chown_reply, "1080 0000 0a000000 00000000 00000000" },
 	{ "EVENT", g_event,
 	  "4080 0000 00000000 4b000000 00000000 | 0500 | 0807060504030201 | 0200000000000000 | 0700000000000000"
 	  " | 0010000000000000 | 0010000000000000 | 0020000000000000 | 01000000 | 34120000 | e8030000"
@@ -1489,7 +1523,8 @@ Test(proto, op_names_ignore_the_reply_bit)
 		cr_assert_str_eq(proto_op_name(op | PROTO_REPLY_BIT), want[op]);
 	}
 	cr_assert_str_eq(proto_op_name(PROTO_OP_EVENT | PROTO_REPLY_BIT), "EVENT");
-	cr_assert_str_eq(proto_op_name(14), "?");
+	cr_assert_str_eq(proto_op_name(PROTO_OP_CHMOD), "CHMOD");
+	cr_assert_str_eq(proto_op_name(PROTO_OP_CHOWN | PROTO_REPLY_BIT), "CHOWN");
 	cr_assert_str_eq(proto_op_name(63), "?");
 	cr_assert_str_eq(proto_op_name(65), "?");
 	cr_assert_str_eq(proto_op_name(0xffff), "?");

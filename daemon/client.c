@@ -33,6 +33,7 @@ int client_new(struct server *srv, int fd, struct client **out)
 	TAILQ_INIT(&cl->mappers);
 	TAILQ_INSERT_TAIL(&srv->clients, cl, link);
 	quota_conn(&srv->quota, cl->conn->cred.uid, +1);
+	cl->user = quota_user_find(&srv->quota, cl->conn->cred.uid);
 	*out = cl;
 	return 0;
 }

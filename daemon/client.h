@@ -30,6 +30,7 @@ struct client {
 	uint32_t n_grants;
 	uint32_t n_waiting;
 	struct client_mapper_list mappers; /* segments it was sent fds of (mapper.c) */
+	struct quota_user *user; /* its uid's accounting (kept alive by its connection); NULL if out of memory */
 	TAILQ_ENTRY(client) link;      /* server->clients */
 	TAILQ_ENTRY(client) dead_link; /* server->dead_clients while dead */
 };

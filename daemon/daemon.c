@@ -86,6 +86,18 @@ static void refuse(int fd, enum proto_status st, const char *text)
 
 static void on_accept_retry(uv_timer_t *t);
 
+/* Whether the peer on fd is root or runs as the daemon's uid: it may use the
+ * connections held in reserve (quota_conn_reserve()). */
+static bool peer_is_exempt(const struct server *srv, int fd)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return false;
+	return uc.uid == 0 || uc.uid == srv->uid;
+}
+
 static void on_listen(uv_poll_t *h, int status, int events)
 {
 	struct server *srv = h->data;
@@ -108,7 +120,7 @@ static void on_listen(uv_poll_t *h, int status, int events)
 			}
 			return;
 		}
-		if (quota_conns_are_full(&srv->quota)) {
+		if (quota_conns_are_full(&srv->quota, peer_is_exempt(srv, fd))) {
 			log_warn("connection limit (%u) reached; refusing a client", srv->cfg.limits.max_connections);
 			refuse(fd, PROTO_E_LIMIT, "shmbufd's connection limit is reached");
 			continue;
@@ -118,7 +130,7 @@ static void on_listen(uv_poll_t *h, int status, int events)
 			log_err("cannot set up a client connection: %s", strerror(-r));
 			continue;
 		}
-		if (quota_user_is_over(&srv->quota, cl->conn->cred.uid)) {
+		if (quota_user_is_over(&srv->quota, cl->conn->cred.uid, client_is_privileged(cl))) {
 			struct proto_msg req = { .op = PROTO_OP_HELLO }, rep;
 
 			proto_make_error(&rep, &req, PROTO_E_LIMIT, "this user's connection limit is reached");

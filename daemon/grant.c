@@ -60,6 +60,7 @@ void grant_link(struct grant *g)
 	TAILQ_INSERT_TAIL(&g->cl->grants, g, client_link);
 	TAILQ_INSERT_TAIL(&srv->all_grants, g, order_link);
 	g->cl->n_grants++;
+	quota_lease(g->cl->user, +1);
 	if (g->lease.state == LEASE_WAITING)
 		g->cl->n_waiting++;
 	HASH_ADD(hh, srv->grants, id, sizeof(g->id), g);
@@ -106,6 +107,7 @@ void grant_end(struct grant *g)
 	TAILQ_REMOVE(&cl->grants, g, client_link);
 	TAILQ_REMOVE(&srv->all_grants, g, order_link);
 	cl->n_grants--;
+	quota_lease(cl->user, -1);
 	HASH_DEL(srv->grants, g);
 	/* While growing, our own reservation lies past the end: check next time. */
 	if (held_write && !g->seg->is_destroyed && !g->seg->is_growing)
@@ -255,7 +257,7 @@ static void free_destroyed(struct server *srv, struct segment *seg)
 	event_segment(srv, PROTO_EV_SEGMENT_FREED, seg, NULL);
 	if (seg->is_unsettled)
 		TAILQ_REMOVE(&srv->unsettled, seg, unsettled_link);
-	quota_segment(&srv->quota, seg->size, -1);
+	quota_segment(&srv->quota, seg->uid, seg->size, -1);
 	TAILQ_REMOVE(&srv->all_segments, seg, order_link);
 	segment_free(seg);
 }

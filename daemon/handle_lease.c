@@ -42,6 +42,11 @@ static struct segment *acquire_target(struct client *cl, const struct proto_msg 
 				   a->offset, *length, seg->name, seg->size);
 		return NULL;
 	}
+	if (!client_is_privileged(cl) && quota_user_leases_are_full(cl->user, lim)) {
+		client_reply_error(cl, req, PROTO_E_LIMIT, "uid %u holds or waits for %u leases, its quota",
+				   (unsigned)cl->conn->cred.uid, lim->user_max_leases);
+		return NULL;
+	}
 	if (cl->n_grants >= lim->max_leases) {
 		client_reply_error(cl, req, PROTO_E_LIMIT, "lease limit per connection reached (%u)", lim->max_leases);
 		return NULL;

@@ -49,7 +49,12 @@ void handle_chown(struct client *cl, const struct proto_msg *req)
 				   seg->name);
 		return;
 	}
+	if (seg->is_growing) {
+		client_reply_error(cl, req, PROTO_E_BUSY, "'%s' is being resized", seg->name);
+		return;
+	}
 	uid = r->uid == PROTO_ID_KEEP ? seg->uid : r->uid;
+	quota_segment_moves(&cl->srv->quota, seg->uid, uid, seg->size); /* its charge follows the owner */
 	log_info("client %d (%s) gave '%s' to uid %u gid %u", (int)cl->conn->cred.pid, cl->conn->comm, seg->name,
 		 (unsigned)uid, (unsigned)(r->gid == PROTO_ID_KEEP ? seg->gid : r->gid));
 	seg->uid = uid;

@@ -73,12 +73,36 @@ static void finish_create(struct server *srv, struct client *cl, const struct pr
 	seg->id = ++srv->next_segment_id;
 	HASH_ADD_STR(srv->segments, name, seg);
 	TAILQ_INSERT_TAIL(&srv->all_segments, seg, order_link);
-	quota_segment(&srv->quota, seg->size, +1);
+	quota_segment(&srv->quota, seg->uid, seg->size, +1);
 	event_segment(srv, PROTO_EV_SEGMENT_CREATED, seg, cl);
 	log_info("client %d (uid %d) created segment '%s' (%" PRIu64 " bytes, mode %03o) as %s", (int)seg->pid,
 		 (int)seg->uid, seg->name, seg->size, seg->mode, seg->shm_name);
 	if (cl)
 		client_reply_ok(cl, req);
+}
+
+/* Whether owner uid's quota takes `segments` more segments (0 or 1) and n more
+ * bytes: answers req (LIMIT, i.e. EDQUOT) and returns false if not. Root and the
+ * daemon's uid, as caller or owner, are never refused for a user's quota. */
+static bool user_quota_allows(struct client *cl, const struct proto_msg *req, uid_t uid, int segments, uint64_t n)
+{
+	const struct server_limits *lim = &cl->srv->cfg.limits;
+	const struct quota_user *u = quota_user_find(&cl->srv->quota, uid);
+
+	if (client_is_privileged(cl) || uid == 0 || uid == cl->srv->uid)
+		return true;
+	if (segments && quota_user_segments_are_full(&cl->srv->quota, uid)) {
+		client_reply_error(cl, req, PROTO_E_LIMIT, "uid %u owns %u segments, its quota", (unsigned)uid,
+				   lim->user_max_segments);
+		return false;
+	}
+	if (quota_user_bytes_would_exceed(&cl->srv->quota, uid, n)) {
+		client_reply_error(cl, req, PROTO_E_LIMIT,
+				   "%" PRIu64 " more bytes would pass uid %u's quota (%" PRIu64 " of %" PRIu64 " in use)",
+				   n, (unsigned)uid, u ? u->bytes : 0, lim->user_max_bytes);
+		return false;
+	}
+	return true;
 }
 
 /* Whether a CREATE may go ahead: answers req and returns false if not. */
@@ -114,7 +138,7 @@ static bool create_is_allowed(struct client *cl, const struct proto_msg *req)
 				   r->size, srv->quota.bytes, srv->cfg.limits.max_bytes);
 		return false;
 	}
-	return true;
+	return user_quota_allows(cl, req, cl->conn->cred.uid, 1, r->size);
 }
 
 void handle_create(struct client *cl, const struct proto_msg *req)
@@ -184,7 +208,7 @@ static void finish_grow(struct server *srv, struct client *cl, const struct prot
 		grant_settle_later(srv, seg); /* frees it if nothing else holds it */
 	} else if (err == 0 && (err = segment_resize(seg, to, false)) == 0) {
 		log_info("segment '%s' grown from %" PRIu64 " to %" PRIu64 " bytes", seg->name, from, to);
-		quota_bytes_change(&srv->quota, from, to);
+		quota_bytes_change(&srv->quota, seg->uid, from, to);
 		if (cl)
 			client_reply_ok(cl, req);
 		event_segment(srv, PROTO_EV_SEGMENT_RESIZED, seg, cl);
@@ -233,7 +257,7 @@ static bool resize_is_allowed(struct client *cl, const struct proto_msg *req, st
 		client_reply_error(cl, req, PROTO_E_BUSY, "another resize of '%s' is under way", seg->name);
 		return false;
 	}
-	return true;
+	return size < seg->size || user_quota_allows(cl, req, seg->uid, 0, size - seg->size);
 }
 
 void handle_resize(struct client *cl, const struct proto_msg *req)
@@ -256,7 +280,7 @@ void handle_resize(struct client *cl, const struct proto_msg *req)
 	}
 	log_info("client %d (%s) resized segment '%s' from %" PRIu64 " to %" PRIu64 " bytes",
 		 (int)cl->conn->cred.pid, cl->conn->comm, seg->name, old, size);
-	quota_bytes_change(&srv->quota, old, size);
+	quota_bytes_change(&srv->quota, seg->uid, old, size);
 	client_reply_ok(cl, req);
 	event_segment(srv, PROTO_EV_SEGMENT_RESIZED, seg, cl);
 	if (size < old && !TAILQ_EMPTY(&seg->leases.waiting)) {

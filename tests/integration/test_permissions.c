@@ -18,18 +18,27 @@
 #define NOBODY 65534
 #define NO_GROUP ((gid_t)-1)
 
-/* A daemon whose socket any user may reach: the test's directory opened up too. */
-static void shared_daemon_setup(void)
+/* A daemon whose socket any user may reach (the test's directory opened up
+ * too), with extra options (NULL-terminated, at most 8). */
+static void shared_daemon_start(const char *const *extra)
 {
-	static const char *const args[] = { "--socket-mode", "0666", NULL };
+	const char *args[12] = { "--socket-mode", "0666" };
 	char dir[256];
 
+	for (int i = 0; extra && extra[i]; i++)
+		args[2 + i] = extra[i];
 	daemon_start(args);
 	snprintf(dir, sizeof(dir), "%s", daemon_socket());
 	cr_assert_eq(chmod(dirname(dir), 0755), 0);
 }
 
+static void shared_daemon_setup(void)
+{
+	shared_daemon_start(NULL);
+}
+
 TestSuite(permissions, .init = shared_daemon_setup, .fini = daemon_teardown, .timeout = 60);
+TestSuite(quotas, .fini = daemon_teardown, .timeout = 60);
 
 struct who {
 	uid_t uid;
@@ -341,5 +350,147 @@ Test(permissions, events_are_filtered_like_listings)
 	cr_assert_eq(shmbuf_destroy(root, p.hidden), 0);
 	shmbuf_disconnect(root);
 	chan_close(&p.ready);
+	expect_clean_shutdown();
+}
+
+/* ---- per-user quotas ---- */
+
+static const char *const quota_args[] = { "--user-max-segments", "2", "--user-max-bytes", "16K",
+					  "--user-max-leases", "2", NULL };
+static const struct who user_b = { 4243, 4243, NO_GROUP };
+
+Test(quotas, segments_and_bytes_are_charged_to_their_owner_connected_or_not)
+{
+	shmbuf_client *root;
+	const char *a1 = seg_name("a1"), *a2 = seg_name("a2"), *a3 = seg_name("a3"), *b1 = seg_name("b1");
+
+	shared_daemon_start(quota_args);
+	root = client_new();
+	cr_expect_eq(as(owner, OP_CREATE, a1, 0600, 0), 0);
+	cr_expect_eq(as(owner, OP_CREATE, a2, 0600, 0), 0);
+	/* Its creator has left; the segments still count against it. */
+	cr_expect_eq(as(owner, OP_CREATE, a3, 0600, 0), -EDQUOT);
+	/* Another user is not held up, nor is root. */
+	cr_expect_eq(as(user_b, OP_CREATE, b1, 0600, 0), 0);
+	cr_expect_eq(shmbuf_create(root, a3, 1 << 20, 0600), 0);
+	/* Growing past the byte quota (16 KiB, 8 KiB in use) is refused; root may. */
+	cr_expect_eq(as(owner, OP_RESIZE, a1, 0, 0), 0); /* to 8 KiB: 12 KiB in use */
+	cr_expect_eq(shmbuf_chmod(root, a2, 0666), 0);
+	cr_expect_eq(as(user_b, OP_RESIZE, a2, 0, 0), 0); /* charged to the owner: 16 KiB */
+	cr_expect_eq(shmbuf_resize(root, a2, 16384), 0);  /* root is never refused: 20 KiB now */
+	cr_expect_eq(as(owner, OP_DESTROY, a1, 0, 0), 0);
+	cr_expect_eq(as(owner, OP_CREATE, a1, 0600, 0), -EDQUOT); /* 4 KiB more would pass 16 KiB (16 in use) */
+	/* Given to root, a segment no longer counts against its creator. */
+	cr_expect_eq(shmbuf_chown(root, a2, 0, 0), 0);
+	cr_expect_eq(as(owner, OP_CREATE, a1, 0600, 0), 0);
+	cr_expect_eq(shmbuf_destroy(root, a1), 0);
+	cr_expect_eq(shmbuf_destroy(root, a2), 0);
+	cr_expect_eq(shmbuf_destroy(root, a3), 0);
+	cr_expect_eq(shmbuf_destroy(root, b1), 0);
+	shmbuf_disconnect(root);
+	expect_clean_shutdown();
+}
+
+struct lease_job {
+	struct who who;
+	const char *name;
+	int third; /* result of the third acquire */
+};
+
+/* As who: two read leases on two connections, then a third, while the first two
+ * are held. Exit 0 when the third gives j->third. */
+static int three_leases(void *arg)
+{
+	const struct lease_job *j = arg;
+	shmbuf_client *c1, *c2;
+	shmbuf_view v[3];
+	int r;
+
+	become(&j->who);
+	CHILD_CHECK(shmbuf_connect(daemon_socket(), &c1) == 0);
+	CHILD_CHECK(shmbuf_connect(daemon_socket(), &c2) == 0);
+	CHILD_CHECK(shmbuf_acquire(c1, j->name, 0, 1, SHMBUF_READ, 0, &v[0], sizeof(v[0])) == 0);
+	CHILD_CHECK(shmbuf_acquire(c2, j->name, 1, 1, SHMBUF_READ, 0, &v[1], sizeof(v[1])) == 0);
+	r = shmbuf_acquire(c2, j->name, 2, 1, SHMBUF_READ, 0, &v[2], sizeof(v[2]));
+	if (r != j->third)
+		fprintf(stderr, "uid %d: third acquire gave %d\n", (int)j->who.uid, r);
+	CHILD_CHECK(r == j->third);
+	shmbuf_disconnect(c1);
+	shmbuf_disconnect(c2);
+	return 0;
+}
+
+Test(quotas, leases_count_over_all_of_a_users_connections)
+{
+	shmbuf_client *root;
+	const char *s = seg_name("leased");
+	struct lease_job a = { owner, s, -EDQUOT }, b = { user_b, s, -EDQUOT };
+	struct lease_job r = { { 0, 0, NO_GROUP }, s, 0 };
+
+	shared_daemon_start(quota_args);
+	root = client_new();
+	cr_assert_eq(shmbuf_create(root, s, 4096, 0644), 0);
+	child_expect_exit(child_spawn(three_leases, &a), 0);
+	/* Each user has a quota of its own: B's is whole after A's. */
+	child_expect_exit(child_spawn(three_leases, &b), 0);
+	child_expect_exit(child_spawn(three_leases, &r), 0);
+	cr_expect_eq(shmbuf_destroy(root, s), 0);
+	shmbuf_disconnect(root);
+	expect_clean_shutdown();
+}
+
+struct holder {
+	struct who who;
+	int n;            /* connections to open */
+	int last;         /* result wanted of the last */
+	struct chan ready, go;
+};
+
+/* As who: open n connections (the last must give `last`), say so, wait for go. */
+static int hold_connections(void *arg)
+{
+	struct holder *h = arg;
+	shmbuf_client *c[8] = { 0 };
+	int r = 0;
+
+	become(&h->who);
+	for (int i = 0; i < h->n; i++)
+		r = shmbuf_connect(daemon_socket(), &c[i]);
+	CHILD_CHECK(r == h->last);
+	CHILD_CHECK(chan_send(&h->ready, 'r') == 0);
+	CHILD_CHECK(chan_recv(&h->go, 10000) == 'g');
+	for (int i = 0; i < h->n; i++)
+		if (c[i])
+			shmbuf_disconnect(c[i]);
+	return 0;
+}
+
+Test(quotas, users_cannot_lock_root_out)
+{
+	static const char *const args[] = { "--max-connections", "4", NULL }; /* per user 2, 1 kept for root */
+	struct holder a = { .who = owner, .n = 3, .last = -EDQUOT }, b = { .who = user_b, .n = 2, .last = -EDQUOT };
+	shmbuf_client *root, *root2;
+	pid_t pa, pb;
+
+	shared_daemon_start(args);
+	chan_open(&a.ready);
+	chan_open(&a.go);
+	chan_open(&b.ready);
+	chan_open(&b.go);
+	pa = child_spawn(hold_connections, &a); /* 2 held, the third over its user's limit */
+	cr_assert_eq(chan_recv(&a.ready, 10000), 'r');
+	pb = child_spawn(hold_connections, &b); /* 1 held, the second would take root's reserve */
+	cr_assert_eq(chan_recv(&b.ready, 10000), 'r');
+	cr_assert_eq(shmbuf_connect(daemon_socket(), &root), 0);
+	cr_assert_eq(shmbuf_connect(daemon_socket(), &root2), -EDQUOT); /* the daemon-wide limit still holds */
+	chan_send(&a.go, 'g');
+	chan_send(&b.go, 'g');
+	child_expect_exit(pa, 0);
+	child_expect_exit(pb, 0);
+	shmbuf_disconnect(root);
+	chan_close(&a.ready);
+	chan_close(&a.go);
+	chan_close(&b.ready);
+	chan_close(&b.go);
 	expect_clean_shutdown();
 }

@@ -104,6 +104,9 @@ static void dispatch_request(struct client *cl, const struct proto_msg *req)
 	case PROTO_OP_CHOWN:
 		handle_chown(cl, req);
 		return;
+	case PROTO_OP_LIST_USERS:
+		handle_list_users(cl, req);
+		return;
 	case PROTO_OP_EVENT:
 		break; /* daemon-to-client only */
 	}

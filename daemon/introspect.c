@@ -1,6 +1,7 @@
-/* introspect.c: what shmbufctl asks: STATUS, LIST_SEGMENTS, LIST_LEASES, LIST_CLIENTS, SUBSCRIBE.
- * Listings are private: segments (and their leases) the caller may see, its own connections;
- * root and the daemon's uid see everything. */
+/* introspect.c: what shmbufctl asks: STATUS, LIST_SEGMENTS, LIST_LEASES, LIST_CLIENTS, LIST_USERS,
+ * SUBSCRIBE.
+ * Listings are private: segments (and their leases) the caller may see, its own connections
+ * and usage; root and the daemon's uid see everything. */
 #define _GNU_SOURCE
 #include "introspect.h"
 
@@ -164,6 +165,63 @@ void handle_list_clients(struct client *cl, const struct proto_msg *req)
 		e->flags = (o == cl ? PROTO_CLIENT_SELF : 0) | (o->is_subscribed ? PROTO_CLIENT_SUBSCRIBED : 0);
 		memcpy(e->comm, o->conn->comm, sizeof(e->comm));
 	}
+	client_send_msg(cl, &rep);
+}
+
+static void fill_user_entry(struct proto_user_entry *e, const struct quota_user *u, const struct server *srv)
+{
+	const struct server_limits *lim = &srv->cfg.limits;
+	bool is_exempt = u->uid == 0 || u->uid == srv->uid;
+
+	/* An exempt user is held only by the daemon-wide limits (leases: none, 0). */
+	*e = (struct proto_user_entry){
+		.uid = u->uid,
+		.flags = is_exempt ? PROTO_USER_EXEMPT : 0,
+		.connections = u->count,
+		.max_connections = is_exempt ? lim->max_connections : lim->max_user_connections,
+		.segments = u->segments,
+		.max_segments = is_exempt ? lim->max_segments : lim->user_max_segments,
+		.leases = u->leases,
+		.max_leases = is_exempt ? 0 : lim->user_max_leases,
+		.bytes = u->bytes,
+		.max_bytes = is_exempt ? lim->max_bytes : lim->user_max_bytes,
+	};
+}
+
+/* The user of the lowest uid >= from, or NULL. A scan: LIST_USERS is rare and
+ * users few; keeping them sorted would tax every connect. */
+static const struct quota_user *user_from(const struct server *srv, uint64_t from)
+{
+	const struct quota_user *u, *best = NULL;
+
+	for (u = srv->quota.users; u; u = u->hh.next)
+		if (u->uid >= from && (!best || u->uid < best->uid))
+			best = u;
+	return best;
+}
+
+void handle_list_users(struct client *cl, const struct proto_msg *req)
+{
+	struct proto_msg rep = { .op = req->op | PROTO_REPLY_BIT, .seq = req->seq };
+	struct proto_list_reply *l = &rep.u.list_reply;
+	uint64_t from = req->u.list.cursor;
+	const struct quota_user *u;
+
+	if (!list_req_is_valid(cl, req))
+		return;
+	if (!client_is_privileged(cl)) {
+		/* Others see themselves only. */
+		if (from == 0 && cl->user)
+			fill_user_entry(&l->e.users[l->count++], cl->user, cl->srv);
+		client_send_msg(cl, &rep);
+		return;
+	}
+	while (l->count < PROTO_LIST_PAGE && (u = user_from(cl->srv, from))) {
+		fill_user_entry(&l->e.users[l->count++], u, cl->srv);
+		from = (uint64_t)u->uid + 1;
+	}
+	if (l->count == PROTO_LIST_PAGE && user_from(cl->srv, from))
+		l->next_cursor = from;
 	client_send_msg(cl, &rep);
 }
 

@@ -103,10 +103,14 @@ FIELD_TABLE(PROTO_LEASE_ENTRY_FIELDS);
 #define FIELD_STRUCT struct proto_client_entry
 FIELD_TABLE(PROTO_CLIENT_ENTRY_FIELDS);
 #undef FIELD_STRUCT
+#define FIELD_STRUCT struct proto_user_entry
+FIELD_TABLE(PROTO_USER_ENTRY_FIELDS);
+#undef FIELD_STRUCT
 #define FIELD_STRUCT struct proto_list_reply
 FIELD_TABLE(PROTO_LIST_SEGMENTS_REPLY_FIELDS);
 FIELD_TABLE(PROTO_LIST_LEASES_REPLY_FIELDS);
 FIELD_TABLE(PROTO_LIST_CLIENTS_REPLY_FIELDS);
+FIELD_TABLE(PROTO_LIST_USERS_REPLY_FIELDS);
 #undef FIELD_STRUCT
 #define FIELD_STRUCT struct proto_event
 FIELD_TABLE(PROTO_EVENT_FIELDS);
@@ -176,6 +180,7 @@ static int check_request(const struct proto_msg *m)
 		return acq_flags_are_valid(m->u.acquire.flags) && m->u.acquire.timeout_ms >= -1 ? 0 : -EINVAL;
 	case PROTO_OP_LIST_SEGMENTS:
 	case PROTO_OP_LIST_CLIENTS: /* "" lists everything; only LIST_LEASES may narrow to one segment */
+	case PROTO_OP_LIST_USERS:
 		return m->u.list.name[0] == '\0' ? 0 : -EINVAL;
 	case PROTO_OP_DESTROY:
 	case PROTO_OP_RESIZE:
@@ -212,6 +217,7 @@ static int check_reply(const struct proto_msg *m)
 	case PROTO_OP_SUBSCRIBE:
 	case PROTO_OP_CHMOD:
 	case PROTO_OP_CHOWN:
+	case PROTO_OP_LIST_USERS:
 		break;
 	}
 	return 0;

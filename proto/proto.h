@@ -79,6 +79,8 @@
 	/* Ownership: the segment's owner (or root) changes its mode, group, owner. */ \
 	X(CHMOD, 15, PROTO_CHMOD_FIELDS, PROTO_EMPTY)                                \
 	X(CHOWN, 16, PROTO_CHOWN_FIELDS, PROTO_EMPTY)                                \
+	/* Per-user usage against the quotas: all users for root, else the caller's. */ \
+	X(LIST_USERS, 17, PROTO_LIST_FIELDS, PROTO_LIST_USERS_REPLY_FIELDS)          \
 	/* Sent by the daemon only, unasked, to subscribed clients: always with      \
 	 * PROTO_REPLY_BIT set, seq 0 and status PROTO_OK. */                        \
 	X(EVENT, 64, PROTO_NONE, PROTO_EVENT_FIELDS)
@@ -233,7 +235,7 @@ enum proto_status {
 	X(STR, server_version, VERSION)                                                  \
 	X(STR, socket_path, PATH)
 
-/* LIST_SEGMENTS, LIST_LEASES, LIST_CLIENTS request. */
+/* LIST_SEGMENTS, LIST_LEASES, LIST_CLIENTS, LIST_USERS request. */
 #define PROTO_LIST_FIELDS(X)                                                   \
 	X(U64, cursor, _) /* 0: from the start; else a reply's next_cursor */  \
 	X(STR, name, LISTNAME) /* LIST_LEASES: only this segment's; "" = all. Others: "" */
@@ -281,6 +283,20 @@ enum proto_status {
 	X(U32, flags, _)  /* PROTO_CLIENT_* */                           \
 	X(STR, comm, COMM)
 
+#define PROTO_USER_EXEMPT 0x1u /* root or the daemon's uid: no per-user quota; max_* are the daemon's */
+
+#define PROTO_USER_ENTRY_FIELDS(X)                                                     \
+	X(U32, uid, _)                                                                 \
+	X(U32, flags, _) /* PROTO_USER_* */                                            \
+	X(U32, connections, _)                                                         \
+	X(U32, max_connections, _)                                                     \
+	X(U32, segments, _) /* owned, destroyed-but-mapped included */                 \
+	X(U32, max_segments, _)                                                        \
+	X(U32, leases, _)   /* held and waiting, over all its connections */           \
+	X(U32, max_leases, _)                                                          \
+	X(U64, bytes, _)    /* of the segments it owns */                              \
+	X(U64, max_bytes, _)
+
 #define PROTO_CLIENT_SELF 0x1u       /* the connection that asked */
 #define PROTO_CLIENT_SUBSCRIBED 0x2u
 
@@ -289,6 +305,8 @@ enum proto_status {
 #define PROTO_LIST_SEGMENTS_REPLY_FIELDS(X) PROTO_LIST_PAGE_FIELDS(X) X(ENTRIES, e.segments, SEGMENT)
 #define PROTO_LIST_LEASES_REPLY_FIELDS(X) PROTO_LIST_PAGE_FIELDS(X) X(ENTRIES, e.leases, LEASE)
 #define PROTO_LIST_CLIENTS_REPLY_FIELDS(X) PROTO_LIST_PAGE_FIELDS(X) X(ENTRIES, e.clients, CLIENT)
+/* LIST_USERS: by uid; a cursor is the uid after the last one listed. */
+#define PROTO_LIST_USERS_REPLY_FIELDS(X) PROTO_LIST_PAGE_FIELDS(X) X(ENTRIES, e.users, USER)
 
 enum proto_event_type {
 	PROTO_EV_SEGMENT_CREATED = 1,
@@ -349,6 +367,7 @@ struct proto_list_req { PROTO_LIST_FIELDS(PROTO_MEMBER_) };
 struct proto_segment_entry { PROTO_SEGMENT_ENTRY_FIELDS(PROTO_MEMBER_) };
 struct proto_lease_entry { PROTO_LEASE_ENTRY_FIELDS(PROTO_MEMBER_) };
 struct proto_client_entry { PROTO_CLIENT_ENTRY_FIELDS(PROTO_MEMBER_) };
+struct proto_user_entry { PROTO_USER_ENTRY_FIELDS(PROTO_MEMBER_) };
 struct proto_event { PROTO_EVENT_FIELDS(PROTO_MEMBER_) };
 struct proto_error { PROTO_ERROR_FIELDS(PROTO_MEMBER_) };
 
@@ -358,6 +377,7 @@ struct proto_list_reply {
 		struct proto_segment_entry segments[PROTO_LIST_PAGE];
 		struct proto_lease_entry leases[PROTO_LIST_PAGE];
 		struct proto_client_entry clients[PROTO_LIST_PAGE];
+		struct proto_user_entry users[PROTO_LIST_PAGE];
 	} e;
 };
 

@@ -61,6 +61,7 @@ int cmd_write(const struct args *a);
 int cmd_hold(const struct args *a);
 int cmd_chmod(const struct args *a); /* ctl_owner.c */
 int cmd_chown(const struct args *a);
+int cmd_users(const struct args *a);
 
 /* ---- formatting (ctl_format.c) ---- */
 

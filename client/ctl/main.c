@@ -94,6 +94,12 @@ static const struct command commands[] = {
 	  "List connections to shmbufd: id, pid, user, command name, leases held,\n"
 	  "acquires waiting, age, and flags (self: this shmbufctl; subscribed: watching).\n\n"
 	  "  -j, --json         print one JSON object\n" },
+	{ "users", NULL, cmd_users, OPT_JSON, 0, 0, "[--json]", "each user's usage against its quotas",
+	  "List users with what each uses against its quotas: connections, segments\n"
+	  "and bytes it owns, leases its clients hold or wait for. Root sees every\n"
+	  "user; others see themselves. Root and shmbufd's own user are exempt from\n"
+	  "the per-user quotas (flag \"exempt\"; their maxima are the daemon's).\n\n"
+	  "  -j, --json         print one JSON object\n" },
 	{ "create", NULL, cmd_create, OPT_MODE, 2, 2, "NAME SIZE [--mode MODE]", "create a segment",
 	  "Create segment NAME of SIZE bytes (suffixes K, M, G, T, P, E: powers of 1024).\n\n"
 	  "  -m, --mode MODE    permission bits, octal (default 0640)\n" },

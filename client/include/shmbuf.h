@@ -286,6 +286,20 @@ typedef struct shmbuf_client_info {
 	uint32_t flags;         /* SHMBUF_CLIENT_* */
 } shmbuf_client_info;
 
+/* shmbuf_user_info.flags */
+#define SHMBUF_USER_EXEMPT 0x1u /* root or the daemon's uid: no per-user quota; the max_* are the daemon's */
+
+/* One entry of shmbuf_list_users(): what one uid uses against its quotas.
+ * Grows at the end. */
+typedef struct shmbuf_user_info {
+	uid_t uid;
+	uint32_t flags;                         /* SHMBUF_USER_* */
+	uint32_t connections, max_connections;
+	uint32_t segments, max_segments;        /* owned (charged to the owner, connected or not) */
+	uint32_t leases, max_leases;            /* held and waiting; max_leases 0: no per-user limit */
+	uint64_t bytes, max_bytes;              /* of the segments it owns */
+} shmbuf_user_info;
+
 /* Daemon-wide figures into *out (size: sizeof *out). Returns 0, -EINVAL for
  * NULL out or size 0, or the connection's errors. */
 SHMBUF_EXPORT int shmbuf_server_status_get(shmbuf_client *c, shmbuf_server_status *out, size_t size);
@@ -300,6 +314,10 @@ SHMBUF_EXPORT int shmbuf_list_segments(shmbuf_client *c, shmbuf_segment_info **o
 SHMBUF_EXPORT int shmbuf_list_leases(shmbuf_client *c, const char *name, shmbuf_lease_info **out, size_t *count,
 				     size_t size);
 SHMBUF_EXPORT int shmbuf_list_clients(shmbuf_client *c, shmbuf_client_info **out, size_t *count, size_t size);
+/* Users by uid: every user that uses anything for root (and the daemon's uid), the
+ * caller's own entry for others. Listings of segments and leases show only the
+ * segments the caller may see; of clients, the caller's own uid's connections. */
+SHMBUF_EXPORT int shmbuf_list_users(shmbuf_client *c, shmbuf_user_info **out, size_t *count, size_t size);
 /* Frees a listing; NULL is ignored. */
 SHMBUF_EXPORT void shmbuf_free(void *p);
 

@@ -262,6 +262,7 @@ static int peek_listings(void *arg)
 	shmbuf_segment_info *segs;
 	shmbuf_lease_info *leases;
 	shmbuf_client_info *clients;
+	shmbuf_user_info *users;
 	size_t n;
 	bool saw_visible = false;
 
@@ -281,6 +282,9 @@ static int peek_listings(void *arg)
 	CHILD_CHECK(shmbuf_list_clients(c, &clients, &n, sizeof(*clients)) == 0);
 	CHILD_CHECK(n == 1 && clients[0].uid == p->who.uid && (clients[0].flags & SHMBUF_CLIENT_SELF));
 	shmbuf_free(clients);
+	CHILD_CHECK(shmbuf_list_users(c, &users, &n, sizeof(*users)) == 0);
+	CHILD_CHECK(n == 1 && users[0].uid == p->who.uid && users[0].connections == 1 && !users[0].flags);
+	shmbuf_free(users);
 	shmbuf_disconnect(c);
 	return 0;
 }

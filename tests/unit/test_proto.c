@@ -144,6 +144,8 @@ static size_t build_samples(struct proto_msg *s)
 	strcpy(s[n++].u.list.name, long_name);
 	s[n] = request(PROTO_OP_LIST_CLIENTS, seq++);
 	s[n++].u.list.cursor = UINT64_MAX;
+	s[n] = request(PROTO_OP_LIST_USERS, seq++);
+	s[n++].u.list.cursor = 4243;
 
 	s[n] = reply(PROTO_OP_STATUS, seq++);
 	s[n].u.status_reply = (struct proto_status_reply){ 4321, 1700000000000000000ull, 5000000000ull,
@@ -190,6 +192,14 @@ static size_t build_samples(struct proto_msg *s)
 									UINT32_MAX, UINT32_MAX, UINT32_MAX, 0,
 									"\x01tab\there\xff" };
 	s[n++] = reply(PROTO_OP_SUBSCRIBE, seq++);
+	s[n] = reply(PROTO_OP_LIST_USERS, seq++);
+	s[n].u.list_reply.next_cursor = UINT32_MAX;
+	s[n].u.list_reply.count = 2;
+	s[n].u.list_reply.e.users[0] = (struct proto_user_entry){ 0, PROTO_USER_EXEMPT, 1, 1024, 0, 4096, 0, 0, 0,
+								  UINT64_MAX };
+	s[n++].u.list_reply.e.users[1] = (struct proto_user_entry){ UINT32_MAX, 0, UINT32_MAX, UINT32_MAX, UINT32_MAX,
+								    UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT64_MAX,
+								    UINT64_MAX };
 
 	s[n] = reply(PROTO_OP_EVENT, 0);
 	s[n].u.event = (struct proto_event){ PROTO_EV_LEASE_ACQUIRED, 1700000000123456789ull, 5, 9, 4096, 8192,
@@ -595,6 +605,21 @@ static void g_chown_reply(struct proto_msg *m)
 	*m = reply(PROTO_OP_CHOWN, 10);
 }
 
+static void g_list_users(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_LIST_USERS, 11);
+}
+
+static void g_list_users_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_LIST_USERS, 11);
+	m->u.list_reply.count = 1;
+	m->u.list_reply.e.users[0] = (struct proto_user_entry){
+		.uid = 1000, .connections = 2, .max_connections = 512, .segments = 1, .max_segments = 1024,
+		.leases = 3, .max_leases = 4096, .bytes = 8192, .max_bytes = 1ull << 30,
+	};
+}
+
 static void g_event(struct proto_msg *m)
 {
 	*m = reply(PROTO_OP_EVENT, 0);
@@ -663,6 +688,11 @@ static const struct golden goldens[] = {
 	{ "CHMOD reply", g_chmod_reply, "0f80 0000 09000000 00000000 00000000" },
 	{ "CHOWN", g_chown, "1000 0000 0a000000 10000000 00000000 | e8030000 | ffffffff | 0600 6672616d6573" },
 	{ "CHOWN reply", g_chown_reply, "1080 0000 0a000000 00000000 00000000" },
+	{ "LIST_USERS", g_list_users, "1100 0000 0b000000 0a000000 00000000 | 0000000000000000 | 0000" },
+	{ "LIST_USERS reply", g_list_users_reply,
+	  "1180 0000 0b000000 3c000000 00000000 | 0000000000000000 | 01000000"
+	  " | e8030000 00000000 02000000 00020000 01000000 00040000 03000000 00100000"
+	  " 0020000000000000 0000004000000000" },
 	{ "EVENT", g_event,
 	  "4080 0000 00000000 4b000000 00000000 | 0500 | 0807060504030201 | 0200000000000000 | 0700000000000000"
 	  " | 0010000000000000 | 0010000000000000 | 0020000000000000 | 01000000 | 34120000 | e8030000"
@@ -1203,6 +1233,8 @@ Test(proto, only_list_leases_may_name_a_segment)
 	cr_assert_gt(encode_list_request(PROTO_OP_LIST_LEASES, "seg", 4), 0);
 	cr_assert_eq(encode_list_request(PROTO_OP_LIST_SEGMENTS, "seg", 4), -EINVAL);
 	cr_assert_eq(encode_list_request(PROTO_OP_LIST_CLIENTS, "seg", 4), -EINVAL);
+	cr_assert_gt(encode_list_request(PROTO_OP_LIST_USERS, "", 1), 0);
+	cr_assert_eq(encode_list_request(PROTO_OP_LIST_USERS, "seg", 4), -EINVAL);
 	cr_assert_eq(encode_list_request(PROTO_OP_LIST_LEASES, "/seg", 5), -EINVAL);
 	cr_assert_eq(encode_list_request(PROTO_OP_LIST_LEASES, big, sizeof(big)), -ENAMETOOLONG);
 }
@@ -1525,6 +1557,7 @@ Test(proto, op_names_ignore_the_reply_bit)
 	cr_assert_str_eq(proto_op_name(PROTO_OP_EVENT | PROTO_REPLY_BIT), "EVENT");
 	cr_assert_str_eq(proto_op_name(PROTO_OP_CHMOD), "CHMOD");
 	cr_assert_str_eq(proto_op_name(PROTO_OP_CHOWN | PROTO_REPLY_BIT), "CHOWN");
+	cr_assert_str_eq(proto_op_name(PROTO_OP_LIST_USERS), "LIST_USERS");
 	cr_assert_str_eq(proto_op_name(63), "?");
 	cr_assert_str_eq(proto_op_name(65), "?");
 	cr_assert_str_eq(proto_op_name(0xffff), "?");

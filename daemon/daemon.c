@@ -264,6 +264,7 @@ static int init_state(struct server *srv, uv_loop_t *loop, const struct server_c
 		.max_queue = cfg->limits.max_queue,
 		.fd_budget = quota_fd_budget(&cfg->limits),
 	};
+	sizewatch_init(&srv->sizewatch, loop); /* without it, sizes are checked at each write lease's end */
 	srv->started_ns = clock_real_ns();
 	srv->uid = geteuid();
 	srv->started_mono_ns = clock_mono_ns();
@@ -346,6 +347,7 @@ void daemon_deinit(struct server *srv)
 		client_free(cl);
 	}
 	grant_settle_all(srv); /* frees the destroyed segments */
+	sizewatch_deinit(&srv->sizewatch);
 	/* Only live segments are left (destroyed ones went with their last grant),
 	 * and those a grow job still holds: unlinked now, freed when it is done. */
 	for (seg = TAILQ_FIRST(&srv->all_segments); seg; seg = next) {

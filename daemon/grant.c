@@ -79,20 +79,6 @@ static void event_grant(enum proto_event_type type, const struct grant *g)
 	event_lease(g->cl->srv, type, g->id, &g->lease, g->seg, g->cl);
 }
 
-/* A writable fd lets its holder ftruncate the object; put the size back. */
-static void check_size_after_write(struct segment *seg, const struct client *cl)
-{
-	uint64_t found;
-	int r = segment_restore_size(seg, &found);
-
-	if (r == 1)
-		log_warn("client %d (%s, uid %d) changed segment '%s' (%" PRIu64 " bytes; found %" PRIu64
-			 ", or memory allocated past its end) through its writable fd; restored",
-			 (int)cl->conn->cred.pid, cl->conn->comm, (int)cl->conn->cred.uid, seg->name, seg->size,
-			 found);
-	else if (r < 0)
-		log_err("cannot check the size of segment '%s': %s", seg->name, strerror(-r));
-}
 
 void grant_end(struct grant *g)
 {
@@ -111,7 +97,7 @@ void grant_end(struct grant *g)
 	HASH_DEL(srv->grants, g);
 	/* While growing, our own reservation lies past the end: check next time. */
 	if (held_write && !g->seg->is_destroyed && !g->seg->is_growing)
-		check_size_after_write(g->seg, cl);
+		sizewatch_check(&srv->sizewatch, g->seg); /* a backstop: changes are seen at once (inotify) */
 	g->seg->refs--;
 	grant_free(g);
 }
@@ -258,6 +244,7 @@ static void free_destroyed(struct server *srv, struct segment *seg)
 	if (seg->is_unsettled)
 		TAILQ_REMOVE(&srv->unsettled, seg, unsettled_link);
 	quota_segment(&srv->quota, seg->uid, seg->size, -1);
+	sizewatch_remove(&srv->sizewatch, seg);
 	TAILQ_REMOVE(&srv->all_segments, seg, order_link);
 	segment_free(seg);
 }

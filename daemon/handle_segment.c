@@ -74,6 +74,7 @@ static void finish_create(struct server *srv, struct client *cl, const struct pr
 	HASH_ADD_STR(srv->segments, name, seg);
 	TAILQ_INSERT_TAIL(&srv->all_segments, seg, order_link);
 	quota_segment(&srv->quota, seg->uid, seg->size, +1);
+	sizewatch_add(&srv->sizewatch, seg);
 	event_segment(srv, PROTO_EV_SEGMENT_CREATED, seg, cl);
 	log_info("client %d (uid %d) created segment '%s' (%" PRIu64 " bytes, mode %03o) as %s", (int)seg->pid,
 		 (int)seg->uid, seg->name, seg->size, seg->mode, seg->shm_name);

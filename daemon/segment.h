@@ -38,6 +38,7 @@ struct segment {
 	bool has_sent_unmap;  /* destroyed, unleased: its mappers were sent UNMAP (once) */
 	uint32_t refs;       /* grants (held or waiting) and grow jobs that point here */
 	uint32_t n_mappers;  /* clients holding an fd of it (mappers): they keep its memory too */
+	int watch_wd;        /* sizewatch.c's inotify watch of its object; 0: none */
 	struct mapper_list mappers; /* owned by mapper.c */
 	struct lease_set leases;
 	UT_hash_handle hh; /* server->segments, keyed by name */

@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "quota.h"
 #include "segment.h"
+#include "sizewatch.h"
 
 struct server_config {
 	const char *socket_path;     /* NULL: proto_default_socket_path() */
@@ -61,6 +62,7 @@ struct server {
 	uint64_t fd_refused_logged_ns; /* last "cannot pass a descriptor" warning */
 	uint32_t n_subscribers;   /* clients that asked for events */
 	struct quota quota;       /* bytes, segments, connections in use */
+	struct sizewatch sizewatch; /* objects changed through kept writable fds */
 	struct conn_env conn_env; /* shared by every connection: receive buffer, queue limits, fd budget */
 	TAILQ_HEAD(, client) clients;      /* in order of arrival */
 	TAILQ_HEAD(, client) dead_clients; /* failed, closed by the reaper */

@@ -77,7 +77,7 @@ static void finish_create(struct server *srv, struct client *cl, const struct pr
 	sizewatch_add(&srv->sizewatch, seg);
 	event_segment(srv, PROTO_EV_SEGMENT_CREATED, seg, cl);
 	log_info("client %d (uid %d) created segment '%s' (%" PRIu64 " bytes, mode %03o) as %s", (int)seg->pid,
-		 (int)seg->uid, seg->name, seg->size, seg->mode, seg->shm_name);
+		 (int)seg->uid, seg->name, seg->size, seg->mode, seg->is_sealed ? "a sealed memfd" : seg->shm_name);
 	if (cl)
 		client_reply_ok(cl, req);
 }
@@ -123,6 +123,10 @@ static bool create_is_allowed(struct client *cl, const struct proto_msg *req)
 		client_reply_error(cl, req, PROTO_E_INVAL, "mode %#o has bits outside 0777", r->mode);
 		return false;
 	}
+	if (r->flags & ~PROTO_CREATE_FLAGS) {
+		client_reply_error(cl, req, PROTO_E_INVAL, "unknown CREATE flags %#x", r->flags & ~PROTO_CREATE_FLAGS);
+		return false;
+	}
 	HASH_FIND_STR(srv->segments, r->name, seg);
 	if (seg) {
 		client_reply_error(cl, req, PROTO_E_EXIST, "segment '%s' already exists", r->name);
@@ -158,6 +162,7 @@ void handle_create(struct client *cl, const struct proto_msg *req)
 		return;
 	}
 	seg->mode = r->mode;
+	seg->is_sealed = r->flags & PROTO_CREATE_SEALED;
 	seg->uid = cl->conn->cred.uid;
 	seg->gid = cl->conn->cred.gid;
 	seg->pid = cl->conn->cred.pid;
@@ -238,6 +243,10 @@ static bool resize_is_allowed(struct client *cl, const struct proto_msg *req, st
 	}
 	if (size == seg->size) {
 		client_reply_ok(cl, req);
+		return false;
+	}
+	if (seg->is_sealed) {
+		client_reply_error(cl, req, PROTO_E_PERM, "'%s' is sealed: its size is fixed", seg->name);
 		return false;
 	}
 	end = lease_set_granted_end(&seg->leases);

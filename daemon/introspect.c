@@ -77,7 +77,7 @@ void handle_list_segments(struct client *cl, const struct proto_msg *req)
 		e->read_leases = seg->leases.n_read;
 		e->write_leases = seg->leases.n_write;
 		e->waiters = seg->leases.n_waiting;
-		e->flags = seg->is_destroyed ? PROTO_SEG_DESTROYED : 0;
+		e->flags = (seg->is_destroyed ? PROTO_SEG_DESTROYED : 0) | (seg->is_sealed ? PROTO_SEG_SEALED : 0);
 		memcpy(e->name, seg->name, sizeof(e->name));
 	}
 	client_send_msg(cl, &rep);

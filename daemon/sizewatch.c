@@ -136,7 +136,7 @@ void sizewatch_add(struct sizewatch *w, struct segment *seg)
 	struct sizewatch_entry *e;
 	int wd;
 
-	if (w->fd < 0)
+	if (w->fd < 0 || !seg->shm_name[0]) /* a sealed memfd: the kernel keeps its size */
 		return;
 	snprintf(path, sizeof(path), "/dev/shm%s", seg->shm_name);
 	wd = inotify_add_watch(w->fd, path, IN_MODIFY);

@@ -173,7 +173,7 @@ static int check_request(const struct proto_msg *m)
 	case PROTO_OP_HELLO: /* the decoder refuses these, so refuse to send them */
 		return hello_is_valid(&m->u.hello) ? 0 : -EINVAL;
 	case PROTO_OP_CREATE:
-		return m->u.segment.mode > 0777 ? -EINVAL : 0;
+		return m->u.segment.mode > 0777 || (m->u.segment.flags & ~PROTO_CREATE_FLAGS) ? -EINVAL : 0;
 	case PROTO_OP_CHMOD:
 		return m->u.chmod.mode > 0777 ? -EINVAL : 0;
 	case PROTO_OP_ACQUIRE:

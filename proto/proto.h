@@ -177,8 +177,12 @@ enum proto_status {
 #define PROTO_CREATE_FIELDS(X)                                             \
 	X(U64, size, _) /* CREATE, RESIZE */                               \
 	X(U32, mode, _) /* CREATE: permission bits, <= 0777 */             \
-	X(RSV32, reserved, _)                                              \
+	X(U32, flags, _) /* CREATE: PROTO_CREATE_* */                      \
 	X(STR, name, NAME)
+/* CREATE flags. SEALED: a fixed size, pinned by the kernel (a memfd sealed
+ * against shrinking and growing); RESIZE is refused with PERM. */
+#define PROTO_CREATE_SEALED 0x1u
+#define PROTO_CREATE_FLAGS PROTO_CREATE_SEALED
 #define PROTO_NAMED_FIELDS(X) X(STR, name, NAME) /* DESTROY, STAT */
 #define PROTO_RESIZE_FIELDS(X) X(U64, size, _) X(STR, name, NAME)
 
@@ -241,6 +245,7 @@ enum proto_status {
 	X(STR, name, LISTNAME) /* LIST_LEASES: only this segment's; "" = all. Others: "" */
 
 #define PROTO_SEG_DESTROYED 0x1u /* name removed, memory kept by leases */
+#define PROTO_SEG_SEALED 0x2u    /* created with PROTO_CREATE_SEALED: its size is fixed */
 
 #define PROTO_SEGMENT_ENTRY_FIELDS(X)                                              \
 	X(U64, id, _)         /* daemon-wide, increasing with creation */          \

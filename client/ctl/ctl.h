@@ -27,7 +27,7 @@ struct args {
 	bool socket_is_default;   /* neither --socket nor $SHMBUF_SOCKET: the system socket is tried next */
 	char **pos;               /* positional arguments */
 	int npos;
-	bool json, hex, raw, read, write;
+	bool json, hex, raw, read, write, sealed;
 	bool has_mode, has_length, has_fill, has_for;
 	unsigned mode;
 	uint64_t offset, length;

@@ -114,6 +114,7 @@ static void list_json(const shmbuf_segment_info *v, size_t n)
 		json_u64(&j, "write_leases", v[i].write_leases);
 		json_u64(&j, "waiters", v[i].waiters);
 		json_str(&j, "state", (v[i].flags & SHMBUF_SEGMENT_DESTROYED) ? "destroyed" : "live");
+		json_bool(&j, "sealed", (v[i].flags & SHMBUF_SEGMENT_SEALED) != 0);
 		json_close(&j, '}');
 	}
 	json_close(&j, ']');
@@ -137,7 +138,8 @@ static void list_text(const shmbuf_segment_info *v, size_t n)
 		table_cell(&t, "%u", v[i].read_leases);
 		table_cell(&t, "%u", v[i].write_leases);
 		table_cell(&t, "%u", v[i].waiters);
-		table_cell(&t, "%s", (v[i].flags & SHMBUF_SEGMENT_DESTROYED) ? "destroyed, still leased" : "live");
+		table_cell(&t, "%s%s", (v[i].flags & SHMBUF_SEGMENT_DESTROYED) ? "destroyed, still leased" : "live",
+			   (v[i].flags & SHMBUF_SEGMENT_SEALED) ? ", sealed" : "");
 	}
 	table_print(&t, stdout);
 	table_deinit(&t);

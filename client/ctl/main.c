@@ -29,6 +29,7 @@ enum opt {
 	OPT_FOR = 1u << 8,
 	OPT_READ = 1u << 9,
 	OPT_WRITE = 1u << 10,
+	OPT_SEALED = 1u << 13,
 	/* Every command takes these two. */
 	OPT_HELP = 1u << 11,
 	OPT_SOCKET = 1u << 12,
@@ -51,6 +52,7 @@ static const struct opt_def opt_defs[] = {
 	{ OPT_FOR, { "for", required_argument, NULL, 256 + 8 } },
 	{ OPT_READ, { "read", no_argument, NULL, 'r' } },
 	{ OPT_WRITE, { "write", no_argument, NULL, 'w' } },
+	{ OPT_SEALED, { "sealed", no_argument, NULL, 256 + 13 } },
 	{ OPT_HELP, { "help", no_argument, NULL, 'h' } },
 	{ OPT_SOCKET, { "socket", required_argument, NULL, 's' } },
 };
@@ -100,9 +102,12 @@ static const struct command commands[] = {
 	  "user; others see themselves. Root and shmbufd's own user are exempt from\n"
 	  "the per-user quotas (flag \"exempt\"; their maxima are the daemon's).\n\n"
 	  "  -j, --json         print one JSON object\n" },
-	{ "create", NULL, cmd_create, OPT_MODE, 2, 2, "NAME SIZE [--mode MODE]", "create a segment",
+	{ "create", NULL, cmd_create, OPT_MODE | OPT_SEALED, 2, 2, "NAME SIZE [--mode MODE] [--sealed]",
+	  "create a segment",
 	  "Create segment NAME of SIZE bytes (suffixes K, M, G, T, P, E: powers of 1024).\n\n"
-	  "  -m, --mode MODE    permission bits, octal (default 0640)\n" },
+	  "  -m, --mode MODE    permission bits, octal (default 0640)\n"
+	  "      --sealed       fixed size, pinned by the kernel: no client can shrink or\n"
+	  "                     grow it (resize is refused)\n" },
 	{ "destroy", NULL, cmd_destroy, 0, 1, 1, "NAME", "remove a segment",
 	  "Remove segment NAME. Its memory stays until the last lease on it ends.\n" },
 	{ "resize", NULL, cmd_resize, 0, 2, 2, "NAME SIZE", "change a segment's size",
@@ -400,6 +405,9 @@ static int apply_opt(const struct command *cmd, struct args *a, int val, const c
 		return 0;
 	case 'w':
 		a->write = true;
+		return 0;
+	case 256 + 13:
+		a->sealed = true;
 		return 0;
 	}
 	return usage_error(cmd->name, "unexpected option");

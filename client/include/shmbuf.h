@@ -133,6 +133,10 @@ SHMBUF_EXPORT void shmbuf_disconnect(shmbuf_client *c);
  * Returns 0, -EEXIST name taken, -EINVAL bad name/size/mode, -ENOSPC byte limit
  * or memory exhausted, -EDQUOT segment count limit. */
 SHMBUF_EXPORT int shmbuf_create(shmbuf_client *c, const char *name, uint64_t size, unsigned mode);
+/* OR'ed into shmbuf_create()'s mode: a segment of fixed size, which the kernel
+ * pins (a sealed memfd): no holder of its fd can shrink or grow it, so no
+ * reader takes SIGBUS; shmbuf_resize() on it fails with -EPERM. */
+#define SHMBUF_SEALED 0x10000u
 
 /* Remove the name at once; the memory goes when the last lease is released.
  * Waiting acquires fail with -ENOENT. Returns 0, -ENOENT no such segment (or
@@ -236,6 +240,7 @@ typedef struct shmbuf_server_status {
 
 /* shmbuf_segment_info.flags */
 #define SHMBUF_SEGMENT_DESTROYED 0x1u /* name removed, memory kept alive by leases */
+#define SHMBUF_SEGMENT_SEALED 0x2u    /* created with SHMBUF_SEALED: its size is fixed */
 
 /* One entry of shmbuf_list_segments(). Grows at the end. */
 typedef struct shmbuf_segment_info {

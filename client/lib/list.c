@@ -80,7 +80,8 @@ static void segment_from_wire(const struct proto_list_reply *page, uint32_t i, v
 		.read_leases = e->read_leases,
 		.write_leases = e->write_leases,
 		.waiters = e->waiters,
-		.flags = (e->flags & PROTO_SEG_DESTROYED) ? SHMBUF_SEGMENT_DESTROYED : 0,
+		.flags = ((e->flags & PROTO_SEG_DESTROYED) ? SHMBUF_SEGMENT_DESTROYED : 0) |
+			 ((e->flags & PROTO_SEG_SEALED) ? SHMBUF_SEGMENT_SEALED : 0),
 	};
 	memcpy(s->name, e->name, sizeof(s->name));
 }

@@ -30,10 +30,11 @@ int shmbuf_create(shmbuf_client *c, const char *name, uint64_t size, unsigned mo
 	struct proto_msg m = { .op = PROTO_OP_CREATE };
 
 	error_clear();
-	if (size == 0 || mode > 0777)
+	if (size == 0 || (mode & ~(0777u | SHMBUF_SEALED)))
 		return -EINVAL;
 	m.u.segment.size = size;
-	m.u.segment.mode = mode;
+	m.u.segment.mode = mode & 0777;
+	m.u.segment.flags = mode & SHMBUF_SEALED ? PROTO_CREATE_SEALED : 0;
 	return segment_call(c, &m, name);
 }
 

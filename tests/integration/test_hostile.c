@@ -762,6 +762,46 @@ Test(hostile, a_kept_writable_fd_that_changes_the_size_is_restored_at_once_and_n
 	expect_clean_shutdown();
 }
 
+Test(hostile, a_sealed_segment_keeps_its_size_whoever_holds_its_fd)
+{
+	const char *name = seg_name("sealed");
+	shmbuf_client *c = client_new();
+	shmbuf_segment_info *segs;
+	shmbuf_view v;
+	struct stat st;
+	uint64_t id;
+	size_t n;
+	int s = raw_connect(), fd;
+
+	cr_assert_eq(shmbuf_create(c, name, 65536, 0600 | SHMBUF_SEALED), 0);
+	raw_hello(s);
+	fd = raw_acquire_fd(s, 2, name, PROTO_ACQ_WRITE, &id);
+	/* The kernel refuses, not the daemon after the fact. */
+	cr_expect_neq(ftruncate(fd, 4096), 0);
+	cr_expect_eq(errno, EPERM);
+	cr_expect_neq(ftruncate(fd, 1 << 30), 0);
+	cr_expect_neq(fallocate(fd, FALLOC_FL_KEEP_SIZE, 65536, 1 << 20), 0);
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_expect_eq(st.st_size, 65536);
+	cr_expect_eq(st.st_mode & 07777, 0600, "a memfd left %o could be reopened writable", st.st_mode & 07777);
+	close(fd);
+	close(s);
+	/* The mapping works as any other; RESIZE is refused. */
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 0, &v, sizeof(v)), 0);
+	memset(v.data, 0x5a, v.len);
+	cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
+	cr_expect_eq(shmbuf_resize(c, name, 131072), -EPERM);
+	cr_assert_eq(shmbuf_list_segments(c, &segs, &n, sizeof(*segs)), 0);
+	cr_assert_eq(n, 1);
+	cr_expect(segs[0].flags & SHMBUF_SEGMENT_SEALED);
+	shmbuf_free(segs);
+	cr_expect_eq(shmbuf_create(c, seg_name("bad"), 4096, 0600 | 0x20000u), -EINVAL);
+	cr_assert_eq(shmbuf_destroy(c, name), 0);
+	shmbuf_disconnect(c);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
 /* ---- too many connections ---- */
 
 #define MAX_CONNECTIONS 8

@@ -61,6 +61,7 @@ static size_t build_samples(struct proto_msg *s)
 	s[n] = request(PROTO_OP_CREATE, seq++);
 	s[n].u.segment.size = UINT64_MAX;
 	s[n].u.segment.mode = 0777;
+	s[n].u.segment.flags = PROTO_CREATE_SEALED;
 	strcpy(s[n++].u.segment.name, long_name);
 
 	s[n] = request(PROTO_OP_DESTROY, seq++);
@@ -855,8 +856,8 @@ Test(proto, nonzero_reserved_payload_fields_fail)
 	uint8_t buf[BUF_SIZE];
 	size_t len;
 
-	len = encode_sample(PROTO_OP_CREATE, buf, NULL);
-	buf[PROTO_HEADER_SIZE + 12] = 1; /* u64 size | u32 mode | u32 reserved */
+	len = encode_sample(PROTO_OP_CHMOD, buf, NULL);
+	buf[PROTO_HEADER_SIZE + 4] = 1; /* u32 mode | u32 reserved */
 	cr_assert_eq(decode(buf, len, &m), -EBADMSG);
 
 	len = encode_sample(PROTO_OP_HELLO | PROTO_REPLY_BIT, buf, NULL);
@@ -1137,6 +1138,9 @@ Test(proto, encoder_rejects_other_invalid_messages)
 	strcpy(m.u.segment.name, "seg");
 	m.u.segment.mode = 01000;
 	cr_assert_eq(proto_encode(&m, buf, sizeof(buf)), -EINVAL, "mode above 0777");
+	m.u.segment.mode = 0600;
+	m.u.segment.flags = 0x2;
+	cr_assert_eq(proto_encode(&m, buf, sizeof(buf)), -EINVAL, "unknown CREATE flags");
 
 	m = request(PROTO_OP_RELEASE, 1);
 	m.status = PROTO_E_BUSY;

@@ -3,6 +3,7 @@
 #include "access.h"
 
 #include <errno.h>
+#include <string.h>
 
 bool access_is_privileged(const struct access_cred *c)
 {
@@ -64,4 +65,24 @@ int access_check_chown(const struct access_cred *c, const struct access_obj *obj
 	if (gid != (gid_t)-1 && gid != obj->gid && !access_in_group(c, gid))
 		return -EPERM;
 	return 0;
+}
+
+int access_check_create_name(const struct access_cred *c, const char *name)
+{
+	const size_t plen = sizeof(ACCESS_RESERVED_PREFIX) - 1;
+	const char *p = name + plen;
+	uint64_t n = 0;
+
+	if (strncmp(name, ACCESS_RESERVED_PREFIX, plen) != 0 || access_is_privileged(c))
+		return 0;
+	/* The uid as written: digits, no leading zero, then '/'. Anything else under
+	 * the prefix is nobody's: refused too, so no spelling of a uid can be squatted. */
+	if (*p == '0' || *p < '0' || *p > '9')
+		return -EACCES;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		n = n * 10 + (uint64_t)(*p - '0');
+		if (n > UINT32_MAX)
+			return -EACCES;
+	}
+	return *p == '/' && n == c->uid ? 0 : -EACCES;
 }

@@ -49,4 +49,11 @@ int access_check(const struct access_cred *c, const struct access_obj *obj, enum
  * another user; the owner may set a group it is in. 0, -ENOENT, -EPERM. */
 int access_check_chown(const struct access_cred *c, const struct access_obj *obj, uid_t uid, gid_t gid);
 
+/* Names under "uid/" are reserved, so that a service can keep a well-known name
+ * no other user can squat: "uid/<n>/..." (n in decimal, no leading zero) may be
+ * created only by uid n (and root or the daemon). Other names: first come, first
+ * served. 0, or -EACCES. */
+#define ACCESS_RESERVED_PREFIX "uid/"
+int access_check_create_name(const struct access_cred *c, const char *name);
+
 #endif

@@ -106,6 +106,18 @@ static bool user_quota_allows(struct client *cl, const struct proto_msg *req, ui
 	return true;
 }
 
+/* Names under "uid/<n>/" are uid n's (squatting policy, access.h): answers req if not. */
+static bool create_name_is_allowed(struct client *cl, const struct proto_msg *req, const char *name)
+{
+	struct access_cred c = client_cred(cl);
+
+	if (access_check_create_name(&c, name) == 0)
+		return true;
+	client_reply_error(cl, req, PROTO_E_ACCES, "names under '%s' are reserved: uid %u may create under '%s%u/'",
+			   ACCESS_RESERVED_PREFIX, (unsigned)c.uid, ACCESS_RESERVED_PREFIX, (unsigned)c.uid);
+	return false;
+}
+
 /* Whether a CREATE may go ahead: answers req and returns false if not. */
 static bool create_is_allowed(struct client *cl, const struct proto_msg *req)
 {
@@ -114,6 +126,8 @@ static bool create_is_allowed(struct client *cl, const struct proto_msg *req)
 	struct segment *seg = NULL;
 
 	if (!handle_name_is_valid(cl, req, r->name))
+		return false;
+	if (!create_name_is_allowed(cl, req, r->name))
 		return false;
 	if (r->size == 0) {
 		client_reply_error(cl, req, PROTO_E_INVAL, "segment size must be at least 1 byte");

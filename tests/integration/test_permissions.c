@@ -128,6 +128,7 @@ static const struct who owner = { OWNER, OWNER, NO_GROUP };
 static const struct who member_supp = { 4243, 4243, GROUP };    /* GROUP as a supplementary group */
 static const struct who member_primary = { 4244, GROUP, NO_GROUP };
 static const struct who other = { NOBODY, NOBODY, NO_GROUP };
+static const struct who user_b = { 4243, 4243, NO_GROUP };
 
 /* A segment of OWNER:GROUP with mode, made by root and given away. */
 static const char *owned_segment(shmbuf_client *root, const char *tag, unsigned mode)
@@ -242,6 +243,23 @@ Test(permissions, create_takes_the_callers_uid_and_primary_gid)
 	cr_expect_eq(as(owner, OP_WRITE, s, 0, 0), 0);
 	cr_expect_eq(as(member_primary, OP_STAT, s, 0, 0), -ENOENT);
 	cr_expect_eq(as(creator, OP_DESTROY, s, 0, 0), 0);
+	shmbuf_disconnect(root);
+	expect_clean_shutdown();
+}
+
+Test(permissions, names_under_uid_n_belong_to_uid_n)
+{
+	shmbuf_client *root = client_new();
+	char mine[64], theirs[64];
+
+	snprintf(mine, sizeof(mine), "uid/%d/%s", OWNER, seg_name("svc"));
+	snprintf(theirs, sizeof(theirs), "uid/%d/%s", OWNER, seg_name("squat"));
+	cr_expect_eq(as(owner, OP_CREATE, mine, 0644, 0), 0);
+	cr_expect_eq(as(user_b, OP_CREATE, theirs, 0644, 0), -EACCES);
+	cr_expect_eq(as(other, OP_CREATE, theirs, 0644, 0), -EACCES);
+	cr_expect_eq(shmbuf_create(root, theirs, 4096, 0644), 0); /* root may */
+	cr_expect_eq(shmbuf_destroy(root, theirs), 0);
+	cr_expect_eq(as(owner, OP_DESTROY, mine, 0, 0), 0);
 	shmbuf_disconnect(root);
 	expect_clean_shutdown();
 }
@@ -361,7 +379,6 @@ Test(permissions, events_are_filtered_like_listings)
 
 static const char *const quota_args[] = { "--user-max-segments", "2", "--user-max-bytes", "16K",
 					  "--user-max-leases", "2", NULL };
-static const struct who user_b = { 4243, 4243, NO_GROUP };
 
 Test(quotas, segments_and_bytes_are_charged_to_their_owner_connected_or_not)
 {

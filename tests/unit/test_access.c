@@ -103,3 +103,19 @@ Test(access, chown_by_the_owner_keeps_the_uid_and_picks_its_groups)
 					&seg640, (uid_t)-1, 3),
 		     -ENOENT);
 }
+
+Test(access, names_under_uid_n_are_uid_ns)
+{
+	struct access_cred c = cred(4242, 4242), root = cred(0, 0);
+
+	cr_expect_eq(access_check_create_name(&c, "frames"), 0);
+	cr_expect_eq(access_check_create_name(&c, "uid/4242/frames"), 0);
+	cr_expect_eq(access_check_create_name(&c, "uid/4242/"), 0);
+	cr_expect_eq(access_check_create_name(&c, "uid/4243/frames"), -EACCES);
+	cr_expect_eq(access_check_create_name(&c, "uid/04242/frames"), -EACCES);
+	cr_expect_eq(access_check_create_name(&c, "uid/4242"), -EACCES);
+	cr_expect_eq(access_check_create_name(&c, "uid//x"), -EACCES);
+	cr_expect_eq(access_check_create_name(&c, "uid/99999999999999999999/x"), -EACCES);
+	cr_expect_eq(access_check_create_name(&c, "uidx/4243/frames"), 0);
+	cr_expect_eq(access_check_create_name(&root, "uid/4243/frames"), 0);
+}

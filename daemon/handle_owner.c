@@ -1,6 +1,7 @@
 /* handle_owner.c: CHMOD and CHOWN. A changed mode or owner applies to what is
- * asked from then on: leases held and fds kept (a client's kept mappings) are
- * not taken back; docs/design.md says why. */
+ * asked from then on: leases held are not taken back, and clients that keep an
+ * fd of a mode they lost are asked (UNMAP) to close it, which only a
+ * cooperating client does; docs/design.md says why. */
 #define _GNU_SOURCE
 #include "handle_owner.h"
 
@@ -8,6 +9,7 @@
 
 #include "handle_segment.h"
 #include "log.h"
+#include "mapper.h"
 
 void handle_chmod(struct client *cl, const struct proto_msg *req)
 {
@@ -25,6 +27,7 @@ void handle_chmod(struct client *cl, const struct proto_msg *req)
 		 cl->conn->comm, seg->name, seg->mode, r->mode);
 	seg->mode = r->mode;
 	client_reply_ok(cl, req);
+	mapper_ask_unmap_lost(seg);
 }
 
 void handle_chown(struct client *cl, const struct proto_msg *req)
@@ -61,4 +64,5 @@ void handle_chown(struct client *cl, const struct proto_msg *req)
 	if (r->gid != PROTO_ID_KEEP)
 		seg->gid = r->gid;
 	client_reply_ok(cl, req);
+	mapper_ask_unmap_lost(seg);
 }

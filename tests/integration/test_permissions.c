@@ -264,6 +264,59 @@ Test(permissions, names_under_uid_n_belong_to_uid_n)
 	expect_clean_shutdown();
 }
 
+struct keeper {
+	struct who who;
+	const char *name;
+	struct chan ready, go;
+};
+
+/* As who: read name once (libshmbuf keeps the mapping), say so, and after go
+ * expect the daemon's UNMAP to have taken the kept mapping away. */
+static int keep_then_lose(void *arg)
+{
+	struct keeper *k = arg;
+	shmbuf_client *c;
+	shmbuf_view v;
+	char perms[5], path[256];
+	void *p;
+	int64_t end;
+
+	become(&k->who);
+	CHILD_CHECK(shmbuf_connect(daemon_socket(), &c) == 0);
+	CHILD_CHECK(shmbuf_acquire(c, k->name, 0, 0, SHMBUF_READ, 0, &v, sizeof(v)) == 0);
+	p = v.data;
+	CHILD_CHECK(shmbuf_release(c, &v, sizeof(v)) == 0);
+	CHILD_CHECK(mapping_of(p, perms, path, sizeof(path)) == 0); /* kept */
+	CHILD_CHECK(chan_send(&k->ready, 'r') == 0);
+	CHILD_CHECK(chan_recv(&k->go, 10000) == 'g');
+	/* Any call reads what the daemon sent and lets the mapping go. */
+	for (end = now_ms() + 5000; mapping_of(p, perms, path, sizeof(path)) == 0 && now_ms() < end; usleep(10000))
+		shmbuf_stat(c, k->name, &(shmbuf_stat_info){ 0 }, sizeof(shmbuf_stat_info));
+	CHILD_CHECK(mapping_of(p, perms, path, sizeof(path)) == -ENOENT);
+	shmbuf_disconnect(c);
+	return 0;
+}
+
+Test(permissions, chmod_asks_clients_that_lost_access_to_let_go_of_kept_fds)
+{
+	shmbuf_client *root = client_new();
+	struct keeper k = { .who = member_supp, .name = owned_segment(root, "revoke", 0640) };
+	pid_t pid;
+
+	chan_open(&k.ready);
+	chan_open(&k.go);
+	pid = child_spawn(keep_then_lose, &k);
+	cr_assert_eq(chan_recv(&k.ready, 10000), 'r');
+	cr_assert_eq(shmbuf_chmod(root, k.name, 0600), 0);
+	chan_send(&k.go, 'g');
+	child_expect_exit(pid, 0);
+	cr_assert_eq(shmbuf_destroy(root, k.name), 0);
+	shmbuf_disconnect(root);
+	chan_close(&k.ready);
+	chan_close(&k.go);
+	expect_clean_shutdown();
+}
+
 /* ---- private introspection ---- */
 
 struct peek {

@@ -70,6 +70,14 @@ int sizewatch_check(struct sizewatch *w, struct segment *seg)
 	return 1;
 }
 
+static void check_all(struct sizewatch *w)
+{
+	struct sizewatch_entry *e, *tmp;
+
+	HASH_ITER(hh, w->by_wd, e, tmp)
+		sizewatch_check(w, e->seg);
+}
+
 static void on_events(uv_poll_t *h, int status, int events)
 {
 	struct sizewatch *w = h->data;
@@ -85,6 +93,10 @@ static void on_events(uv_poll_t *h, int status, int events)
 			struct sizewatch_entry *e = NULL;
 
 			p += sizeof(*ev) + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				check_all(w); /* events were lost: any object may have changed */
+				continue;
+			}
 			HASH_FIND_INT(w->by_wd, &ev->wd, e);
 			if (e && (ev->mask & IN_MODIFY))
 				sizewatch_check(w, e->seg);

@@ -83,7 +83,8 @@ static void finish_create(struct server *srv, struct client *cl, const struct pr
 }
 
 /* Whether owner uid's quota takes `segments` more segments (0 or 1) and n more
- * bytes: answers req (LIMIT, i.e. EDQUOT) and returns false if not. Root and the
+ * bytes, and users together leave root's reserve alone: answers req (LIMIT, i.e.
+ * EDQUOT; NOSPC for bytes past the reserve) and returns false if not. Root and the
  * daemon's uid, as caller or owner, are never refused for a user's quota. */
 static bool user_quota_allows(struct client *cl, const struct proto_msg *req, uid_t uid, int segments, uint64_t n)
 {
@@ -101,6 +102,14 @@ static bool user_quota_allows(struct client *cl, const struct proto_msg *req, ui
 		client_reply_error(cl, req, PROTO_E_LIMIT,
 				   "%" PRIu64 " more bytes would pass uid %u's quota (%" PRIu64 " of %" PRIu64 " in use)",
 				   n, (unsigned)uid, u ? u->bytes : 0, lim->user_max_bytes);
+		return false;
+	}
+	if (segments && quota_others_would_exceed(&cl->srv->quota, segments, 0)) {
+		client_reply_error(cl, req, PROTO_E_LIMIT, "segment limit reached, but for those kept for root");
+		return false;
+	}
+	if (quota_others_would_exceed(&cl->srv->quota, 0, n)) {
+		client_reply_error(cl, req, PROTO_E_NOSPC, "byte limit reached, but for a sixteenth kept for root");
 		return false;
 	}
 	return true;

@@ -114,6 +114,16 @@ bool quota_user_leases_are_full(const struct quota_user *u, const struct server_
 	return u && u->leases >= limits->user_max_leases;
 }
 
+bool quota_others_would_exceed(const struct quota *q, int segments, uint64_t n)
+{
+	const struct server_limits *l = q->limits;
+	uint64_t total;
+
+	if (segments && q->n_segments + (uint32_t)segments > l->max_segments - l->max_segments / 16)
+		return true;
+	return __builtin_add_overflow(q->bytes, n, &total) || total > l->max_bytes - l->max_bytes / 16;
+}
+
 void quota_lease(struct quota_user *u, int delta)
 {
 	if (u)

@@ -68,6 +68,10 @@ struct quota_user *quota_user_find(const struct quota *q, uid_t uid);
 bool quota_user_segments_are_full(const struct quota *q, uid_t uid);
 bool quota_user_bytes_would_exceed(const struct quota *q, uid_t uid, uint64_t n);
 bool quota_user_leases_are_full(const struct quota_user *u, const struct server_limits *limits);
+/* Whether users other than root and the daemon's uid, together, would pass the
+ * daemon-wide limits less what is kept for those two: a sixteenth of the bytes
+ * and of the segments, so other users' usage never refuses the administrator. */
+bool quota_others_would_exceed(const struct quota *q, int segments, uint64_t n);
 /* A lease of u's came (+1) or went (-1). */
 void quota_lease(struct quota_user *u, int delta);
 /* A segment of size bytes changes owner: its charge moves from one uid to the other. */

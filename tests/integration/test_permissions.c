@@ -568,3 +568,25 @@ Test(quotas, users_cannot_lock_root_out)
 	chan_close(&b.go);
 	expect_clean_shutdown();
 }
+
+Test(quotas, users_together_leave_roots_share_of_the_limits)
+{
+	/* 16 segments daemon-wide, 15 for users; each user may own 8. */
+	static const char *const args[] = { "--max-segments", "16", "--user-max-segments", "8", NULL };
+	shmbuf_client *root;
+	char names[16][64];
+
+	shared_daemon_start(args);
+	root = client_new();
+	for (int i = 0; i < 15; i++) {
+		snprintf(names[i], sizeof(names[i]), "%s.%d", seg_name("fill"), i);
+		cr_assert_eq(as(i < 8 ? owner : user_b, OP_CREATE, names[i], 0600, 0), 0, "segment %d", i);
+	}
+	snprintf(names[15], sizeof(names[15]), "%s.15", seg_name("fill"));
+	cr_expect_eq(as(user_b, OP_CREATE, names[15], 0600, 0), -EDQUOT); /* the last one is root's */
+	cr_expect_eq(shmbuf_create(root, names[15], 4096, 0600), 0);
+	for (int i = 0; i < 16; i++)
+		cr_expect_eq(shmbuf_destroy(root, names[i]), 0);
+	shmbuf_disconnect(root);
+	expect_clean_shutdown();
+}

@@ -96,9 +96,9 @@ typedef struct shmbuf_view {
 /* Filled by shmbuf_stat(). Grows at the end. */
 typedef struct shmbuf_stat_info {
 	uint64_t size;         /* bytes */
-	unsigned mode;         /* permission bits given at create */
-	uid_t uid;             /* creator's uid */
-	gid_t gid;             /* creator's gid */
+	unsigned mode;         /* permission bits (create, or shmbuf_chmod()) */
+	uid_t uid;             /* owner: the creator, or as shmbuf_chown() set it */
+	gid_t gid;             /* group: the creator's primary gid, or as set */
 	uint32_t read_leases;  /* read leases held now */
 	uint32_t write_leases; /* write leases held now */
 	uint32_t waiters;      /* acquire requests waiting */
@@ -249,8 +249,8 @@ typedef struct shmbuf_segment_info {
 	uint64_t size;
 	uint64_t created_ns;    /* CLOCK_REALTIME */
 	unsigned mode;
-	uid_t uid;
-	gid_t gid;
+	uid_t uid;              /* owner */
+	gid_t gid;              /* group */
 	pid_t pid;              /* creator */
 	uint32_t read_leases, write_leases, waiters;
 	uint32_t flags;         /* SHMBUF_SEGMENT_* */

@@ -118,19 +118,19 @@ enum proto_op { PROTO_OPS(PROTO_OP_ENUM_) };
 	X(E_NOENT, 4, ENOENT, "ENOENT", "no such segment or lease")        \
 	X(E_EXIST, 5, EEXIST, "EEXIST", "a segment with that name exists")                                   \
 	X(E_BUSY, 6, EBUSY, "EBUSY", "range is leased by someone else (conflicting lease or waiters ahead)") \
-	X(E_ACCES, 7, EACCES, "EACCES", "permission denied (segment mode, or the socket's permissions)")      \
+	X(E_ACCES, 7, EACCES, "EACCES", "permission denied (segment mode, reserved name, or the socket's permissions)")      \
 	X(E_INVAL, 8, EINVAL, "EINVAL", "invalid argument (name, size, mode, flags or timeout)")              \
 	X(E_RANGE, 9, ERANGE, "ERANGE", "range lies outside the segment or overflows")                       \
 	X(E_TIMEDOUT, 10, ETIMEDOUT, "ETIMEDOUT", "timed out (waiting for a lease, or for an event)")        \
 	/* byte limit reached, or no memory for shm */                                                        \
 	X(E_NOSPC, 11, ENOSPC, "ENOSPC", "no space: the daemon's byte limit or shared memory is exhausted")  \
 	/* segment/lease/connection count limit */                                                           \
-	X(E_LIMIT, 12, EDQUOT, "EDQUOT", "a daemon limit was reached (segments, leases or connections)")     \
+	X(E_LIMIT, 12, EDQUOT, "EDQUOT", "a daemon limit or user quota was reached (segments, bytes, leases or connections)")     \
 	X(E_MSGSIZE, 13, EMSGSIZE, "EMSGSIZE", "request larger than shmbufd accepts")                        \
 	/* client sent a file descriptor */                                                                   \
 	X(E_BADFD, 14, EBADMSG, "EBADMSG", "malformed message (shmbufd refused what it received)")           \
 	X(E_INTERNAL, 15, EIO, "EIO", "shmbufd failed internally, or granted a lease without its memory")    \
-	X(E_PERM, 16, EPERM, "EPERM", "operation not permitted")                                             \
+	X(E_PERM, 16, EPERM, "EPERM", "operation not permitted (not the segment's owner, or a sealed segment's size)")                                             \
 	X(E_NAMETOOLONG, 17, ENAMETOOLONG, "ENAMETOOLONG",                                                    \
 	  "name too long (segment names are at most 255 bytes; or the socket path is too long)")
 

@@ -81,7 +81,9 @@ static int run_job(void *arg)
 		break;
 	case OP_READ:
 	case OP_WRITE:
-		r = shmbuf_acquire(c, j->name, 0, 0, j->op == OP_READ ? SHMBUF_READ : SHMBUF_WRITE, 0, &v, sizeof(v));
+		/* Waits a while: an earlier child's quiet RELEASE may not be read yet. */
+		r = shmbuf_acquire(c, j->name, 0, 0, j->op == OP_READ ? SHMBUF_READ : SHMBUF_WRITE, 10000, &v,
+				   sizeof(v));
 		if (r == 0)
 			r = shmbuf_release(c, &v, sizeof(v));
 		break;

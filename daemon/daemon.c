@@ -3,7 +3,6 @@
 #define _GNU_SOURCE
 #include "daemon.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,12 +17,16 @@
 #include "clock.h"
 #include "dispatch.h"
 #include "event.h"
+#include "fdstore.h"
 #include "fdio.h"
 #include "grant.h"
 #include "job.h"
 #include "listen.h"
 #include "log.h"
 #include "mapper.h"
+#include "persist.h"
+#include "restore.h"
+#include "size.h"
 
 #define ACCEPT_BATCH 16
 
@@ -36,32 +39,6 @@ static uint32_t path_tag(const char *s)
 	for (; *s; s++)
 		h = (h ^ (uint8_t)*s) * 16777619u;
 	return h;
-}
-
-/* Objects in /dev/shm with our prefix belong to a previous instance on this
- * socket that died without cleaning up (we hold the socket, so no live one). */
-static void remove_stale_objects(const struct server *srv)
-{
-	const char *prefix = srv->shm_prefix + 1; /* without the leading '/' */
-	size_t plen = strlen(prefix);
-	struct dirent *d;
-	DIR *dir = opendir("/dev/shm");
-	int n = 0;
-
-	if (!dir)
-		return;
-	while ((d = readdir(dir))) {
-		char name[300];
-
-		if (strncmp(d->d_name, prefix, plen) != 0)
-			continue;
-		snprintf(name, sizeof(name), "/%s", d->d_name);
-		if (shm_unlink(name) == 0)
-			n++;
-	}
-	closedir(dir);
-	if (n)
-		log_notice("removed %d shared-memory objects left by a previous shmbufd on this socket", n);
 }
 
 static void refuse(int fd, enum proto_status st, const char *text)
@@ -249,6 +226,7 @@ static int init_state(struct server *srv, uv_loop_t *loop, const struct server_c
 	srv->loop = loop;
 	srv->cfg = *cfg;
 	srv->listen_fd = -1;
+	srv->state_fd = -1;
 	TAILQ_INIT(&srv->clients);
 	TAILQ_INIT(&srv->dead_clients);
 	TAILQ_INIT(&srv->all_segments);
@@ -301,8 +279,29 @@ static void start_handles(struct server *srv)
 	uv_signal_start(&srv->sig_int, on_signal, SIGINT);
 }
 
+/* Only live segments are left (destroyed ones went with their last grant), and those a
+ * grow job still holds (freed when it is done). Their objects stay in /dev/shm, named by
+ * the state record, for the next run to adopt: a stop is not a "destroy everything". */
+static void free_segments(struct server *srv)
+{
+	struct segment *seg, *next;
+
+	for (seg = TAILQ_FIRST(&srv->all_segments); seg; seg = next) {
+		next = TAILQ_NEXT(seg, order_link);
+		if (!seg->is_destroyed) {
+			HASH_DEL(srv->segments, seg);
+			seg->is_destroyed = true; /* not unlinked: the memory outlives this run */
+		}
+		if (seg->refs == 0) {
+			TAILQ_REMOVE(&srv->all_segments, seg, order_link);
+			segment_free(seg);
+		}
+	}
+}
+
 int daemon_init(struct server *srv, uv_loop_t *loop, const struct server_config *cfg)
 {
+	char max_bytes[64];
 	int r = init_state(srv, loop, cfg);
 
 	if (r < 0) {
@@ -317,15 +316,30 @@ int daemon_init(struct server *srv, uv_loop_t *loop, const struct server_config 
 		goto fail;
 	snprintf(srv->shm_prefix, sizeof(srv->shm_prefix), "/shmbuf.%08x.",
 		 path_tag(srv->socket_path) ^ (uint32_t)geteuid());
-	remove_stale_objects(srv);
 	if (getrandom(&srv->instance, sizeof(srv->instance), 0) != sizeof(srv->instance))
 		srv->instance = (uint64_t)getpid() << 32 ^ srv->started_ns; /* no entropy yet: still unique */
+	r = persist_init(srv);
+	if (r == 0)
+		r = restore_segments(srv);
+	if (r < 0)
+		goto fail;
+	for (struct segment *seg = TAILQ_FIRST(&srv->all_segments); seg; seg = TAILQ_NEXT(seg, order_link))
+		fdstore_add(srv, seg); /* the store keeps one copy of each: adding again is harmless */
 	start_handles(srv);
-	log_notice("shmbufd %s listening on %s (limits: %llu bytes, %u segments, %u clients, %u leases per client)",
-		   SHMBUF_VERSION_STR, srv->socket_path, (unsigned long long)cfg->limits.max_bytes,
-		   cfg->limits.max_segments, cfg->limits.max_connections, cfg->limits.max_leases);
+	size_human(cfg->limits.max_bytes, max_bytes, sizeof(max_bytes));
+	log_notice("shmbufd %s listening on %s (limits: %s, %u segments, %u clients, %u leases per client)",
+		   SHMBUF_VERSION_STR, srv->socket_path, max_bytes, cfg->limits.max_segments,
+		   cfg->limits.max_connections, cfg->limits.max_leases);
 	return 0;
 fail:
+	persist_deinit(srv);
+	fdstore_release_unclaimed(srv);
+	sizewatch_deinit(&srv->sizewatch);
+	free_segments(srv);
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	if (srv->is_socket_ours)
+		unlink(srv->socket_path);
 	free(srv->conn_env.rxbuf);
 	srv->conn_env.rxbuf = NULL;
 	return r;
@@ -333,7 +347,6 @@ fail:
 
 void daemon_deinit(struct server *srv)
 {
-	struct segment *seg, *next;
 	struct client *cl;
 
 	/* Every client goes the way a vanished one does: its grants end, and
@@ -348,18 +361,12 @@ void daemon_deinit(struct server *srv)
 	}
 	grant_settle_all(srv); /* frees the destroyed segments */
 	sizewatch_deinit(&srv->sizewatch);
-	/* Only live segments are left (destroyed ones went with their last grant),
-	 * and those a grow job still holds: unlinked now, freed when it is done. */
-	for (seg = TAILQ_FIRST(&srv->all_segments); seg; seg = next) {
-		next = TAILQ_NEXT(seg, order_link);
-		if (!seg->is_destroyed)
-			HASH_DEL(srv->segments, seg);
-		segment_unlink(seg);
-		if (seg->refs == 0) {
-			TAILQ_REMOVE(&srv->all_segments, seg, order_link);
-			segment_free(seg);
-		}
+	if (srv->grant_anchor) {
+		HASH_DEL(srv->grants, srv->grant_anchor);
+		free(srv->grant_anchor);
+		srv->grant_anchor = NULL;
 	}
+	free_segments(srv);
 	uv_close((uv_handle_t *)&srv->listen_poll, NULL);
 	uv_close((uv_handle_t *)&srv->accept_retry, NULL);
 	uv_close((uv_handle_t *)&srv->handshakes, NULL);
@@ -371,6 +378,7 @@ void daemon_deinit(struct server *srv)
 	if (srv->is_socket_ours)
 		unlink(srv->socket_path);
 	quota_deinit(&srv->quota);
+	persist_deinit(srv);
 	free(srv->conn_env.rxbuf);
 	srv->conn_env.rxbuf = NULL;
 }

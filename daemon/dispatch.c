@@ -80,6 +80,9 @@ static void dispatch_request(struct client *cl, const struct proto_msg *req)
 	case PROTO_OP_UNMAP:
 		handle_unmap(cl, req);
 		return;
+	case PROTO_OP_CANCEL:
+		handle_cancel(cl, req);
+		return;
 	case PROTO_OP_STAT:
 		handle_stat(cl, req);
 		return;

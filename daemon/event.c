@@ -40,13 +40,17 @@ static void fill_by(struct proto_event *ev, const struct client *by)
 	memcpy(ev->comm, by->conn->comm, sizeof(ev->comm));
 }
 
+/* These run on every change (event_lease twice per acquire and release): with
+ * nobody subscribed they cost one branch, so the 5.4 KiB struct proto_msg is
+ * zeroed only past that test. */
 void event_segment(struct server *srv, enum proto_event_type type, const struct segment *seg,
 		   const struct client *by)
 {
-	struct proto_msg m = { 0 };
+	struct proto_msg m;
 
 	if (!srv->n_subscribers)
 		return;
+	memset(&m, 0, sizeof(m));
 	m.u.event.type = (uint16_t)type;
 	m.u.event.size = seg->size;
 	memcpy(m.u.event.segment, seg->name, sizeof(m.u.event.segment));
@@ -54,14 +58,14 @@ void event_segment(struct server *srv, enum proto_event_type type, const struct 
 	broadcast(srv, &m, seg, 0);
 }
 
-void event_lease(struct server *srv, enum proto_event_type type, uint64_t id, const struct lease *l,
-		 const struct segment *seg, const struct client *by)
+static void send_lease_event(struct server *srv, enum proto_event_type type, uint64_t id, const struct lease *l,
+			     const struct segment *seg, const struct client *by, enum proto_cancel_reason why)
 {
-	struct proto_msg m = { 0 };
+	struct proto_msg m;
 
-	if (!srv->n_subscribers)
-		return;
+	memset(&m, 0, sizeof(m));
 	m.u.event.type = (uint16_t)type;
+	m.u.event.reason = why;
 	m.u.event.lease_id = id;
 	m.u.event.offset = l->offset;
 	m.u.event.length = l->length;
@@ -72,12 +76,27 @@ void event_lease(struct server *srv, enum proto_event_type type, uint64_t id, co
 	broadcast(srv, &m, seg, 0);
 }
 
+void event_lease(struct server *srv, enum proto_event_type type, uint64_t id, const struct lease *l,
+		 const struct segment *seg, const struct client *by)
+{
+	if (srv->n_subscribers)
+		send_lease_event(srv, type, id, l, seg, by, PROTO_CANCEL_NONE);
+}
+
+void event_lease_cancelled(struct server *srv, uint64_t id, const struct lease *l, const struct segment *seg,
+			   const struct client *by, enum proto_cancel_reason why)
+{
+	if (srv->n_subscribers)
+		send_lease_event(srv, PROTO_EV_LEASE_CANCELLED, id, l, seg, by, why);
+}
+
 void event_client(struct server *srv, enum proto_event_type type, const struct client *cl)
 {
-	struct proto_msg m = { 0 };
+	struct proto_msg m;
 
 	if (!srv->n_subscribers)
 		return;
+	memset(&m, 0, sizeof(m));
 	m.u.event.type = (uint16_t)type;
 	fill_by(&m.u.event, cl);
 	broadcast(srv, &m, NULL, cl->conn->cred.uid);

@@ -17,6 +17,9 @@ void event_segment(struct server *srv, enum proto_event_type type, const struct 
 /* A lease (id, its range l on seg) of client by. */
 void event_lease(struct server *srv, enum proto_event_type type, uint64_t id, const struct lease *l,
 		 const struct segment *seg, const struct client *by);
+/* A LEASE_CANCELLED of waiter by, saying why the wait ended. */
+void event_lease_cancelled(struct server *srv, uint64_t id, const struct lease *l, const struct segment *seg,
+			   const struct client *by, enum proto_cancel_reason why);
 void event_client(struct server *srv, enum proto_event_type type, const struct client *cl);
 
 #endif

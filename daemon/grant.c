@@ -61,9 +61,27 @@ void grant_link(struct grant *g)
 	TAILQ_INSERT_TAIL(&srv->all_grants, g, order_link);
 	g->cl->n_grants++;
 	quota_lease(g->cl->user, +1);
-	if (g->lease.state == LEASE_WAITING)
+	if (g->lease.state != LEASE_GRANTED)
 		g->cl->n_waiting++;
+	/* uthash frees its table with the last item and allocates it again with
+	 * the next, on every acquire+release while nothing else is held. An anchor
+	 * that is never a lease (id 0: lease ids start at 1) keeps the table. */
+	if (!srv->grant_anchor && (srv->grant_anchor = calloc(1, sizeof(*srv->grant_anchor))))
+		HASH_ADD(hh, srv->grants, id, sizeof(srv->grant_anchor->id), srv->grant_anchor);
 	HASH_ADD(hh, srv->grants, id, sizeof(g->id), g);
+}
+
+struct grant *grant_find_waiting(struct client *cl, uint32_t seq)
+{
+	struct grant *g;
+
+	/* From the newest: waits are what a client asked for last, so this
+	 * rarely walks past its held leases. */
+	TAILQ_FOREACH_REVERSE(g, &cl->grants, grant_list, client_link) {
+		if (g->seq == seq && g->lease.state != LEASE_GRANTED)
+			return g;
+	}
+	return NULL;
 }
 
 struct grant *grant_find(struct server *srv, uint64_t id)
@@ -80,15 +98,33 @@ static void event_grant(enum proto_event_type type, const struct grant *g)
 }
 
 
+struct grant *grant_blocker(const struct grant *g)
+{
+	const struct lease *l = lease_set_blocker(&g->seg->leases, &g->lease);
+
+	return l ? grant_of(l) : NULL;
+}
+
 void grant_end(struct grant *g)
+{
+	grant_end_why(g, PROTO_CANCEL_NONE);
+}
+
+void grant_end_why(struct grant *g, enum proto_cancel_reason why)
 {
 	struct server *srv = g->cl->srv;
 	struct client *cl = g->cl;
 	bool held_write = g->lease.state == LEASE_GRANTED && g->lease.write;
 
-	event_grant(g->lease.state == LEASE_GRANTED ? PROTO_EV_LEASE_RELEASED : PROTO_EV_LEASE_CANCELLED, g);
-	if (g->lease.state == LEASE_WAITING)
+	if (g->lease.state == LEASE_GRANTED)
+		event_grant(PROTO_EV_LEASE_RELEASED, g);
+	else
+		event_lease_cancelled(srv, g->id, &g->lease, g->seg, g->cl, why);
+	if (g->lease.state != LEASE_GRANTED)
 		cl->n_waiting--;
+	/* A write lease ending is news for its range (whether or not it wrote). */
+	if (held_write)
+		genmap_record(&g->seg->gens, g->lease.offset, g->lease.length, ++g->seg->generation);
 	lease_set_remove(&g->seg->leases, &g->lease);
 	TAILQ_REMOVE(&cl->grants, g, client_link);
 	TAILQ_REMOVE(&srv->all_grants, g, order_link);
@@ -133,18 +169,22 @@ void grant_fd_refused(struct client *cl, struct conn_tag tag)
 
 bool grant_send(struct grant *g, bool is_owed)
 {
-	struct proto_msg rep = { .op = PROTO_OP_ACQUIRE | PROTO_REPLY_BIT, .seq = g->seq };
+	struct proto_msg rep; /* 5.4 KiB: only the header and u.acquire_reply are encoded */
 	struct segment *seg = g->seg;
 	struct conn_tag tag = { .id = g->id, .seq = g->seq };
 	uint32_t mode = g->lease.write ? PROTO_ACQ_WRITE : PROTO_ACQ_READ;
 	int fd = -1, is_new = 0;
 
+	memset(&rep, 0, offsetof(struct proto_msg, u) + sizeof(rep.u.acquire_reply));
+	rep.op = PROTO_OP_ACQUIRE | PROTO_REPLY_BIT;
+	rep.seq = g->seq;
 	rep.u.acquire_reply.lease_id = g->id;
 	rep.u.acquire_reply.offset = g->lease.offset;
 	rep.u.acquire_reply.length = g->lease.length;
 	rep.u.acquire_reply.segment_size = seg->size;
 	rep.u.acquire_reply.segment_id = seg->id;
 	rep.u.acquire_reply.flags = mode;
+	rep.u.acquire_reply.generation = genmap_newest(&seg->gens, g->lease.offset, g->lease.length);
 	if (g->wants_fd) {
 		/* Recorded before sending: an fd we sent and did not count would
 		 * let a destroyed segment's memory live on unaccounted. */
@@ -171,7 +211,7 @@ static void on_wait_timeout(uv_timer_t *t)
 	struct server *srv = g->cl->srv;
 
 	client_fail_wait(g->cl, g->seq, PROTO_E_TIMEDOUT, "timed out waiting for a lease on '%s'", seg->name);
-	grant_end(g);
+	grant_end_why(g, PROTO_CANCEL_TIMEOUT);
 	grant_settle_later(srv, seg); /* a waiter leaving can unblock those behind it */
 }
 
@@ -186,11 +226,11 @@ int grant_start_timer(struct grant *g, uint64_t ms)
 	return 0;
 }
 
-void grant_fail_waiters(struct segment *seg, uint64_t size, enum proto_status st)
+static void fail_list(struct segment *seg, struct lease_list *list, uint64_t size, enum proto_status st)
 {
 	struct lease *l, *next;
 
-	for (l = TAILQ_FIRST(&seg->leases.waiting); l; l = next) {
+	for (l = TAILQ_FIRST(list); l; l = next) {
 		struct grant *g = grant_of(l);
 
 		next = TAILQ_NEXT(l, link);
@@ -201,8 +241,14 @@ void grant_fail_waiters(struct segment *seg, uint64_t size, enum proto_status st
 		else
 			client_fail_wait(g->cl, g->seq, st, "segment '%s' shrank to %" PRIu64 " bytes while waiting",
 					 seg->name, size);
-		grant_end(g);
+		grant_end_why(g, st == PROTO_E_NOENT ? PROTO_CANCEL_DESTROY : PROTO_CANCEL_SHRINK);
 	}
+}
+
+void grant_fail_waiters(struct segment *seg, uint64_t size, enum proto_status st)
+{
+	fail_list(seg, &seg->leases.waiting, size, st);
+	fail_list(seg, &seg->leases.parked, size, st);
 }
 
 void grant_drop_client(struct client *cl)
@@ -214,7 +260,7 @@ void grant_drop_client(struct client *cl)
 	while ((g = TAILQ_FIRST(&cl->grants))) {
 		struct segment *seg = g->seg;
 
-		grant_end(g);
+		grant_end_why(g, PROTO_CANCEL_DISCONNECT);
 		grant_settle_later(cl->srv, seg);
 	}
 }
@@ -269,14 +315,33 @@ void grant_settle_later(struct server *srv, struct segment *seg)
 	server_schedule_reap(srv);
 }
 
+/* Parked waits (ACQUIRE NEWER) whose range has news since their `after` join
+ * the wait queue, at its tail, as if requested now: only from here on do
+ * they block (or get blocked by) conflicting requests. */
+static void unpark_news(struct segment *seg)
+{
+	struct lease *l, *next;
+
+	if (seg->news_checked == seg->generation)
+		return; /* no write ended since the last look */
+	seg->news_checked = seg->generation;
+	for (l = TAILQ_FIRST(&seg->leases.parked); l; l = next) {
+		next = TAILQ_NEXT(l, link);
+		if (genmap_newest(&seg->gens, l->offset, l->length) > grant_of(l)->after)
+			lease_set_unpark(&seg->leases, l);
+	}
+}
+
 /* One walk over seg's waiters, granting whom it can. */
 static void settle(struct server *srv, struct segment *seg)
 {
 	bool was_revoked = false;
 	struct grant *g;
 
-	if (!srv->is_stopping)
+	if (!srv->is_stopping) {
+		unpark_news(seg);
 		lease_set_promote(&seg->leases, on_promoted, srv);
+	}
 	while ((g = STAILQ_FIRST(&srv->revoked))) {
 		STAILQ_REMOVE_HEAD(&srv->revoked, revoke_link);
 		grant_end(g);

@@ -21,7 +21,7 @@
  * segment's lease_set through .lease. Freed by grant_end(), or grant_free() if
  * never linked. */
 /* Held leases are what there are many of (100k and more), so the record stays
- * small (184 bytes on x86-64): the timer of a wait is allocated apart, only
+ * small (192 bytes on x86-64): the timer of a wait is allocated apart, only
  * while a wait has a deadline. */
 struct grant {
 	struct lease lease;
@@ -30,6 +30,7 @@ struct grant {
 	struct client *cl;
 	uint32_t seq;        /* ACQUIRE request to answer while waiting */
 	bool wants_fd;       /* the ACQUIRE did not name seg's id: the grant carries seg's fd */
+	uint64_t after;      /* ACQUIRE NEWER: wait for a write generation past this */
 	uint64_t since_ns;   /* CLOCK_MONOTONIC: requested, then granted */
 	uv_timer_t *timer;   /* wait deadline, or NULL; data = grant; owned, closed by grant_free() */
 	TAILQ_ENTRY(grant) client_link;
@@ -51,6 +52,15 @@ void grant_link(struct grant *g);
 /* Unlink g from everything, say so to subscribers, and free it. The caller
  * settles g's segment after (grant_settle_later()). */
 void grant_end(struct grant *g);
+/* grant_end(), saying why in the LEASE_CANCELLED event of a waiting g. */
+void grant_end_why(struct grant *g, enum proto_cancel_reason why);
+
+/* The grant that holds g (waiting, or refused BUSY) up now, or NULL: see
+ * lease_set_blocker(). */
+struct grant *grant_blocker(const struct grant *g);
+
+/* cl's waiting (or parked) grant for its ACQUIRE seq, or NULL. */
+struct grant *grant_find_waiting(struct client *cl, uint32_t seq);
 
 /* The linked grant with this id, or NULL. */
 struct grant *grant_find(struct server *srv, uint64_t id);
@@ -67,8 +77,8 @@ void grant_fd_refused(struct client *cl, struct conn_tag tag);
 /* A waiting g gives up with TIMEDOUT after ms milliseconds. 0 or -ENOMEM. */
 int grant_start_timer(struct grant *g, uint64_t ms);
 
-/* Fail seg's waiters: all of them (NOENT, destroyed), or those that reach
- * past size (RANGE, shrunk). */
+/* Fail seg's waiters, parked ones too: all of them (NOENT, destroyed), or
+ * those that reach past size (RANGE, shrunk). */
 void grant_fail_waiters(struct segment *seg, uint64_t size, enum proto_status st);
 /* cl is going away: end its grants (releasing held leases, cancelling waits)
  * and have whoever that unblocks reconsidered. */

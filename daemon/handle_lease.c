@@ -1,5 +1,5 @@
-/* handle_lease.c: ACQUIRE (checks, then granted at once, waiting, or BUSY), RELEASE, and
- * UNMAP (a client let go of the fds its grants brought). */
+/* handle_lease.c: ACQUIRE (checks, then granted at once, waiting, parked for news, or BUSY),
+ * CANCEL (of a waiting ACQUIRE), RELEASE, and UNMAP (a client let go of the fds its grants brought). */
 #define _GNU_SOURCE
 #include "handle_lease.h"
 
@@ -19,8 +19,15 @@ static struct segment *acquire_target(struct client *cl, const struct proto_msg 
 	struct segment *seg;
 	uint64_t end;
 
-	if (a->flags != PROTO_ACQ_READ && a->flags != PROTO_ACQ_WRITE) {
-		client_reply_error(cl, req, PROTO_E_INVAL, "flags must be READ (1) or WRITE (2), not %#x", a->flags);
+	uint32_t mode = a->flags & ~PROTO_ACQ_NEWER;
+
+	if (mode != PROTO_ACQ_READ && mode != PROTO_ACQ_WRITE) {
+		client_reply_error(cl, req, PROTO_E_INVAL, "flags must be READ (1) or WRITE (2), | NEWER (4), not %#x",
+				   a->flags);
+		return NULL;
+	}
+	if (!(a->flags & PROTO_ACQ_NEWER) && a->after != 0) {
+		client_reply_error(cl, req, PROTO_E_INVAL, "after is for NEWER requests only");
 		return NULL;
 	}
 	if (a->timeout_ms < -1) {
@@ -51,12 +58,49 @@ static struct segment *acquire_target(struct client *cl, const struct proto_msg 
 		client_reply_error(cl, req, PROTO_E_LIMIT, "lease limit per connection reached (%u)", lim->max_leases);
 		return NULL;
 	}
-	if (seg->leases.n_read + seg->leases.n_write + seg->leases.n_waiting >= lim->max_segment_leases) {
+	if (seg->leases.n_read + seg->leases.n_write + seg->leases.n_waiting + seg->leases.n_parked >=
+	    lim->max_segment_leases) {
 		client_reply_error(cl, req, PROTO_E_LIMIT, "'%s' has %u leases held or waited for, its limit",
 				   seg->name, lim->max_segment_leases);
 		return NULL;
 	}
 	return seg;
+}
+
+/* BUSY names who holds the range up, so a user can find the holder. */
+static void reply_busy(struct client *cl, const struct proto_msg *req, const struct grant *g)
+{
+	const struct grant *b = grant_blocker(g);
+
+	if (!b) { /* cannot happen: the set said BUSY */
+		client_reply_error(cl, req, PROTO_E_BUSY, "range %" PRIu64 "+%" PRIu64 " of '%s' is busy",
+				   g->lease.offset, g->lease.length, g->seg->name);
+		return;
+	}
+	/* The name last: a long one is what the 200-byte message may cut. */
+	client_reply_error(cl, req, PROTO_E_BUSY,
+			   "range %" PRIu64 "+%" PRIu64 " conflicts with %s lease %" PRIu64 " (%" PRIu64 "+%" PRIu64
+			   ") %s by pid %d (%s) on '%s'",
+			   g->lease.offset, g->lease.length, b->lease.write ? "write" : "read", b->id, b->lease.offset,
+			   b->lease.length, b->lease.state == LEASE_WAITING ? "waited for" : "held",
+			   (int)b->cl->conn->cred.pid, b->cl->conn->comm, g->seg->name);
+}
+
+/* Where g goes: granted, waiting, or (NEWER with no news over its range
+ * yet) parked, where it blocks nobody until a write brings news. */
+static enum lease_verdict acquire_decide(struct grant *g, const struct proto_acquire *a, bool *is_stale)
+{
+	struct segment *seg = g->seg;
+
+	*is_stale = (a->flags & PROTO_ACQ_NEWER) &&
+		    genmap_newest(&seg->gens, g->lease.offset, g->lease.length) <= a->after;
+	if (*is_stale) {
+		if (a->timeout_ms == 0)
+			return LEASE_VERDICT_BUSY;
+		lease_set_park(&seg->leases, &g->lease);
+		return LEASE_VERDICT_WAIT;
+	}
+	return lease_set_request(&seg->leases, &g->lease, a->timeout_ms != 0);
 }
 
 void handle_acquire(struct client *cl, const struct proto_msg *req)
@@ -67,23 +111,29 @@ void handle_acquire(struct client *cl, const struct proto_msg *req)
 	struct grant *g;
 	uint64_t length = 0;
 	enum lease_verdict v;
+	bool is_stale;
 
 	seg = acquire_target(cl, req, &length);
 	if (!seg)
 		return;
-	g = grant_new(cl, seg, req->seq, a->offset, length, a->flags == PROTO_ACQ_WRITE);
+	g = grant_new(cl, seg, req->seq, a->offset, length, (a->flags & PROTO_ACQ_WRITE) != 0);
 	if (!g) {
 		client_reply_error(cl, req, PROTO_E_INTERNAL, "out of memory");
 		return;
 	}
 	/* Trusted as claimed: a client that claims an fd it lacks only hurts itself. */
 	g->wants_fd = a->have_segment_id != seg->id;
-	v = lease_set_request(&seg->leases, &g->lease, a->timeout_ms != 0);
-	if (v == LEASE_VERDICT_BUSY) {
+	g->after = a->after;
+	v = acquire_decide(g, a, &is_stale);
+	if (v == LEASE_VERDICT_BUSY && is_stale) {
 		grant_free(g);
-		client_reply_error(cl, req, PROTO_E_BUSY,
-				   "range %" PRIu64 "+%" PRIu64 " of '%s' conflicts with a lease held or waited for",
-				   a->offset, length, seg->name);
+		client_reply_error(cl, req, PROTO_E_AGAIN, "nothing in range %" PRIu64 "+%" PRIu64
+				   " of '%s' newer than generation %" PRIu64 " yet", a->offset, length, seg->name, a->after);
+		return;
+	}
+	if (v == LEASE_VERDICT_BUSY) {
+		reply_busy(cl, req, g);
+		grant_free(g);
 		return;
 	}
 	grant_link(g);
@@ -101,6 +151,28 @@ void handle_acquire(struct client *cl, const struct proto_msg *req)
 		grant_end(g);
 		grant_settle_later(srv, seg);
 	}
+}
+
+void handle_cancel(struct client *cl, const struct proto_msg *req)
+{
+	uint32_t seq = req->u.cancel.acquire_seq;
+	struct grant *g = seq ? grant_find_waiting(cl, seq) : NULL;
+	struct segment *seg;
+
+	if (seq == 0) {
+		client_reply_error(cl, req, PROTO_E_INVAL, "CANCEL names no ACQUIRE (seq 0)");
+		return;
+	}
+	if (!g) {
+		client_reply_error(cl, req, PROTO_E_NOENT, "no ACQUIRE with seq %u is waiting on this connection", seq);
+		return;
+	}
+	seg = g->seg;
+	/* The ACQUIRE's answer first, then the CANCEL's: the client reads both in order. */
+	client_fail_wait(cl, g->seq, PROTO_E_CANCELED, "canceled while waiting for a lease on '%s'", seg->name);
+	grant_end(g);
+	client_reply_ok(cl, req);
+	grant_settle_later(cl->srv, seg); /* a waiter leaving can unblock those behind it */
 }
 
 void handle_release(struct client *cl, const struct proto_msg *req)

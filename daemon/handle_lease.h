@@ -7,6 +7,7 @@
 
 void handle_acquire(struct client *cl, const struct proto_msg *req);
 void handle_release(struct client *cl, const struct proto_msg *req);
+void handle_cancel(struct client *cl, const struct proto_msg *req);
 void handle_unmap(struct client *cl, const struct proto_msg *req);
 
 #endif

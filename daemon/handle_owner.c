@@ -10,6 +10,7 @@
 #include "handle_segment.h"
 #include "log.h"
 #include "mapper.h"
+#include "persist.h"
 
 void handle_chmod(struct client *cl, const struct proto_msg *req)
 {
@@ -26,6 +27,7 @@ void handle_chmod(struct client *cl, const struct proto_msg *req)
 	log_info("client %d (%s) changed the mode of '%s' from %03o to %03o", (int)cl->conn->cred.pid,
 		 cl->conn->comm, seg->name, seg->mode, r->mode);
 	seg->mode = r->mode;
+	persist_segment_owner_changed(cl->srv, seg);
 	client_reply_ok(cl, req);
 	mapper_ask_unmap_lost(seg);
 }
@@ -63,6 +65,7 @@ void handle_chown(struct client *cl, const struct proto_msg *req)
 	seg->uid = uid;
 	if (r->gid != PROTO_ID_KEEP)
 		seg->gid = r->gid;
+	persist_segment_owner_changed(cl->srv, seg);
 	client_reply_ok(cl, req);
 	mapper_ask_unmap_lost(seg);
 }

@@ -12,14 +12,40 @@
 #include "grant.h"
 #include "job.h"
 #include "log.h"
+#include "persist.h"
+#include "size.h"
 
 bool handle_name_is_valid(struct client *cl, const struct proto_msg *req, const char *name)
 {
+	char why[96];
+
 	if (proto_name_is_valid(name, strlen(name)))
 		return true;
 	client_reply_error(cl, req, PROTO_E_INVAL,
-			   "invalid segment name: use 1-255 printable ASCII bytes, not starting with '/'");
+			   "invalid segment name: %s (use 1-255 printable ASCII bytes, not starting with '/')",
+			   proto_name_problem(name, strlen(name), why, sizeof(why)));
 	return false;
+}
+
+/* NOSPC: the kernel has no room for size bytes of shared memory. */
+static void reply_no_shm(struct client *cl, const struct proto_msg *req, uint64_t size)
+{
+	char want[64];
+
+	size_human(size, want, sizeof(want));
+	client_reply_error(cl, req, PROTO_E_NOSPC, "no memory for %s in /dev/shm", want);
+}
+
+/* NOSPC for `more` bytes past --max-bytes, in sizes a person reads. */
+static void reply_over_byte_limit(struct client *cl, const struct proto_msg *req, uint64_t more)
+{
+	char want[64], used[64], max[64];
+
+	size_human(more, want, sizeof(want));
+	size_human(cl->srv->quota.bytes, used, sizeof(used));
+	size_human(cl->srv->cfg.limits.max_bytes, max, sizeof(max));
+	client_reply_error(cl, req, PROTO_E_NOSPC, "%s more would pass the byte limit of %s (%s in use)", want, max,
+			   used);
 }
 
 struct segment *handle_find_segment(struct client *cl, const struct proto_msg *req, const char *name,
@@ -60,8 +86,7 @@ static void finish_create(struct server *srv, struct client *cl, const struct pr
 		if (!is_out_of_memory)
 			log_err("cannot create a shared-memory object for '%s': %s", seg->name, strerror(-err));
 		if (cl && is_out_of_memory)
-			client_reply_error(cl, req, PROTO_E_NOSPC, "no memory for %" PRIu64 " bytes in /dev/shm",
-					   seg->size);
+			reply_no_shm(cl, req, seg->size);
 		else if (cl && (err == -EMFILE || err == -ENFILE))
 			client_reply_error(cl, req, PROTO_E_LIMIT, "shmbufd is out of file descriptors");
 		else if (cl)
@@ -75,6 +100,7 @@ static void finish_create(struct server *srv, struct client *cl, const struct pr
 	TAILQ_INSERT_TAIL(&srv->all_segments, seg, order_link);
 	quota_segment(&srv->quota, seg->uid, seg->size, +1);
 	sizewatch_add(&srv->sizewatch, seg);
+	persist_segment_created(srv, seg);
 	event_segment(srv, PROTO_EV_SEGMENT_CREATED, seg, cl);
 	log_info("client %d (uid %d) created segment '%s' (%" PRIu64 " bytes, mode %03o) as %s", (int)seg->pid,
 		 (int)seg->uid, seg->name, seg->size, seg->mode, seg->is_sealed ? "a sealed memfd" : seg->shm_name);
@@ -160,10 +186,7 @@ static bool create_is_allowed(struct client *cl, const struct proto_msg *req)
 		return false;
 	}
 	if (quota_bytes_would_exceed(&srv->quota, r->size)) {
-		client_reply_error(cl, req, PROTO_E_NOSPC,
-				   "%" PRIu64 " more bytes would pass the byte limit (%" PRIu64 " of %" PRIu64
-				   " in use)",
-				   r->size, srv->quota.bytes, srv->cfg.limits.max_bytes);
+		reply_over_byte_limit(cl, req, r->size);
 		return false;
 	}
 	return user_quota_allows(cl, req, cl->conn->cred.uid, 1, r->size);
@@ -207,6 +230,7 @@ void handle_destroy(struct client *cl, const struct proto_msg *req)
 		return;
 	HASH_DEL(srv->segments, seg);
 	segment_unlink(seg);
+	persist_segment_destroyed(srv, seg);
 	log_info("client %d (%s) destroyed segment '%s'%s", (int)cl->conn->cred.pid, cl->conn->comm, seg->name,
 		 segment_is_leased(seg) ? "; memory stays until its leases end and its mappers let go" :
 		 seg->n_mappers ? "; memory stays until the clients that map it let go" : "");
@@ -221,7 +245,7 @@ void handle_destroy(struct client *cl, const struct proto_msg *req)
 static void reply_resize_failed(struct client *cl, const struct proto_msg *req, uint64_t size, int err)
 {
 	if (err == -ENOSPC || err == -ENOMEM || err == -EFBIG)
-		client_reply_error(cl, req, PROTO_E_NOSPC, "no memory for %" PRIu64 " bytes in /dev/shm", size);
+		reply_no_shm(cl, req, size);
 	else
 		client_reply_error(cl, req, PROTO_E_INTERNAL, "cannot resize the shared-memory object: %s",
 				   strerror(-err));
@@ -238,6 +262,7 @@ static void finish_grow(struct server *srv, struct client *cl, const struct prot
 	} else if (err == 0 && (err = segment_resize(seg, to, false)) == 0) {
 		log_info("segment '%s' grown from %" PRIu64 " to %" PRIu64 " bytes", seg->name, from, to);
 		quota_bytes_change(&srv->quota, seg->uid, from, to);
+		persist_segment_changed(srv, seg);
 		if (cl)
 			client_reply_ok(cl, req);
 		event_segment(srv, PROTO_EV_SEGMENT_RESIZED, seg, cl);
@@ -246,7 +271,7 @@ static void finish_grow(struct server *srv, struct client *cl, const struct prot
 		if (ftruncate(seg->fd_rw, (off_t)seg->size) < 0)
 			log_err("cannot trim segment '%s': %s", seg->name, strerror(errno));
 		if (cl && (err == -ENOSPC || err == -ENOMEM))
-			client_reply_error(cl, req, PROTO_E_NOSPC, "no memory for %" PRIu64 " bytes in /dev/shm", to);
+			reply_no_shm(cl, req, to);
 		else if (cl)
 			client_reply_error(cl, req, PROTO_E_INTERNAL, "cannot grow the shared-memory object: %s",
 					   strerror(-err));
@@ -280,10 +305,7 @@ static bool resize_is_allowed(struct client *cl, const struct proto_msg *req, st
 		return false;
 	}
 	if (size > seg->size && quota_bytes_would_exceed(&srv->quota, size - seg->size)) {
-		client_reply_error(cl, req, PROTO_E_NOSPC,
-				   "%" PRIu64 " more bytes would pass the byte limit (%" PRIu64 " of %" PRIu64
-				   " in use)",
-				   size - seg->size, srv->quota.bytes, srv->cfg.limits.max_bytes);
+		reply_over_byte_limit(cl, req, size - seg->size);
 		return false;
 	}
 	if (seg->is_growing) {
@@ -314,9 +336,12 @@ void handle_resize(struct client *cl, const struct proto_msg *req)
 	log_info("client %d (%s) resized segment '%s' from %" PRIu64 " to %" PRIu64 " bytes",
 		 (int)cl->conn->cred.pid, cl->conn->comm, seg->name, old, size);
 	quota_bytes_change(&srv->quota, seg->uid, old, size);
+	persist_segment_changed(srv, seg);
 	client_reply_ok(cl, req);
 	event_segment(srv, PROTO_EV_SEGMENT_RESIZED, seg, cl);
-	if (size < old && !TAILQ_EMPTY(&seg->leases.waiting)) {
+	if (size < old)
+		genmap_truncate(&seg->gens, size);
+	if (size < old && (!TAILQ_EMPTY(&seg->leases.waiting) || !TAILQ_EMPTY(&seg->leases.parked))) {
 		grant_fail_waiters(seg, size, PROTO_E_RANGE);
 		grant_settle_later(srv, seg);
 	}
@@ -337,6 +362,7 @@ void handle_stat(struct client *cl, const struct proto_msg *req)
 	rep.u.stat_reply.gid = seg->gid;
 	rep.u.stat_reply.read_leases = seg->leases.n_read;
 	rep.u.stat_reply.write_leases = seg->leases.n_write;
-	rep.u.stat_reply.waiters = seg->leases.n_waiting;
+	rep.u.stat_reply.waiters = seg->leases.n_waiting + seg->leases.n_parked;
+	rep.u.stat_reply.generation = seg->generation;
 	client_send_msg(cl, &rep);
 }

@@ -33,7 +33,7 @@ void handle_status(struct client *cl, const struct proto_msg *req)
 	TAILQ_FOREACH(seg, &srv->all_segments, order_link) {
 		st->read_leases += seg->leases.n_read;
 		st->write_leases += seg->leases.n_write;
-		st->waiters += seg->leases.n_waiting;
+		st->waiters += seg->leases.n_waiting + seg->leases.n_parked;
 	}
 	snprintf(st->server_version, sizeof(st->server_version), "%s", SHMBUF_VERSION_STR);
 	snprintf(st->socket_path, sizeof(st->socket_path), "%s", srv->socket_path);
@@ -76,7 +76,8 @@ void handle_list_segments(struct client *cl, const struct proto_msg *req)
 		e->pid = (uint32_t)seg->pid;
 		e->read_leases = seg->leases.n_read;
 		e->write_leases = seg->leases.n_write;
-		e->waiters = seg->leases.n_waiting;
+		e->waiters = seg->leases.n_waiting + seg->leases.n_parked;
+		e->generation = seg->generation;
 		e->flags = (seg->is_destroyed ? PROTO_SEG_DESTROYED : 0) | (seg->is_sealed ? PROTO_SEG_SEALED : 0);
 		memcpy(e->name, seg->name, sizeof(e->name));
 	}
@@ -91,12 +92,17 @@ static void fill_lease_entry(struct proto_lease_entry *e, const struct grant *g,
 	e->length = g->lease.length;
 	e->age_ns = now - g->since_ns;
 	e->flags = (g->lease.write ? PROTO_LEASE_WRITE : 0) |
-		   (g->lease.state == LEASE_WAITING ? PROTO_LEASE_WAITING : 0);
+		   (g->lease.state != LEASE_GRANTED ? PROTO_LEASE_WAITING : 0);
 	e->pid = (uint32_t)g->cl->conn->cred.pid;
 	e->uid = g->cl->conn->cred.uid;
 	e->segment_flags = g->seg->is_destroyed ? PROTO_SEG_DESTROYED : 0;
 	memcpy(e->comm, g->cl->conn->comm, sizeof(e->comm));
 	memcpy(e->segment, g->seg->name, sizeof(e->segment));
+	if (g->lease.state == LEASE_WAITING) {
+		const struct grant *b = grant_blocker(g);
+
+		e->blocked_by = b ? b->id : 0;
+	}
 }
 
 void handle_list_leases(struct client *cl, const struct proto_msg *req)

@@ -19,6 +19,8 @@ void lease_set_init(struct lease_set *s)
 {
 	TAILQ_INIT(&s->granted);
 	TAILQ_INIT(&s->waiting);
+	TAILQ_INIT(&s->parked);
+	s->n_parked = 0;
 	s->n_read = 0;
 	s->n_write = 0;
 	s->n_waiting = 0;
@@ -29,7 +31,8 @@ void lease_set_deinit(struct lease_set *s)
 {
 	/* A lease still linked here would point into freed memory afterwards. */
 	assert(lease_set_is_empty(s));
-	assert(s->n_read == 0 && s->n_write == 0 && s->n_waiting == 0 && s->n_waiting_write == 0);
+	assert(s->n_read == 0 && s->n_write == 0 && s->n_waiting == 0 && s->n_waiting_write == 0 &&
+	       s->n_parked == 0);
 	(void)s;
 }
 
@@ -97,6 +100,14 @@ static void link_granted(struct lease_set *s, struct lease *l)
 		s->n_read++;
 }
 
+static void link_waiting(struct lease_set *s, struct lease *l)
+{
+	TAILQ_INSERT_TAIL(&s->waiting, l, link);
+	l->state = LEASE_WAITING;
+	s->n_waiting++;
+	s->n_waiting_write += l->write;
+}
+
 enum lease_verdict lease_set_request(struct lease_set *s, struct lease *l, bool may_wait)
 {
 	uint64_t end;
@@ -114,16 +125,34 @@ enum lease_verdict lease_set_request(struct lease_set *s, struct lease *l, bool 
 	}
 	if (!may_wait)
 		return LEASE_VERDICT_BUSY;
-	TAILQ_INSERT_TAIL(&s->waiting, l, link);
-	l->state = LEASE_WAITING;
-	s->n_waiting++;
-	s->n_waiting_write += l->write;
+	link_waiting(s, l);
 	return LEASE_VERDICT_WAIT;
+}
+
+void lease_set_park(struct lease_set *s, struct lease *l)
+{
+	assert(l->state == LEASE_UNLINKED);
+	TAILQ_INSERT_TAIL(&s->parked, l, link);
+	l->state = LEASE_PARKED;
+	s->n_parked++;
+}
+
+void lease_set_unpark(struct lease_set *s, struct lease *l)
+{
+	assert(l->state == LEASE_PARKED);
+	TAILQ_REMOVE(&s->parked, l, link);
+	s->n_parked--;
+	link_waiting(s, l);
 }
 
 void lease_set_remove(struct lease_set *s, struct lease *l)
 {
 	switch (l->state) {
+	case LEASE_PARKED:
+		TAILQ_REMOVE(&s->parked, l, link);
+		assert(s->n_parked > 0);
+		s->n_parked--;
+		break;
 	case LEASE_GRANTED:
 		TAILQ_REMOVE(&s->granted, l, link);
 		if (l->write) {
@@ -185,5 +214,24 @@ uint64_t lease_set_granted_end(const struct lease_set *s)
 
 bool lease_set_is_empty(const struct lease_set *s)
 {
-	return TAILQ_EMPTY(&s->granted) && TAILQ_EMPTY(&s->waiting);
+	return TAILQ_EMPTY(&s->granted) && TAILQ_EMPTY(&s->waiting) && TAILQ_EMPTY(&s->parked);
+}
+
+const struct lease *lease_set_blocker(const struct lease_set *s, const struct lease *l)
+{
+	const struct lease *o;
+
+	if (l->state == LEASE_GRANTED)
+		return NULL;
+	TAILQ_FOREACH(o, &s->granted, link) {
+		if (lease_conflicts(l, o))
+			return o;
+	}
+	TAILQ_FOREACH(o, &s->waiting, link) {
+		if (o == l)
+			break;
+		if (lease_conflicts(l, o))
+			return o;
+	}
+	return NULL;
 }

@@ -15,21 +15,36 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "fdstore.h"
 #include "log.h"
 
 /* The socket's directory must be ours (or root's) and not writable by others,
  * or another user could have put it there to swap in a socket of their own
  * (e.g. a pre-made /tmp/shmbuf-<uid>). */
-static int socket_dir_is_safe(const char *dir)
+static int socket_dir_is_safe(const char *path)
 {
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct stat st;
+	char *p;
 
-	if (stat(dir, &st) < 0)
+	snprintf(dir, sizeof(dir), "%s", path);
+	p = strrchr(dir, '/');
+	if (!p || p == dir)
+		return 0; /* the working directory or /: not of our making (as before) */
+	*p = '\0';
+	if (stat(dir, &st) < 0) {
+		log_err("cannot check the socket's directory %s: %s", dir, strerror(errno));
 		return -errno;
-	if ((st.st_uid != geteuid() && st.st_uid != 0) ||
-	    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
-		log_err("%s is owned by uid %d or writable by others; refusing to put the socket there", dir,
-			(int)st.st_uid);
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		log_err("refusing to put the socket in %s: the directory is owned by uid %d, not by us (uid %d) or root",
+			dir, (int)st.st_uid, (int)geteuid());
+		return -EPERM;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+		log_err("refusing to put the socket in %s: the directory is writable by %s (mode %04o) and not sticky; "
+			"chmod go-w it or choose another --socket",
+			dir, (st.st_mode & S_IWOTH) ? "others" : "its group", (unsigned)(st.st_mode & 07777));
 		return -EPERM;
 	}
 	return 0;
@@ -55,7 +70,7 @@ static int mkdir_parents(const char *path, mode_t mode)
 	}
 	if (mkdir(buf, mode) < 0 && errno != EEXIST)
 		return -errno;
-	return socket_dir_is_safe(buf);
+	return 0;
 }
 
 /* A socket file that exists may be a live daemon's or a stale one. */
@@ -90,14 +105,14 @@ static int systemd_socket(struct server *srv)
 #ifdef HAVE_LIBSYSTEMD
 	struct sockaddr_un bound;
 	socklen_t len = sizeof(bound);
-	int n = sd_listen_fds(1), fd = SD_LISTEN_FDS_START;
+	int fd, n = fdstore_take(srv, &fd); /* segment fds from the store go aside */
 
 	if (n > 1) {
 		log_err("systemd passed %d sockets; shmbufd uses exactly one", n);
 		return -EINVAL;
 	}
-	if (n != 1)
-		return 0;
+	if (n <= 0)
+		return n;
 	if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
 		log_err("the socket passed by systemd is not a listening AF_UNIX SOCK_SEQPACKET socket");
 		return -EINVAL;
@@ -131,6 +146,9 @@ int listen_open(struct server *srv)
 		log_err("cannot create the directory for %s: %s", srv->socket_path, strerror(-r));
 		return r;
 	}
+	r = socket_dir_is_safe(srv->socket_path);
+	if (r < 0)
+		return r;
 	r = clear_stale_socket(&addr);
 	if (r < 0)
 		return r;

@@ -48,6 +48,12 @@ static void usage(FILE *f)
 		"                            disconnected (default 256)\n"
 		"      --handshake-timeout S seconds a new client has to send HELLO (default 10)\n"
 		"      --no-prealloc         do not reserve segment memory at create/resize\n"
+		"      --state-dir DIR       where the record of segments is kept, so that a\n"
+		"                            restarted daemon adopts them (default: the\n"
+		"                            directory 'state' beside the socket)\n"
+		"      --fresh               start empty: remove the segments a previous run left\n"
+		"      --fd-store            also hand segment fds to systemd's fd store\n"
+		"                            (FileDescriptorStoreMax=; on when $FDSTORE is set)\n"
 		"  -l, --log-level LEVEL     error, warning, notice (default), info or debug\n"
 		"  -h, --help                show this help\n"
 		"  -V, --version             show the version\n"
@@ -60,7 +66,7 @@ static void usage(FILE *f)
 enum { OPT_SOCKET_MODE = 256, OPT_MAX_SEGMENTS, OPT_MAX_CONNECTIONS, OPT_MAX_USER_CONNECTIONS, OPT_MAX_LEASES, OPT_MAX_SEGMENT_LEASES,
        OPT_MAX_MESSAGE,
        OPT_MAX_QUEUE, OPT_HANDSHAKE_TIMEOUT, OPT_NO_PREALLOC, OPT_USER_MAX_BYTES, OPT_USER_MAX_SEGMENTS,
-       OPT_USER_MAX_LEASES };
+       OPT_USER_MAX_LEASES, OPT_STATE_DIR, OPT_FRESH, OPT_FD_STORE };
 
 static const struct option long_opts[] = {
 	{ "socket", required_argument, NULL, 's' },
@@ -78,6 +84,9 @@ static const struct option long_opts[] = {
 	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
 	{ "no-prealloc", no_argument, NULL, OPT_NO_PREALLOC },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "fresh", no_argument, NULL, OPT_FRESH },
+	{ "fd-store", no_argument, NULL, OPT_FD_STORE },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -151,6 +160,25 @@ static int parse_mode(const char *arg, unsigned *out)
 	return 0;
 }
 
+/* A flag. On the command line arg is NULL. From the environment it is a boolean spelled as
+ * systemd spells them; SHMBUFD_NO_PREALLOC=false must not mean "yes". */
+static int apply_flag(int id, const char *name, const char *arg, struct server_config *cfg)
+{
+	int on = arg ? parse_bool(arg) : 1;
+
+	if (on < 0) {
+		fprintf(stderr, "shmbufd: --%s: '%s' is not 1, yes, true, on, 0, no, false or off\n", name, arg);
+		return -EINVAL;
+	}
+	if (id == OPT_NO_PREALLOC)
+		cfg->prealloc = !on;
+	else if (id == OPT_FRESH)
+		cfg->fresh = on;
+	else
+		cfg->fd_store = on;
+	return 0;
+}
+
 /* Apply one option; shared by the environment pass and the command-line pass. */
 static int apply_option(int id, const char *name, const char *arg, struct server_config *cfg, int *log_level)
 {
@@ -188,19 +216,13 @@ static int apply_option(int id, const char *name, const char *arg, struct server
 			return -EINVAL;
 		cfg->limits.max_message = (uint32_t)v;
 		return 0;
-	case OPT_NO_PREALLOC: {
-		/* On the command line arg is NULL. From the environment it is a boolean spelled as
-		 * systemd spells them; SHMBUFD_NO_PREALLOC=false must not mean "yes". */
-		int no_prealloc = arg ? parse_bool(arg) : 1;
-
-		if (no_prealloc < 0) {
-			fprintf(stderr, "shmbufd: --%s: '%s' is not 1, yes, true, on, 0, no, false or off\n",
-				name, arg);
-			return -EINVAL;
-		}
-		cfg->prealloc = !no_prealloc;
+	case OPT_NO_PREALLOC:
+	case OPT_FRESH:
+	case OPT_FD_STORE:
+		return apply_flag(id, name, arg, cfg);
+	case OPT_STATE_DIR:
+		cfg->state_dir = arg;
 		return 0;
-	}
 	case 'l':
 		*log_level = log_level_parse(arg);
 		if (*log_level < 0) {

@@ -45,6 +45,7 @@ int segment_alloc(const char *name, uint64_t size, struct segment **out)
 	strncpy(seg->name, name, sizeof(seg->name) - 1);
 	seg->size = size;
 	lease_set_init(&seg->leases);
+	genmap_init(&seg->gens);
 	TAILQ_INIT(&seg->mappers);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	seg->created_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -128,6 +129,7 @@ void segment_free(struct segment *seg)
 		return;
 	segment_unlink(seg);
 	lease_set_deinit(&seg->leases);
+	genmap_deinit(&seg->gens);
 	if (seg->fd_ro >= 0)
 		close(seg->fd_ro);
 	if (seg->fd_rw >= 0)

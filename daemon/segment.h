@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <uthash.h>
 
+#include "generation.h"
 #include "lease.h"
 #include "proto.h"
 
@@ -42,6 +43,9 @@ struct segment {
 	int watch_wd;        /* sizewatch.c's inotify watch of its object; 0: none */
 	struct mapper_list mappers; /* owned by mapper.c */
 	struct lease_set leases;
+	uint64_t generation;   /* write leases ended on it so far */
+	uint64_t news_checked; /* generation its parked waits were last checked at */
+	struct genmap gens;    /* which generation last wrote which bytes */
 	UT_hash_handle hh; /* server->segments, keyed by name */
 	TAILQ_ENTRY(segment) order_link; /* server->all_segments, live or destroyed, by id */
 	TAILQ_ENTRY(segment) unsettled_link; /* server->unsettled while unsettled */

@@ -4,6 +4,7 @@
 #ifndef SHMBUFD_SERVER_H
 #define SHMBUFD_SERVER_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -20,6 +21,9 @@ struct server_config {
 	const char *socket_path;     /* NULL: proto_default_socket_path() */
 	unsigned socket_mode;        /* permission bits of a socket we create */
 	bool prealloc;               /* reserve segment memory at create/grow */
+	const char *state_dir;       /* NULL: "state" beside the socket (persist.c) */
+	bool fresh;                  /* start empty: remove what a previous run left */
+	bool fd_store;               /* hand segment fds to systemd's fd store */
 	struct server_limits limits;
 };
 
@@ -27,6 +31,7 @@ struct client;
 struct grant;
 struct mapper;
 struct create_job;
+struct fdstore_fd;
 
 /* Owned by main(); daemon_init() fills it and daemon_deinit() empties it. */
 struct server {
@@ -51,8 +56,17 @@ struct server {
 	uint64_t next_segment_id;
 	uint64_t started_mono_ns; /* CLOCK_MONOTONIC, for uptime */
 	uint64_t started_ns;  /* CLOCK_REALTIME */
+	char state_path[PATH_MAX]; /* the state records' base: <dir>/shmbufd.<tag> (persist.c) */
+	uint64_t state_seq;        /* of the current record, <base>.<seq>.state; 0: none yet */
+	int state_fd;              /* the current record, open for appending changes; -1: none */
+	uint32_t state_appended;   /* changes appended to it */
+	uint64_t starts;           /* daemons started on this record, this one included */
+	bool uses_fd_store;        /* segment fds go to systemd's fd store (fdstore.c) */
+	struct fdstore_fd *stored; /* what the store passed back, until restore_segments() is done */
+	size_t n_stored;
 	struct segment *segments; /* live segments by name */
 	struct grant *grants;     /* all grants by id */
+	struct grant *grant_anchor; /* id 0, no client, never a lease: keeps grants' table allocated */
 	struct mapper *mappers;   /* who was sent which segment's fds, by (segment, client) id */
 	TAILQ_HEAD(, segment) all_segments; /* every segment still in memory, by id */
 	TAILQ_HEAD(, grant) all_grants;     /* every grant, by id */

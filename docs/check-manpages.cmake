@@ -1,7 +1,10 @@
-# check-manpages.cmake: fail when a manual page renders with any warning, or when a page in
-# docs/man3 is not in the installed list. Run by ctest as test_manpages (docs/CMakeLists.txt).
+# check-manpages.cmake: fail when a manual page renders with any warning, when a page in
+# docs/man3 is not in the installed list, or when a function the public header exports
+# (SHMBUF_EXPORT) has no page or link, or a page whose SYNOPSIS does not give its prototype
+# exactly as the header does (so the pages cannot drift from the API again).
+# Run by ctest as test_manpages (docs/CMakeLists.txt).
 # Variables: MAN and/or GROFF (programs), PAGES (every page), EXPECTED (man3 pages installed),
-# MAN3_DIR.
+# MAN3_DIR, LINKS (name.3=target.3 entries), HEADER (shmbuf.h).
 cmake_minimum_required(VERSION 3.25)
 set(failed 0)
 foreach(page IN LISTS PAGES)
@@ -31,6 +34,88 @@ foreach(page IN LISTS present)
     set(failed 1)
   endif()
 endforeach()
+
+# The SYNOPSIS of a page as text: each line's macro (.B, .BI, .BR, .I, ...) dropped and its
+# arguments joined as troff joins them (.B and .I with spaces, the alternating ones without),
+# quotes and font escapes removed, white space collapsed.
+function(synopsis_text page out_var)
+  file(READ ${page} text)
+  string(REPLACE ";" "<semicolon>" text "${text}")
+  string(REGEX MATCH "\n\\.SH SYNOPSIS\n(.*)" syn "${text}")
+  string(REGEX REPLACE "\n\\.SH .*" "" syn "${CMAKE_MATCH_1}")
+  string(REPLACE "\n" ";" lines "${syn}")
+  set(result "")
+  foreach(line IN LISTS lines)
+    if(line MATCHES "^\\.(B|I|BI|IB|BR|RB|IR|RI) (.*)$")
+      # .B and .I join their arguments with spaces; the alternating ones, with nothing.
+      set(sep "")
+      if(CMAKE_MATCH_1 STREQUAL "B" OR CMAKE_MATCH_1 STREQUAL "I")
+        set(sep " ")
+      endif()
+      string(REGEX MATCHALL "\"[^\"]*\"|[^ \"]+" tokens "${CMAKE_MATCH_2}")
+      set(joined "")
+      foreach(tok IN LISTS tokens)
+        string(REGEX REPLACE "^\"(.*)\"$" "\\1" tok "${tok}")
+        string(APPEND joined "${tok}${sep}")
+      endforeach()
+      string(APPEND result " ${joined}")
+    elseif(NOT line MATCHES "^\\.")
+      string(APPEND result " ${line}")
+    endif()
+  endforeach()
+  string(REGEX REPLACE "\\\\f[BIRP]" "" result "${result}")
+  string(REPLACE "\\-" "-" result "${result}")
+  string(REGEX REPLACE "[ \t]+" " " result "${result}")
+  set(${out_var} "${result}" PARENT_SCOPE)
+endfunction()
+
+# Every exported function: its prototype, one line, white space collapsed.
+file(READ ${HEADER} header)
+string(REPLACE ";" "<semicolon>" header "${header}")
+string(REGEX MATCHALL "\nSHMBUF_EXPORT [^<]*<semicolon>" protos "${header}")
+if(protos STREQUAL "")
+  message(SEND_ERROR "${HEADER}: no SHMBUF_EXPORT function found")
+  set(failed 1)
+endif()
+foreach(proto IN LISTS protos)
+  string(REGEX REPLACE "^\nSHMBUF_EXPORT " "" proto "${proto}")
+  string(REGEX REPLACE "[ \t\n]+" " " proto "${proto}")
+  string(REGEX MATCH "(shmbuf_[a-z0-9_]+)\\(" _ "${proto}")
+  set(fn "${CMAKE_MATCH_1}")
+  set(page "")
+  if("${fn}.3" IN_LIST EXPECTED)
+    set(page "${fn}.3")
+  else()
+    foreach(link IN LISTS LINKS)
+      if(link MATCHES "^${fn}\\.3=(.*)$")
+        set(page "${CMAKE_MATCH_1}")
+      endif()
+    endforeach()
+  endif()
+  if(page STREQUAL "")
+    message(SEND_ERROR "${fn}() is exported by shmbuf.h but has no manual page: add docs/man3/${fn}.3 "
+      "to SHMBUF_MAN3_PAGES, or a ${fn}.3=PAGE.3 link to SHMBUF_MAN3_LINKS (docs/CMakeLists.txt)")
+    set(failed 1)
+    continue()
+  endif()
+  synopsis_text(${MAN3_DIR}/${page} syn)
+  string(FIND "${syn}" "${proto}" at)
+  if(at EQUAL -1)
+    string(REPLACE "<semicolon>" ";" shown "${proto}")
+    message(SEND_ERROR "docs/man3/${page}: its SYNOPSIS does not give ${fn}() as shmbuf.h declares it:\n  ${shown}")
+    set(failed 1)
+  else()
+    message(STATUS "ok: ${fn}() in ${page}")
+  endif()
+endforeach()
+foreach(link IN LISTS LINKS)
+  string(REGEX MATCH "^([^=]*)=(.*)$" _ "${link}")
+  if(NOT CMAKE_MATCH_2 IN_LIST EXPECTED)
+    message(SEND_ERROR "link ${CMAKE_MATCH_1} points at ${CMAKE_MATCH_2}, which is not installed")
+    set(failed 1)
+  endif()
+endforeach()
+
 if(failed)
-  message(FATAL_ERROR "manual pages with warnings")
+  message(FATAL_ERROR "manual pages with warnings, or out of step with shmbuf.h")
 endif()

@@ -85,6 +85,9 @@ FIELD_TABLE(PROTO_UNMAP_FIELDS);
 #define FIELD_STRUCT struct proto_unmap_reply
 FIELD_TABLE(PROTO_UNMAP_REPLY_FIELDS);
 #undef FIELD_STRUCT
+#define FIELD_STRUCT struct proto_cancel
+FIELD_TABLE(PROTO_CANCEL_FIELDS);
+#undef FIELD_STRUCT
 #define FIELD_STRUCT struct proto_stat_reply
 FIELD_TABLE(PROTO_STAT_REPLY_FIELDS);
 #undef FIELD_STRUCT
@@ -163,6 +166,14 @@ static bool acq_flags_are_valid(uint32_t flags)
 	return flags == PROTO_ACQ_READ || flags == PROTO_ACQ_WRITE;
 }
 
+/* READ or WRITE, optionally NEWER; `after` only with NEWER. */
+static bool acquire_is_valid(const struct proto_acquire *a)
+{
+	if (!(a->flags & PROTO_ACQ_NEWER) && a->after != 0)
+		return false;
+	return acq_flags_are_valid(a->flags & ~PROTO_ACQ_NEWER) && a->timeout_ms >= -1;
+}
+
 static int check_request(const struct proto_msg *m)
 {
 	switch ((enum proto_op)m->op) {
@@ -177,7 +188,9 @@ static int check_request(const struct proto_msg *m)
 	case PROTO_OP_CHMOD:
 		return m->u.chmod.mode > 0777 ? -EINVAL : 0;
 	case PROTO_OP_ACQUIRE:
-		return acq_flags_are_valid(m->u.acquire.flags) && m->u.acquire.timeout_ms >= -1 ? 0 : -EINVAL;
+		return acquire_is_valid(&m->u.acquire) ? 0 : -EINVAL;
+	case PROTO_OP_CANCEL:
+		return m->u.cancel.acquire_seq == 0 ? -EINVAL : 0;
 	case PROTO_OP_LIST_SEGMENTS:
 	case PROTO_OP_LIST_CLIENTS: /* "" lists everything; only LIST_LEASES may narrow to one segment */
 	case PROTO_OP_LIST_USERS:
@@ -218,6 +231,7 @@ static int check_reply(const struct proto_msg *m)
 	case PROTO_OP_CHMOD:
 	case PROTO_OP_CHOWN:
 	case PROTO_OP_LIST_USERS:
+	case PROTO_OP_CANCEL:
 		break;
 	}
 	return 0;

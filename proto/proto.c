@@ -21,6 +21,31 @@ bool proto_name_is_valid(const char *name, size_t len)
 	return true;
 }
 
+const char *proto_name_problem(const char *name, size_t len, char *buf, size_t cap)
+{
+	if (len == 0) {
+		snprintf(buf, cap, "the name is empty");
+		return buf;
+	}
+	if (len > PROTO_NAME_MAX) {
+		snprintf(buf, cap, "the name is longer than %d bytes", PROTO_NAME_MAX);
+		return buf;
+	}
+	if (name[0] == '/') {
+		snprintf(buf, cap, "the name starts with '/' (a name is a key, not a path)");
+		return buf;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c < 0x20 || c > 0x7e) {
+			snprintf(buf, cap, "byte 0x%02x at position %zu is not printable ASCII", c, i + 1);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
 void proto_make_error(struct proto_msg *m, const struct proto_msg *req, enum proto_status status,
 		      const char *message)
 {

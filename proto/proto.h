@@ -25,6 +25,7 @@
 #define proto_encode shmbuf__proto_encode
 #define proto_decode shmbuf__proto_decode
 #define proto_name_is_valid shmbuf__proto_name_is_valid
+#define proto_name_problem shmbuf__proto_name_problem
 #define proto_make_error shmbuf__proto_make_error
 #define proto_status_to_errno shmbuf__proto_status_to_errno
 #define proto_errno_to_status shmbuf__proto_errno_to_status
@@ -39,7 +40,8 @@
 #include <stdint.h>
 
 #define PROTO_MAGIC 0x424d4853u /* "SHMB" read as a little-endian u32 */
-#define PROTO_VERSION 2 /* 2: kept mappings (have_segment_id, UNMAP), quiet RELEASE */
+#define PROTO_VERSION 2 /* 2: kept mappings (have_segment_id, UNMAP), quiet RELEASE;
+                          * generations, ACQUIRE NEWER and CANCEL (2 never shipped without them) */
 
 #define PROTO_HEADER_SIZE 16
 /* Largest datagram either side ever sends. Requests are far smaller; the
@@ -76,6 +78,8 @@
 	/* Kept mappings: the client says it closed a segment's fd (quiet: answered \
 	 * only on error); the daemon, unasked (seq 0), asks it to. */               \
 	X(UNMAP, 13, PROTO_UNMAP_FIELDS, PROTO_UNMAP_REPLY_FIELDS)                   \
+	/* End a waiting ACQUIRE (named by its seq): it is answered CANCELED. */     \
+	X(CANCEL, 14, PROTO_CANCEL_FIELDS, PROTO_EMPTY)                              \
 	/* Ownership: the segment's owner (or root) changes its mode, group, owner. */ \
 	X(CHMOD, 15, PROTO_CHMOD_FIELDS, PROTO_EMPTY)                                \
 	X(CHOWN, 16, PROTO_CHOWN_FIELDS, PROTO_EMPTY)                                \
@@ -96,6 +100,10 @@ enum proto_op { PROTO_OPS(PROTO_OP_ENUM_) };
 /* Acquire flags on the wire: exactly one of READ or WRITE. */
 #define PROTO_ACQ_READ 0x1u
 #define PROTO_ACQ_WRITE 0x2u
+/* ACQUIRE request flag, with READ or WRITE: grant only once a write lease
+ * overlapping the range has ended after generation `after` (docs/protocol.md
+ * §9.7: the wait for news stands aside from the conflict queue). */
+#define PROTO_ACQ_NEWER 0x4u
 /* ACQUIRE reply flag: an fd is attached. Clear when the request's
  * have_segment_id named the granted segment: the client holds its fd already. */
 #define PROTO_ACQ_FD 0x100u
@@ -130,9 +138,12 @@ enum proto_op { PROTO_OPS(PROTO_OP_ENUM_) };
 	/* client sent a file descriptor */                                                                   \
 	X(E_BADFD, 14, EBADMSG, "EBADMSG", "malformed message (shmbufd refused what it received)")           \
 	X(E_INTERNAL, 15, EIO, "EIO", "shmbufd failed internally, or granted a lease without its memory")    \
-	X(E_PERM, 16, EPERM, "EPERM", "operation not permitted (not the segment's owner, or a sealed segment's size)")                                             \
+	X(E_PERM, 16, EPERM, "EPERM",                                                                        \
+	  "operation not permitted (not the segment's owner, or a sealed segment's size)")                   \
 	X(E_NAMETOOLONG, 17, ENAMETOOLONG, "ENAMETOOLONG",                                                    \
-	  "name too long (segment names are at most 255 bytes; or the socket path is too long)")
+	  "name too long (segment names are at most 255 bytes; or the socket path is too long)")             \
+	X(E_CANCELED, 18, ECANCELED, "ECANCELED", "canceled (a CANCEL ended the waiting acquire)")            \
+	X(E_AGAIN, 19, EAGAIN, "EAGAIN", "nothing newer yet (no write after the given generation)")
 
 #define PROTO_STATUS_ENUM_(name, value, err, token, text) PROTO_##name = value,
 enum proto_status {
@@ -199,6 +210,7 @@ enum proto_status {
 	X(I32, timeout_ms, _) /* 0: fail at once, -1: wait, >0: wait at most */  \
 	X(U64, have_segment_id, _) /* 0, or the id of the segment whose fd of  \
 				    * this mode the client holds for name */ \
+	X(U64, after, _) /* NEWER: a generation; else 0 */                      \
 	X(STR, name, NAME)
 
 /* ACQUIRE reply: the segment's fd travels with it (SCM_RIGHTS) when flags
@@ -209,8 +221,9 @@ enum proto_status {
 	X(U64, length, _) /* resolved, never 0 */                      \
 	X(U64, segment_size, _)                                        \
 	X(U64, segment_id, _)                                          \
-	X(U32, flags, _) /* as requested, | PROTO_ACQ_FD */            \
-	X(RSV32, reserved, _)
+	X(U32, flags, _) /* READ or WRITE as requested, | PROTO_ACQ_FD */ \
+	X(RSV32, reserved, _)                                          \
+	X(U64, generation, _) /* newest write generation of the range */
 
 #define PROTO_RELEASE_FIELDS(X) X(U64, lease_id, _) X(U32, flags, _) X(RSV32, reserved, _)
 
@@ -219,9 +232,13 @@ enum proto_status {
 #define PROTO_UNMAP_FIELDS(X) X(U64, segment_id, _) X(U32, modes, _) X(RSV32, reserved, _)
 #define PROTO_UNMAP_REPLY_FIELDS(X) X(U64, segment_id, _)
 
+/* CANCEL: the seq of this connection's waiting ACQUIRE. */
+#define PROTO_CANCEL_FIELDS(X) X(U32, acquire_seq, _) X(RSV32, reserved, _)
+
 #define PROTO_STAT_REPLY_FIELDS(X)                                                                  \
 	X(U64, size, _) X(U32, mode, _) X(U32, uid, _) X(U32, gid, _) X(U32, read_leases, _)      \
-	X(U32, write_leases, _) X(U32, waiters, _)
+	X(U32, write_leases, _) X(U32, waiters, _)                                                \
+	X(U64, generation, _) /* write leases ended on it so far */
 
 #define PROTO_STATUS_REPLY_FIELDS(X)                                                     \
 	X(U32, server_pid, _)                                                            \
@@ -251,6 +268,7 @@ enum proto_status {
 	X(U64, id, _)         /* daemon-wide, increasing with creation */          \
 	X(U64, size, _)                                                            \
 	X(U64, created_ns, _) /* CLOCK_REALTIME */                                 \
+	X(U64, generation, _) /* write leases ended on it so far */               \
 	X(U32, mode, _)                                                            \
 	X(U32, uid, _)                                                             \
 	X(U32, gid, _)                                                             \
@@ -275,7 +293,8 @@ enum proto_status {
 	X(U32, uid, _)                                                                \
 	X(U32, segment_flags, _) /* PROTO_SEG_* of the segment */                     \
 	X(STR, comm, COMM)                                                            \
-	X(STR, segment, RNAME)
+	X(STR, segment, RNAME)                                                        \
+	X(U64, blocked_by, _) /* WAITING: the lease id that holds it up now, else 0 */
 
 #define PROTO_CLIENT_ENTRY_FIELDS(X)                                 \
 	X(U64, id, _)     /* daemon-wide, increasing with connection */  \
@@ -327,6 +346,16 @@ enum proto_event_type {
 	PROTO_EV_TYPE_MAX = 10
 };
 
+/* EVENT reason of a LEASE_CANCELLED: why the wait ended. Unknown values are decoded. */
+enum proto_cancel_reason {
+	PROTO_CANCEL_NONE = 0,       /* not a LEASE_CANCELLED */
+	PROTO_CANCEL_TIMEOUT = 1,    /* its timeout_ms passed */
+	PROTO_CANCEL_DESTROY = 2,    /* its segment was destroyed */
+	PROTO_CANCEL_SHRINK = 3,     /* a resize cut its range */
+	PROTO_CANCEL_DISCONNECT = 4, /* its connection closed */
+	PROTO_CANCEL_CANCEL = 5,     /* given up on request (reserved for a CANCEL request) */
+};
+
 #define PROTO_EVENT_FIELDS(X)                                                                                     \
 	X(U16, type, _)      /* enum proto_event_type; unknown types are decoded, not rejected */                 \
 	X(U64, time_ns, _)   /* CLOCK_REALTIME */                                                                 \
@@ -339,7 +368,8 @@ enum proto_event_type {
 	X(U32, pid, _)                                                                                            \
 	X(U32, uid, _)                                                                                            \
 	X(STR, comm, COMM)                                                                                        \
-	X(STR, segment, RNAME) /* "" for CLIENT_* events */
+	X(STR, segment, RNAME) /* "" for CLIENT_* events */                                                       \
+	X(U32, reason, _)    /* LEASE_CANCELLED: enum proto_cancel_reason; else 0 */
 
 /* Any reply with status != PROTO_OK carries only this, whatever its opcode.
  * The encoder cuts a longer message short rather than refuse it. */
@@ -366,6 +396,7 @@ struct proto_acquire_reply { PROTO_ACQUIRE_REPLY_FIELDS(PROTO_MEMBER_) };
 struct proto_release { PROTO_RELEASE_FIELDS(PROTO_MEMBER_) };
 struct proto_unmap { PROTO_UNMAP_FIELDS(PROTO_MEMBER_) };
 struct proto_unmap_reply { PROTO_UNMAP_REPLY_FIELDS(PROTO_MEMBER_) };
+struct proto_cancel { PROTO_CANCEL_FIELDS(PROTO_MEMBER_) };
 struct proto_stat_reply { PROTO_STAT_REPLY_FIELDS(PROTO_MEMBER_) };
 struct proto_status_reply { PROTO_STATUS_REPLY_FIELDS(PROTO_MEMBER_) };
 struct proto_list_req { PROTO_LIST_FIELDS(PROTO_MEMBER_) };
@@ -401,6 +432,7 @@ struct proto_msg {
 		struct proto_release release;
 		struct proto_unmap unmap;             /* UNMAP request */
 		struct proto_unmap_reply unmap_reply; /* UNMAP from the daemon */
+		struct proto_cancel cancel;
 		struct proto_stat_reply stat_reply;
 		struct proto_status_reply status_reply;
 		struct proto_list_req list;          /* LIST_* requests */
@@ -432,6 +464,11 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m, const char
 
 /* Names: 1..255 bytes of printable ASCII (0x20..0x7e), not starting with '/'. */
 bool proto_name_is_valid(const char *name, size_t len);
+/* What is wrong with a name proto_name_is_valid() refuses, in words, into buf
+ * (cap bytes): "the name is empty", "the name starts with '/'", "byte 0x1f at
+ * position 3 is not printable ASCII", "the name is longer than 255 bytes".
+ * Returns buf, or NULL when the name is valid. Not for hot paths. */
+const char *proto_name_problem(const char *name, size_t len, char *buf, size_t cap);
 
 /* Convenience constructors: fill m as an error reply to request req. */
 void proto_make_error(struct proto_msg *m, const struct proto_msg *req,

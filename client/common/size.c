@@ -36,6 +36,26 @@ int size_parse(const char *s, uint64_t *out)
 	return 0;
 }
 
+void size_human(uint64_t n, char *buf, size_t cap)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	uint64_t unit = 1024;
+	int i = 0;
+
+	if (n < 1024) {
+		snprintf(buf, cap, "%llu bytes", (unsigned long long)n);
+		return;
+	}
+	while (i < 5 && n / unit >= 1024) {
+		unit *= 1024;
+		i++;
+	}
+	if (n % unit == 0)
+		snprintf(buf, cap, "%llu %s", (unsigned long long)(n / unit), units[i]);
+	else
+		snprintf(buf, cap, "%.1f %s (%llu bytes)", (double)n / (double)unit, units[i], (unsigned long long)n);
+}
+
 void size_format(uint64_t n, char *buf, size_t cap)
 {
 	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };

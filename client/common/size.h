@@ -5,6 +5,7 @@
 /* Prefixed for the sake of programs linking libshmbuf.a, as in proto.h. */
 #define size_parse shmbuf__size_parse
 #define size_format shmbuf__size_format
+#define size_human shmbuf__size_human
 
 #include <stddef.h>
 #include <stdint.h>
@@ -16,5 +17,10 @@ int size_parse(const char *s, uint64_t *out);
 
 /* Format n as "64 MiB"-style text when it is an exact multiple, else as plain bytes. */
 void size_format(uint64_t n, char *buf, size_t cap);
+
+/* For messages, in the largest unit that fits: "64 MiB" when exact, "512
+ * bytes" below 1 KiB, else rounded with the exact count after it:
+ * "11.8 GiB (12637995008 bytes)". */
+void size_human(uint64_t n, char *buf, size_t cap);
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef SHMBUF_CTL_H
 #define SHMBUF_CTL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,7 +34,13 @@ struct args {
 	uint64_t offset, length;
 	uint8_t fill;
 	int wait_ms;              /* 0 unless --wait */
+	bool has_wait;
+	bool wait_newer;          /* --wait-newer[=GEN] */
+	bool has_newer_after;     /* GEN given */
+	uint64_t newer_after;
 	double for_s;
+	const char *segment;      /* watch --segment: only this segment's events, else NULL */
+	uint32_t event_types;     /* watch --type: bit 1u << type of each type shown; 0: all */
 };
 
 /* Connect to args->socket_path. Returns 0, or prints why (with a hint) and
@@ -62,6 +69,19 @@ int cmd_hold(const struct args *a);
 int cmd_chmod(const struct args *a); /* ctl_owner.c */
 int cmd_chown(const struct args *a);
 int cmd_users(const struct args *a);
+
+/* ---- waiting through the asynchronous API (ctl_async.c) ---- */
+
+/* Poll the client's descriptor, dispatching, until a signal of set (NULL:
+ * none; block them first) arrives (returns 1), seconds pass (0; negative:
+ * never), dispatch fails (-ECONNRESET: the connection is lost) or, when once,
+ * it dispatched (2). */
+int ctl_wait(shmbuf_client *c, const sigset_t *set, double seconds, bool once);
+
+/* shmbuf_acquire() done as an event loop does it: started asynchronously,
+ * answered from a poll on the client's descriptor. Returns as shmbuf_acquire(). */
+int ctl_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length, unsigned flags,
+		int timeout_ms, shmbuf_view *out);
 
 /* ---- formatting (ctl_format.c) ---- */
 

@@ -98,6 +98,26 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* read's lease: plain, or with --wait-newer a wait for a write after GEN
+ * (default: after the segment's current generation, i.e. the next write). */
+static int read_acquire(const struct args *a, shmbuf_client *c, const char *name, shmbuf_view *v)
+{
+	uint64_t length = a->has_length ? a->length : 0, after = a->newer_after;
+	shmbuf_stat_info st;
+	int r;
+
+	if (!a->wait_newer)
+		return shmbuf_acquire(c, name, a->offset, length, SHMBUF_READ, a->wait_ms, v, sizeof(*v));
+	if (!a->has_newer_after) {
+		r = shmbuf_stat(c, name, &st, sizeof(st));
+		if (r < 0)
+			return r;
+		after = st.generation;
+	}
+	return shmbuf_acquire_newer(c, name, a->offset, length, SHMBUF_READ, after, a->has_wait ? a->wait_ms : -1,
+				    v, sizeof(*v));
+}
+
 int cmd_read(const struct args *a)
 {
 	const char *name = a->pos[0];
@@ -109,7 +129,7 @@ int cmd_read(const struct args *a)
 	rc = ctl_connect(a, &c);
 	if (rc)
 		return rc;
-	r = shmbuf_acquire(c, name, a->offset, a->has_length ? a->length : 0, SHMBUF_READ, a->wait_ms, &v, sizeof(v));
+	r = read_acquire(a, c, name, &v);
 	if (r < 0) {
 		rc = ctl_fail(a, name, r);
 		goto out;
@@ -254,36 +274,6 @@ int cmd_write(const struct args *a)
 
 /* ---- hold ---- */
 
-/* Wait for one of the signals in set, or until seconds pass. Returns true
- * when a signal came. */
-static bool wait_signal_or_time(const sigset_t *set, double seconds)
-{
-	struct timespec end, now, left;
-
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += (time_t)seconds;
-	end.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
-	if (end.tv_nsec >= 1000000000) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000;
-	}
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left.tv_sec = end.tv_sec - now.tv_sec;
-		left.tv_nsec = end.tv_nsec - now.tv_nsec;
-		if (left.tv_nsec < 0) {
-			left.tv_sec--;
-			left.tv_nsec += 1000000000;
-		}
-		if (left.tv_sec < 0)
-			return false;
-		if (sigtimedwait(set, NULL, &left) >= 0)
-			return true;
-		if (errno != EINTR)
-			return false; /* EAGAIN: time is up */
-	}
-}
-
 int cmd_hold(const struct args *a)
 {
 	const char *name = a->pos[0];
@@ -300,7 +290,7 @@ int cmd_hold(const struct args *a)
 	/* Until the lease is held a signal simply ends the process (and the
 	 * daemon drops a waiting request with the connection). From then on it
 	 * ends the hold: the lease is released and the exit status is 0. */
-	r = shmbuf_acquire(c, name, a->offset, a->has_length ? a->length : 0, flags, a->wait_ms, &v, sizeof(v));
+	r = ctl_acquire(c, name, a->offset, a->has_length ? a->length : 0, flags, a->wait_ms, &v);
 	if (r < 0) {
 		rc = ctl_fail(a, name, r);
 		goto out;
@@ -316,19 +306,13 @@ int cmd_hold(const struct args *a)
 	       (unsigned long long)v.lease_id, name, (unsigned long long)v.offset, (unsigned long long)v.len,
 	       a->has_for ? dur : "until interrupted");
 	fflush(stdout);
-	/* In slices of a second, to notice a daemon that went away: the lease went with it. */
-	for (double left = a->has_for ? a->for_s : -1.0;;) {
-		double slice = left < 0 || left > 1.0 ? 1.0 : left;
-		shmbuf_stat_info st;
-
-		if (wait_signal_or_time(&set, slice) || (left >= 0 && (left -= slice) <= 0))
-			break;
-		if (shmbuf_stat(c, name, &st, sizeof(st)) == -ECONNRESET) {
-			fprintf(stderr, "shmbufctl: hold: %s: connection to shmbufd lost; the lease ended with it\n",
-				name);
-			rc = EXIT_UNREACHABLE;
-			goto out;
-		}
+	/* The client's descriptor turns readable when the daemon goes away (the
+	 * lease went with it): no polling of the daemon. */
+	r = ctl_wait(c, &set, a->has_for ? a->for_s : -1.0, false);
+	if (r == -ECONNRESET) {
+		fprintf(stderr, "shmbufctl: hold: %s: connection to shmbufd lost; the lease ended with it\n", name);
+		rc = EXIT_UNREACHABLE;
+		goto out;
 	}
 	r = shmbuf_release(c, &v, sizeof(v));
 	if (r < 0)

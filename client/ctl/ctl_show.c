@@ -113,6 +113,7 @@ static void list_json(const shmbuf_segment_info *v, size_t n)
 		json_u64(&j, "read_leases", v[i].read_leases);
 		json_u64(&j, "write_leases", v[i].write_leases);
 		json_u64(&j, "waiters", v[i].waiters);
+		json_u64(&j, "generation", v[i].generation);
 		json_str(&j, "state", (v[i].flags & SHMBUF_SEGMENT_DESTROYED) ? "destroyed" : "live");
 		json_bool(&j, "sealed", (v[i].flags & SHMBUF_SEGMENT_SEALED) != 0);
 		json_close(&j, '}');
@@ -123,10 +124,10 @@ static void list_json(const shmbuf_segment_info *v, size_t n)
 
 static void list_text(const shmbuf_segment_info *v, size_t n)
 {
-	static const char *const heads[] = { "NAME", "SIZE", "MODE", "OWNER", "READ", "WRITE", "WAIT", "STATE" };
+	static const char *const heads[] = { "NAME", "SIZE", "MODE", "OWNER", "READ", "WRITE", "WAIT", "GEN", "STATE" };
 	struct table t;
 
-	table_init(&t, 8, heads, "lrllrrrl");
+	table_init(&t, 9, heads, "lrllrrrrl");
 	for (size_t i = 0; i < n; i++) {
 		char size[32], owner[64];
 
@@ -138,6 +139,7 @@ static void list_text(const shmbuf_segment_info *v, size_t n)
 		table_cell(&t, "%u", v[i].read_leases);
 		table_cell(&t, "%u", v[i].write_leases);
 		table_cell(&t, "%u", v[i].waiters);
+		table_cell(&t, "%llu", (unsigned long long)v[i].generation);
 		table_cell(&t, "%s%s", (v[i].flags & SHMBUF_SEGMENT_DESTROYED) ? "destroyed, still leased" : "live",
 			   (v[i].flags & SHMBUF_SEGMENT_SEALED) ? ", sealed" : "");
 	}
@@ -192,6 +194,7 @@ static void leases_json(const shmbuf_lease_info *v, size_t n)
 		json_user(&j, v[i].uid);
 		json_str(&j, "comm", v[i].comm);
 		json_u64(&j, "age_ns", v[i].age_ns);
+		json_u64(&j, "blocked_by", v[i].blocked_by); /* 0 for held leases */
 		json_close(&j, '}');
 	}
 	json_close(&j, ']');
@@ -200,11 +203,11 @@ static void leases_json(const shmbuf_lease_info *v, size_t n)
 
 static void leases_text(const shmbuf_lease_info *v, size_t n)
 {
-	static const char *const heads[] = { "ID",  "SEGMENT", "OFFSET",  "LENGTH", "MODE",
-					     "STATE", "PID", "USER", "COMMAND", "AGE" };
+	static const char *const heads[] = { "ID",  "SEGMENT", "OFFSET",  "LENGTH", "MODE",      "STATE",
+					     "PID", "USER",    "COMMAND", "AGE",    "BLOCKED-BY" };
 	struct table t;
 
-	table_init(&t, 10, heads, "rlrrllrllr");
+	table_init(&t, 11, heads, "rlrrllrllrr");
 	for (size_t i = 0; i < n; i++) {
 		char user[64], comm[SHMBUF_COMM_MAX + 1], age[32];
 
@@ -220,6 +223,12 @@ static void leases_text(const shmbuf_lease_info *v, size_t n)
 		table_cell(&t, "%s", user_label(v[i].uid, user, sizeof(user)));
 		table_cell(&t, "%s", comm);
 		table_cell(&t, "%s", age);
+		/* A waiter's blocker: a lease held, or a request queued ahead of it. 0: the
+		 * daemon is settling it right now, or is older and does not say. */
+		if ((v[i].flags & SHMBUF_LEASE_WAITING) && v[i].blocked_by)
+			table_cell(&t, "%llu", (unsigned long long)v[i].blocked_by);
+		else
+			table_cell(&t, "%s", "-");
 	}
 	table_print(&t, stdout);
 	table_deinit(&t);
@@ -358,6 +367,24 @@ static enum event_kind event_kind(int type)
 	return EV_UNKNOWN;
 }
 
+/* Why a wait ended (shmbuf_event.reason), NULL when the daemon did not say. */
+static const char *cancel_reason(uint32_t reason)
+{
+	switch (reason) {
+	case SHMBUF_CANCEL_TIMEOUT:
+		return "timeout";
+	case SHMBUF_CANCEL_DESTROY:
+		return "destroy";
+	case SHMBUF_CANCEL_SHRINK:
+		return "shrink";
+	case SHMBUF_CANCEL_DISCONNECT:
+		return "disconnect";
+	case SHMBUF_CANCEL_CANCEL:
+		return "cancel";
+	}
+	return reason ? "unknown" : NULL;
+}
+
 static void event_json(const shmbuf_event *e)
 {
 	enum event_kind kind = event_kind(e->type);
@@ -382,6 +409,8 @@ static void event_json(const shmbuf_event *e)
 		json_u64(&j, "length", e->length);
 		json_str(&j, "mode", (e->flags & SHMBUF_LEASE_WRITE) ? "write" : "read");
 	}
+	if (e->type == SHMBUF_EVENT_LEASE_CANCELLED && cancel_reason(e->reason))
+		json_str(&j, "reason", cancel_reason(e->reason));
 	json_close(&j, '}');
 }
 
@@ -404,9 +433,12 @@ static void event_text(const shmbuf_event *e)
 		printf("%s, %s, %s\n", e->segment, size, who);
 		break;
 	case EV_LEASE:
-		printf("%s, %s lease %llu, offset %llu, length %llu, %s\n", e->segment, (e->flags & SHMBUF_LEASE_WRITE) ? "write" : "read",
+		printf("%s, %s lease %llu, offset %llu, length %llu, %s", e->segment, (e->flags & SHMBUF_LEASE_WRITE) ? "write" : "read",
 		       (unsigned long long)e->lease_id, (unsigned long long)e->offset,
 		       (unsigned long long)e->length, who);
+		if (e->type == SHMBUF_EVENT_LEASE_CANCELLED && cancel_reason(e->reason))
+			printf(", reason: %s", cancel_reason(e->reason));
+		putchar('\n');
 		break;
 	case EV_CLIENT:
 		printf("client %llu, %s\n", (unsigned long long)e->client_id, who);
@@ -421,7 +453,7 @@ int cmd_watch(const struct args *a)
 {
 	shmbuf_client *c;
 	shmbuf_event e;
-	uint64_t reported = 0;
+	uint64_t reported = 0, dropped;
 	int r, rc;
 
 	rc = ctl_connect(a, &c);
@@ -433,15 +465,26 @@ int cmd_watch(const struct args *a)
 		goto out;
 	}
 	/* Runs until a signal ends the process (the default action is right:
-	 * nothing is held) or the daemon goes away. */
-	while ((r = shmbuf_next_event(c, &e, sizeof(e), -1)) == 0) {
-		uint64_t dropped = shmbuf_events_dropped(c);
-
+	 * nothing is held) or the daemon goes away: events are read as the
+	 * client's descriptor turns readable (ctl_wait() dispatches). */
+	for (;;) {
+		r = shmbuf_next_event(c, &e, sizeof(e), 0);
+		if (r == -ETIMEDOUT) {
+			r = ctl_wait(c, NULL, -1.0, true);
+			if (r >= 0)
+				continue;
+		}
+		if (r < 0)
+			break;
+		dropped = shmbuf_events_dropped(c);
 		if (dropped != reported) {
 			fprintf(stderr, "shmbufctl: watch: %llu events lost: output is slower than the daemon\n",
 				(unsigned long long)(dropped - reported));
 			reported = dropped;
 		}
+		if ((a->event_types && !(e.type >= 0 && e.type < 32 && (a->event_types & (1u << e.type)))) ||
+		    (a->segment && strcmp(a->segment, e.segment) != 0))
+			continue;
 		if (a->json)
 			event_json(&e);
 		else

@@ -29,10 +29,13 @@ enum opt {
 	OPT_FOR = 1u << 8,
 	OPT_READ = 1u << 9,
 	OPT_WRITE = 1u << 10,
-	OPT_SEALED = 1u << 13,
 	/* Every command takes these two. */
 	OPT_HELP = 1u << 11,
 	OPT_SOCKET = 1u << 12,
+	OPT_SEGMENT = 1u << 13,
+	OPT_TYPE = 1u << 14,
+	OPT_NEWER = 1u << 15,
+	OPT_SEALED = 1u << 16,
 };
 
 struct opt_def {
@@ -50,11 +53,14 @@ static const struct opt_def opt_defs[] = {
 	{ OPT_FILL, { "fill", required_argument, NULL, 256 + 6 } },
 	{ OPT_WAIT, { "wait", required_argument, NULL, 256 + 7 } },
 	{ OPT_FOR, { "for", required_argument, NULL, 256 + 8 } },
+	{ OPT_NEWER, { "wait-newer", optional_argument, NULL, 256 + 15 } },
 	{ OPT_READ, { "read", no_argument, NULL, 'r' } },
 	{ OPT_WRITE, { "write", no_argument, NULL, 'w' } },
-	{ OPT_SEALED, { "sealed", no_argument, NULL, 256 + 13 } },
+	{ OPT_SEALED, { "sealed", no_argument, NULL, 256 + 16 } },
 	{ OPT_HELP, { "help", no_argument, NULL, 'h' } },
 	{ OPT_SOCKET, { "socket", required_argument, NULL, 's' } },
+	{ OPT_SEGMENT, { "segment", required_argument, NULL, 256 + 13 } },
+	{ OPT_TYPE, { "type", required_argument, NULL, 't' } },
 };
 
 #define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
@@ -85,12 +91,14 @@ static const struct command commands[] = {
 	  "  -j, --json         print one JSON object\n" },
 	{ "list", "ls", cmd_list, OPT_JSON, 0, 0, "[--json]", "one row per segment",
 	  "List segments: name, size, mode, owner, read and write leases, waiters,\n"
-	  "and state (live, or destroyed but kept alive by its leases).\n\n"
+	  "generation (write leases ended on it), and state (live, or destroyed but\n"
+	  "kept alive by its leases).\n\n"
 	  "  -j, --json         print one JSON object\n" },
 	{ "leases", NULL, cmd_leases, OPT_JSON, 0, 1, "[NAME] [--json]", "one row per lease, waiting requests too",
 	  "List leases held and acquire requests waiting, of every segment or of NAME:\n"
 	  "id, segment, offset, length, read or write, held or waiting, the holder's\n"
-	  "pid, user and command name, and age.\n\n"
+	  "pid, user and command name, age, and for a waiting request the lease\n"
+	  "that blocks it (BLOCKED-BY).\n\n"
 	  "  -j, --json         print one JSON object\n" },
 	{ "clients", NULL, cmd_clients, OPT_JSON, 0, 0, "[--json]", "one row per connection",
 	  "List connections to shmbufd: id, pid, user, command name, leases held,\n"
@@ -120,12 +128,16 @@ static const struct command commands[] = {
 	  "Give segment NAME to OWNER and/or GROUP (names or numbers; \":GROUP\" keeps the\n"
 	  "owner). Only root gives a segment to another user; its owner may pick any\n"
 	  "group it is in.\n" },
-	{ "read", NULL, cmd_read, OPT_OFFSET | OPT_LENGTH | OPT_HEX | OPT_RAW | OPT_WAIT, 1, 1,
-	  "NAME [--offset N] [--length N] [--hex|--raw] [--wait MS]", "print a range of a segment",
+	{ "read", NULL, cmd_read, OPT_OFFSET | OPT_LENGTH | OPT_HEX | OPT_RAW | OPT_WAIT | OPT_NEWER, 1, 1,
+	  "NAME [--offset N] [--length N] [--hex|--raw] [--wait MS] [--wait-newer[=GEN]]",
+	  "print a range of a segment",
 	  "Take a read lease on a range of segment NAME and print its bytes: as a hex\n"
 	  "dump on a terminal, raw otherwise.\n\n" RANGE_HELP
 	  "  -x, --hex          always print a hex dump\n"
-	  "      --raw          always print the raw bytes\n" WAIT_HELP },
+	  "      --raw          always print the raw bytes\n" WAIT_HELP
+	  "      --wait-newer[=GEN]  first wait for a write to the range after generation GEN\n"
+	  "                     (default: the segment's generation now, i.e. the next write);\n"
+	  "                     waits as long as it takes unless --wait is given\n" },
 	{ "write", NULL, cmd_write, OPT_OFFSET | OPT_LENGTH | OPT_FILL | OPT_WAIT, 1, 1,
 	  "NAME [--offset N] [--length N] [--fill BYTE] [--wait MS]", "copy stdin (or a fill byte) into a segment",
 	  "Take a write lease on a range of segment NAME and copy standard input into\n"
@@ -145,10 +157,17 @@ static const struct command commands[] = {
 	  "  -r, --read         take a read lease (shared)\n"
 	  "  -w, --write        take a write lease (exclusive over its range)\n" RANGE_HELP WAIT_HELP
 	  "      --for SECONDS  release after SECONDS (decimals allowed)\n" },
-	{ "watch", NULL, cmd_watch, OPT_JSON, 0, 0, "[--json]", "print events as they happen",
+	{ "watch", NULL, cmd_watch, OPT_JSON | OPT_SEGMENT | OPT_TYPE, 0, 0, "[--segment NAME] [--type TYPE,...] [--json]",
+	  "print events as they happen",
 	  "Print one line per event (segment created, resized, destroyed, freed; lease\n"
 	  "acquired, released, waiting, cancelled; client connected, disconnected)\n"
-	  "until interrupted.\n\n"
+	  "until interrupted. A cancelled wait says why it ended (timeout, destroy,\n"
+	  "shrink, disconnect, cancel).\n\n"
+	  "      --segment NAME only events about segment NAME and its leases\n"
+	  "  -t, --type TYPE,...\n"
+	  "                     only these event types: segment, lease, client (every\n"
+	  "                     type of that kind) or one type, e.g. lease-cancelled;\n"
+	  "                     repeat the option or separate types with commas\n"
 	  "  -j, --json         print one JSON object per line\n" },
 };
 
@@ -251,10 +270,12 @@ int ctl_connect(const struct args *a, shmbuf_client **out)
 	}
 	if (tried_system)
 		fprintf(stderr, "shmbufctl: nor at the system service's socket %s\n", SHMBUF_SYSTEM_SOCKET);
-	fprintf(stderr, "shmbufctl: hint: is shmbufd running? Start it with 'shmbufd --socket %s' "
-			"(or 'systemctl start shmbufd'),\n"
-			"shmbufctl: hint: or point --socket or $SHMBUF_SOCKET at the socket it listens on\n",
-		path);
+	/* Installed, shmbufd is on PATH; in a source checkout it is not, and run-daemon builds it. */
+	fprintf(stderr, "shmbufctl: hint: is shmbufd running? Start it with 'shmbufd --socket %s'\n"
+			"shmbufctl: hint: (from a source checkout: './scripts/run-daemon --socket %s'; the system\n"
+			"shmbufctl: hint: service: 'systemctl start shmbufd'), or point --socket or $SHMBUF_SOCKET\n"
+			"shmbufctl: hint: at the socket it listens on\n",
+		path, path);
 	return EXIT_UNREACHABLE;
 }
 
@@ -349,38 +370,92 @@ static int parse_long_opt(const char *cmd, const char *opt, const char *arg, int
 	return 0;
 }
 
-/* Apply option val (from getopt_long) to a. Returns 0 or an exit status. */
-static int apply_opt(const struct command *cmd, struct args *a, int val, const char *arg)
+/* --type: a comma-separated list of kinds (segment, lease, client) and
+ * event names (shmbuf_event_name()), added to *types as bits 1u << type. */
+static int parse_event_types(const char *cmd, const char *arg, uint32_t *types)
+{
+	static const struct {
+		const char *kind;
+		int first, last;
+	} kinds[] = {
+		{ "segment", SHMBUF_EVENT_SEGMENT_CREATED, SHMBUF_EVENT_SEGMENT_FREED },
+		{ "lease", SHMBUF_EVENT_LEASE_ACQUIRED, SHMBUF_EVENT_LEASE_CANCELLED },
+		{ "client", SHMBUF_EVENT_CLIENT_CONNECTED, SHMBUF_EVENT_CLIENT_DISCONNECTED },
+	};
+	const char *p = arg;
+
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		bool found = false;
+
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]) && !found; k++) {
+			if (strlen(kinds[k].kind) == n && strncmp(p, kinds[k].kind, n) == 0) {
+				for (int t = kinds[k].first; t <= kinds[k].last; t++)
+					*types |= 1u << t;
+				found = true;
+			}
+		}
+		for (int t = SHMBUF_EVENT_SEGMENT_CREATED; t <= SHMBUF_EVENT_CLIENT_DISCONNECTED && !found; t++) {
+			const char *name = shmbuf_event_name(t);
+
+			if (strlen(name) == n && strncmp(p, name, n) == 0) {
+				*types |= 1u << t;
+				found = true;
+			}
+		}
+		if (!found)
+			return usage_error(cmd,
+					   "--type: '%.*s' is not an event type (segment, lease, client, or one of "
+					   "segment-created, ..., client-disconnected; see shmbufctl(1))",
+					   (int)n, p);
+		if (!p[n])
+			return 0;
+		p += n + 1;
+	}
+}
+
+/* --mode: octal permission bits. Returns 0 or an exit status. */
+static int parse_mode_opt(const struct command *cmd, struct args *a, const char *arg)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 8);
+	if (errno || end == arg || *end || v < 0 || v > 0777 || !isdigit((unsigned char)arg[0]))
+		return usage_error(cmd->name, "--mode: '%s' is not an octal mode (0 to 0777)", arg);
+	a->mode = (unsigned)v;
+	a->has_mode = true;
+	return 0;
+}
+
+/* --for: seconds, fractions allowed. Returns 0 or an exit status. */
+static int parse_for_opt(const struct command *cmd, struct args *a, const char *arg)
+{
+	char *end;
+
+	errno = 0;
+	a->for_s = strtod(arg, &end);
+	if (errno || end == arg || *end || !isfinite(a->for_s) || a->for_s < 0 || a->for_s > 1e9)
+		return usage_error(cmd->name, "--for: '%s' is not a number of seconds", arg);
+	a->has_for = true;
+	return 0;
+}
+
+/* Options that take a number. Returns 0, an exit status, or -1 if val is not one of them. */
+static int apply_number_opt(const struct command *cmd, struct args *a, int val, const char *arg)
 {
 	long v;
 	int r;
 
 	switch (val) {
-	case 'j':
-		a->json = true;
-		return 0;
-	case 'm': {
-		char *end;
-
-		errno = 0;
-		v = strtol(arg, &end, 8);
-		if (errno || end == arg || *end || v < 0 || v > 0777 || !isdigit((unsigned char)arg[0]))
-			return usage_error(cmd->name, "--mode: '%s' is not an octal mode (0 to 0777)", arg);
-		a->mode = (unsigned)v;
-		a->has_mode = true;
-		return 0;
-	}
+	case 'm':
+		return parse_mode_opt(cmd, a, arg);
 	case 'o':
 		return parse_size_opt(cmd->name, "--offset", arg, &a->offset);
 	case 'l':
 		a->has_length = true;
 		return parse_size_opt(cmd->name, "--length", arg, &a->length);
-	case 'x':
-		a->hex = true;
-		return 0;
-	case 256 + 5:
-		a->raw = true;
-		return 0;
 	case 256 + 6:
 		r = parse_long_opt(cmd->name, "--fill", arg, 0, 0, 255, &v);
 		a->fill = (uint8_t)v;
@@ -389,24 +464,51 @@ static int apply_opt(const struct command *cmd, struct args *a, int val, const c
 	case 256 + 7:
 		r = parse_long_opt(cmd->name, "--wait", arg, 10, -1, INT_MAX, &v);
 		a->wait_ms = (int)v;
+		a->has_wait = true;
 		return r;
-	case 256 + 8: {
-		char *end;
-
-		errno = 0;
-		a->for_s = strtod(arg, &end);
-		if (errno || end == arg || *end || !isfinite(a->for_s) || a->for_s < 0 || a->for_s > 1e9)
-			return usage_error(cmd->name, "--for: '%s' is not a number of seconds", arg);
-		a->has_for = true;
-		return 0;
+	case 256 + 8:
+		return parse_for_opt(cmd, a, arg);
+	case 256 + 15:
+		a->wait_newer = true;
+		if (!arg)
+			return 0;
+		a->has_newer_after = true;
+		r = parse_long_opt(cmd->name, "--wait-newer", arg, 10, 0, LONG_MAX, &v);
+		a->newer_after = (uint64_t)v;
+		return r;
 	}
+	return -1;
+}
+
+/* Apply option val (from getopt_long) to a. Returns 0 or an exit status. */
+static int apply_opt(const struct command *cmd, struct args *a, int val, const char *arg)
+{
+	int r = apply_number_opt(cmd, a, val, arg);
+
+	if (r >= 0)
+		return r;
+	switch (val) {
+	case 'j':
+		a->json = true;
+		return 0;
+	case 'x':
+		a->hex = true;
+		return 0;
+	case 256 + 5:
+		a->raw = true;
+		return 0;
 	case 'r':
 		a->read = true;
 		return 0;
+	case 256 + 13:
+		a->segment = arg;
+		return 0;
+	case 't':
+		return parse_event_types(cmd->name, arg, &a->event_types);
 	case 'w':
 		a->write = true;
 		return 0;
-	case 256 + 13:
+	case 256 + 16:
 		a->sealed = true;
 		return 0;
 	}

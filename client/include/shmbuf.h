@@ -27,6 +27,12 @@
  * signals (EINTR is retried). The daemon enforces acquire timeouts and always
  * answers; a daemon that dies makes every waiting call fail at once with
  * -ECONNRESET, but one that is stopped (SIGSTOP) and not dead is waited for.
+ * A program built around an event loop acquires asynchronously instead
+ * (shmbuf_get_fd(), shmbuf_acquire_async(), shmbuf_dispatch() below).
+ *
+ * Generations: each segment counts the write leases that ended on it, and a
+ * view carries the generation of its range (shmbuf_acquire_newer() waits for
+ * a newer one).
  *
  * Structs that grow: every struct the library fills for the caller (shmbuf_view,
  * shmbuf_stat_info, shmbuf_server_status, shmbuf_segment_info, shmbuf_lease_info,
@@ -64,7 +70,10 @@ extern "C" {
 #define SHMBUF_EXPORT
 #endif
 
-/* Longest segment name, in bytes. Names are printable ASCII and must not start with '/'. */
+/* Longest segment name, in bytes. Names are 1 to 255 bytes of printable ASCII
+ * (0x20-0x7e) not starting with '/'. They are keys, never paths: spaces and a
+ * trailing '/' are allowed, and "a", "a/" and "a " are different names. A refused
+ * name fails with -EINVAL (-ENAMETOOLONG) and shmbuf_last_error_detail() says why. */
 #define SHMBUF_NAME_MAX 255
 
 /* Flags for shmbuf_acquire(): exactly one of these. */
@@ -88,6 +97,8 @@ typedef struct shmbuf_view {
 	uint64_t offset;   /* offset of data within the segment */
 	uint64_t lease_id; /* the daemon's id for this lease, unique per daemon */
 	uint32_t flags;    /* SHMBUF_VIEW_* */
+	uint64_t generation; /* the range's write generation when granted: the newest
+			      * generation that wrote any of its bytes, 0 if none did */
 } shmbuf_view;
 
 /* The smallest size shmbuf_acquire() and shmbuf_release() take: shmbuf_view as in 0.1. */
@@ -102,6 +113,7 @@ typedef struct shmbuf_stat_info {
 	uint32_t read_leases;  /* read leases held now */
 	uint32_t write_leases; /* write leases held now */
 	uint32_t waiters;      /* acquire requests waiting */
+	uint64_t generation;   /* write leases ended on the segment so far */
 } shmbuf_stat_info;
 
 /* The system service's socket (shmbufd.socket). */
@@ -176,6 +188,19 @@ SHMBUF_EXPORT int shmbuf_chown(shmbuf_client *c, const char *name, uid_t uid, gi
 SHMBUF_EXPORT int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length,
 				 unsigned flags, int timeout_ms, shmbuf_view *out, size_t size);
 
+/* Wait for news, then lease and map: as shmbuf_acquire(), but granted only
+ * once a write lease overlapping the range has ended after generation `after`
+ * (the range's generation, view.generation, is above it) and the range is
+ * free for flags. A consumer loops acquire_newer(..., last) -> read ->
+ * release with last = the view's generation: it never sees a generation twice
+ * and never misses one that came while it was not waiting. While the range has
+ * no news the request blocks no one (a writer asking for the range after it
+ * is granted at once); once it has, it queues in arrival order like any other.
+ * timeout_ms as for shmbuf_acquire(), but with 0 and no news yet: -EAGAIN.
+ * Returns 0 with *out filled, or the errors of shmbuf_acquire(). */
+SHMBUF_EXPORT int shmbuf_acquire_newer(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length,
+				       unsigned flags, uint64_t after, int timeout_ms, shmbuf_view *out, size_t size);
+
 /* End the view's lease; size: sizeof *v, as given to shmbuf_acquire().
  * The view is checked locally, forgotten by the library and zeroed (size
  * bytes), and the RELEASE goes out without waiting for the daemon's answer
@@ -195,6 +220,56 @@ SHMBUF_EXPORT int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t of
  * in a child after fork() (then the view stays, and the lease the parent's). */
 SHMBUF_EXPORT int shmbuf_release(shmbuf_client *c, shmbuf_view *v, size_t size);
 
+/* ---- Asynchronous acquires (for event loops) ------------------------------
+ * Start an acquire, return at once, and learn its outcome from a callback run
+ * by shmbuf_dispatch(), in the style of libseat: poll shmbuf_get_fd() for
+ * readability, then call shmbuf_dispatch(). Callbacks run only from
+ * shmbuf_dispatch(), in the order the operations completed, on the thread
+ * that calls it. The other calls stay blocking (release does not wait) and may
+ * be made from any thread, the callbacks included; an asynchronous acquire's
+ * answer read by another thread's blocking call is queued for dispatch all
+ * the same. Operations still pending at shmbuf_disconnect() are dropped
+ * without their callbacks. */
+
+/* Called from shmbuf_dispatch() once per started operation. result: 0 with
+ * view filled (valid during the call: copy it to keep it, release it with
+ * shmbuf_release(c, view, sizeof(shmbuf_view)) or a copy), else a negative
+ * errno as shmbuf_acquire() returns, -ECANCELED after shmbuf_cancel(), or
+ * -ECONNRESET when the connection was lost; view is then NULL. */
+typedef void shmbuf_acquire_cb(shmbuf_client *c, int result, shmbuf_view *view, void *userdata);
+
+/* A descriptor that is readable whenever shmbuf_dispatch() has something to
+ * do (an answer arrived, or data waits on the connection). Owned by the
+ * client: do not close it; it stays the same until shmbuf_disconnect().
+ * Returns the fd (>= 0), or -ENOMEM / -EMFILE, -EINVAL for NULL. */
+SHMBUF_EXPORT int shmbuf_get_fd(shmbuf_client *c);
+
+/* Start shmbuf_acquire() (arguments as there) without waiting; *ticket (when
+ * not NULL) names it for shmbuf_cancel(). cb runs later from shmbuf_dispatch()
+ * with the outcome, exactly once unless the client is disconnected first.
+ * Returns 0 (started), or -EINVAL (bad arguments, NULL cb), -ENOMEM,
+ * -ECONNRESET: then cb never runs. */
+SHMBUF_EXPORT int shmbuf_acquire_async(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length,
+				       unsigned flags, int timeout_ms, shmbuf_acquire_cb *cb, void *userdata,
+				       uint64_t *ticket);
+/* The same for shmbuf_acquire_newer(). */
+SHMBUF_EXPORT int shmbuf_acquire_newer_async(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length,
+					     unsigned flags, uint64_t after, int timeout_ms, shmbuf_acquire_cb *cb,
+					     void *userdata, uint64_t *ticket);
+
+/* Cancel a started operation whose callback has not run yet: the daemon ends
+ * its wait (a later release does not grant it), and its callback reports
+ * -ECANCELED (a grant that crossed the cancel is given back first). Blocks for
+ * one round trip at most. Returns 0, -ENOENT unknown ticket (or its callback
+ * ran already), -ECONNRESET. */
+SHMBUF_EXPORT int shmbuf_cancel(shmbuf_client *c, uint64_t ticket);
+
+/* Read what has arrived, without blocking, and run the callbacks of the
+ * operations completed so far. Returns how many callbacks ran (>= 0), or
+ * -ECONNRESET once the connection is lost (after running the callbacks of the
+ * operations that lost it), -EINVAL for NULL. */
+SHMBUF_EXPORT int shmbuf_dispatch(shmbuf_client *c);
+
 /* How many releases of this client the daemon refused so far. shmbuf_release()
  * does not wait for the daemon; its refusal (which means a bug in the library
  * or the daemon) arrives later and is counted here. 0 for NULL. */
@@ -208,8 +283,10 @@ SHMBUF_EXPORT int shmbuf_stat(shmbuf_client *c, const char *name, shmbuf_stat_in
 SHMBUF_EXPORT const char *shmbuf_strerror(int err);
 
 /* The daemon's own words for the last failed call made by this thread (for
- * example "offset 4096 + length 8192 exceeds segment size 8192"), or "" when
- * the last failure was local. Valid until this thread's next call. */
+ * example "offset 4096 + length 8192 exceeds segment size 8192"; a BUSY names
+ * the lease, pid and command that holds the range), the library's words for a
+ * segment name it refused itself, or "" for other local failures. Valid until
+ * this thread's next call. */
 SHMBUF_EXPORT const char *shmbuf_last_error_detail(void);
 
 /* The library's version string, e.g. "0.1.0" (the version macros above are the header's). */
@@ -254,6 +331,7 @@ typedef struct shmbuf_segment_info {
 	pid_t pid;              /* creator */
 	uint32_t read_leases, write_leases, waiters;
 	uint32_t flags;         /* SHMBUF_SEGMENT_* */
+	uint64_t generation;    /* write leases ended on it so far */
 } shmbuf_segment_info;
 
 /* shmbuf_lease_info.flags and shmbuf_event.flags */
@@ -272,6 +350,8 @@ typedef struct shmbuf_lease_info {
 	pid_t pid;              /* holder's credentials at connect time */
 	uid_t uid;
 	char comm[SHMBUF_COMM_MAX + 1];
+	uint64_t blocked_by;    /* SHMBUF_LEASE_WAITING: the lease (held or waited for ahead
+				 * of it) that holds this request up now; else 0 */
 } shmbuf_lease_info;
 
 /* shmbuf_client_info.flags */
@@ -353,7 +433,16 @@ typedef struct shmbuf_event {
 	uint64_t size;          /* segment and lease events: the segment's size */
 	uint64_t lease_id, offset, length; /* lease events */
 	uint32_t flags;         /* lease events: SHMBUF_LEASE_WRITE */
+	uint32_t reason;        /* SHMBUF_EVENT_LEASE_CANCELLED: SHMBUF_CANCEL_*; else 0 */
 } shmbuf_event;
+
+/* shmbuf_event.reason: why a wait ended without a lease. Newer daemons may send
+ * values not listed; 0 from a daemon that does not say. */
+#define SHMBUF_CANCEL_TIMEOUT 1    /* its timeout_ms passed */
+#define SHMBUF_CANCEL_DESTROY 2    /* its segment was destroyed */
+#define SHMBUF_CANCEL_SHRINK 3     /* a resize cut its range */
+#define SHMBUF_CANCEL_DISCONNECT 4 /* its client disconnected */
+#define SHMBUF_CANCEL_CANCEL 5     /* its client gave up on it */
 
 /* Ask the daemon to send this client an event for every change from now on.
  * Events queue in the library until read with shmbuf_next_event(); a client

@@ -1,6 +1,7 @@
 /* client.c: a client's life: connecting (socket path, HELLO), the fork check,
  * and disconnecting. */
 #define _GNU_SOURCE /* secure_getenv */
+#include "async.h"
 #include "client.h"
 
 #include <errno.h>
@@ -15,9 +16,33 @@
 #include "demux.h"
 #include "error.h"
 
+/* getpid() is a system call (glibc no longer caches it), and every call makes
+ * this check, twice per acquire and release: the pid is read once and read
+ * again in the child of each fork(). Only a child made without the atfork
+ * handlers (_Fork(), a raw clone) would go unnoticed, as with vfork() today. */
+static pid_t self_pid;
+static pthread_once_t self_pid_once = PTHREAD_ONCE_INIT;
+
+static void self_pid_refresh(void)
+{
+	self_pid = getpid();
+}
+
+static void self_pid_init(void)
+{
+	self_pid_refresh();
+	pthread_atfork(NULL, NULL, self_pid_refresh);
+}
+
+static pid_t self(void)
+{
+	pthread_once(&self_pid_once, self_pid_init);
+	return self_pid;
+}
+
 int client_check_owner(const struct shmbuf_client *c)
 {
-	if (c->owner == getpid())
+	if (c->owner == self())
 		return 0;
 	snprintf(error_detail, sizeof(error_detail),
 		 "this client was connected by process %d; after fork() connect a new one", (int)c->owner);
@@ -31,8 +56,13 @@ int client_copy_name(char dst[PROTO_NAME_MAX + 1], const char *name)
 	if (!name)
 		return -EINVAL;
 	len = strnlen(name, PROTO_NAME_MAX + 1);
-	if (len > PROTO_NAME_MAX)
-		return -ENAMETOOLONG;
+	/* Checked here, not only by the encoder, so that the caller learns from
+	 * shmbuf_last_error_detail() what is wrong with the name. */
+	if (!proto_name_is_valid(name, len)) {
+		snprintf(error_detail, sizeof(error_detail), "invalid segment name: %s",
+			 proto_name_problem(name, len, dst, PROTO_NAME_MAX + 1));
+		return len > PROTO_NAME_MAX ? -ENAMETOOLONG : -EINVAL;
+	}
 	memcpy(dst, name, len + 1);
 	return 0;
 }
@@ -51,6 +81,7 @@ static void client_free(struct shmbuf_client *c)
 {
 	if (c->sock >= 0)
 		close(c->sock);
+	async_free(c);
 	/* Views point into the cache's mappings: both go at once. The daemon
 	 * forgets what we mapped when the connection closes. */
 	idtable_deinit(&c->views);
@@ -126,7 +157,7 @@ static struct shmbuf_client *client_new(uint64_t page_size)
 		return NULL;
 	c->sock = -1;
 	c->page_size = page_size;
-	c->owner = getpid();
+	c->owner = self();
 	c->next_seq = 1;
 	mapcache_init(&c->cache);
 	if (pthread_mutex_init(&c->lock, NULL) != 0)

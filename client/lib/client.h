@@ -23,6 +23,7 @@
 #define EVENT_QUEUE_MAX SHMBUF_EVENT_QUEUE_MAX
 
 struct call;
+struct async_state;
 
 /* Owned by the application from shmbuf_connect() to shmbuf_disconnect(). */
 struct shmbuf_client {
@@ -40,6 +41,7 @@ struct shmbuf_client {
 	struct call *waiters_tail;
 	struct idtable views;      /* lease id -> (struct mc_map *, view length): live views */
 	struct mapcache cache;     /* kept fds and mappings, by (segment name, mode) */
+	struct async_state *async; /* shmbuf_get_fd() and async acquires (async.c); NULL until used */
 	uint64_t release_errors;   /* error replies to quiet RELEASEs: shmbuf_release_errors() */
 	uint64_t unmap_errors;     /* error replies to quiet UNMAPs (kept for a debugger) */
 	/* Events, oldest first: a ring of ev_cap slots (grown by doubling up to
@@ -61,8 +63,9 @@ struct shmbuf_client {
  * Returns 0 in the connecting process, else -ECONNRESET (with a detail). */
 int client_check_owner(const struct shmbuf_client *c);
 
-/* Copies name into a wire name field; proto_encode() checks its characters.
- * Returns 0, -EINVAL for NULL, -ENAMETOOLONG. */
+/* Copies a valid segment name into a wire name field. Returns 0, -EINVAL for
+ * NULL or an invalid name, -ENAMETOOLONG; an invalid name's fault is put in
+ * words for shmbuf_last_error_detail(). */
 int client_copy_name(char dst[PROTO_NAME_MAX + 1], const char *name);
 
 /* Hands a filled struct (src, the library's own src_size bytes) to a caller

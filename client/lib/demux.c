@@ -13,8 +13,12 @@
 #include "event.h"
 #include "fdio.h"
 
-/* Largest request we encode: an ACQUIRE with a 255-byte name is 297 bytes. */
+/* Largest request we encode: an ACQUIRE with a 255-byte name is 313 bytes. */
 #define REQUEST_MAX 512
+
+/* client->pending holds struct call (synchronous, len 0) and struct
+ * demux_async (len PENDING_ASYNC), told apart by the entry's length. */
+#define PENDING_ASYNC 1
 
 /* One request waiting for its reply. Lives on the calling thread's stack. It is
  * in client->pending from just before its request is sent until it is done, and
@@ -90,9 +94,19 @@ static void call_forget(struct shmbuf_client *c, struct call *call, int err)
 	call_finish(c, call, err);
 }
 
+/* Called with c->lock held. a is out of client->pending already. */
+static void async_finish(struct shmbuf_client *c, struct demux_async *a, int err)
+{
+	a->err = err;
+	a->done(c, a);
+}
+
 static void break_one(void *arg, uint64_t key, void *ptr, size_t len)
 {
-	call_finish(arg, ptr, -ECONNRESET);
+	if (len == PENDING_ASYNC)
+		async_finish(arg, ptr, -ECONNRESET);
+	else
+		call_finish(arg, ptr, -ECONNRESET);
 }
 
 /* Called with c->lock held. Nothing more can be read reliably: every pending
@@ -143,6 +157,11 @@ static void fail_one(void *arg, uint64_t key, void *ptr, size_t len)
 	struct fail_all *f = arg;
 	struct call *call = ptr;
 
+	if (len == PENDING_ASYNC) {
+		reply_copy(((struct demux_async *)ptr)->reply, f->err);
+		async_finish(f->c, ptr, 0);
+		return;
+	}
 	reply_copy(call->reply, f->err);
 	call_finish(f->c, call, 0);
 }
@@ -193,10 +212,11 @@ static void demux_deliver(struct shmbuf_client *c, int fd)
 {
 	bool fd_wanted = c->rmsg.status == PROTO_OK && c->rmsg.op == (PROTO_OP_ACQUIRE | PROTO_REPLY_BIT);
 	struct idtable_slot *s = c->rmsg.seq ? idtable_find(&c->pending, c->rmsg.seq) : NULL;
-	struct call *call = s ? s->ptr : NULL;
+	struct demux_async *a = s && s->len == PENDING_ASYNC ? s->ptr : NULL;
+	struct call *call = s && !a ? s->ptr : NULL;
 
 	/* Only a grant to a waiting call carries an fd we keep. */
-	if (fd >= 0 && (!call || !fd_wanted)) {
+	if (fd >= 0 && (!s || !fd_wanted)) {
 		close(fd);
 		fd = -1;
 	}
@@ -204,19 +224,25 @@ static void demux_deliver(struct shmbuf_client *c, int fd)
 		deliver_unasked(c);
 		return;
 	}
-	if (!call) {
+	if (!s) {
 		deliver_unwaited(c);
 		return;
 	}
 	/* An error reply has the same layout for every opcode; a success reply
 	 * must answer the request actually made, or its payload means nothing. */
-	if (c->rmsg.status == PROTO_OK && c->rmsg.op != call->reply_op) {
+	if (c->rmsg.status == PROTO_OK && c->rmsg.op != (a ? PROTO_OP_ACQUIRE | PROTO_REPLY_BIT : call->reply_op)) {
 		if (fd >= 0)
 			close(fd);
 		client_break(c);
 		return;
 	}
 	idtable_remove(&c->pending, s);
+	if (a) {
+		reply_copy(a->reply, &c->rmsg);
+		a->fd = fd;
+		async_finish(c, a, 0);
+		return;
+	}
 	reply_copy(call->reply, &c->rmsg);
 	call->fd = fd;
 	call_finish(c, call, 0);
@@ -427,6 +453,52 @@ void demux_drain(struct shmbuf_client *c)
 	}
 	demux_reader_release(c);
 	pthread_mutex_unlock(&c->lock);
+}
+
+int demux_start_async(struct shmbuf_client *c, struct proto_msg *m, struct demux_async *a)
+{
+	uint8_t buf[REQUEST_MAX];
+	struct idtable_slot *s;
+	bool flush;
+	int n, r;
+
+	a->fd = -1;
+	a->err = 0;
+	a->reply = m;
+	r = client_check_owner(c);
+	if (r < 0)
+		return r;
+	m->status = PROTO_OK;
+	pthread_mutex_lock(&c->lock);
+	if (c->dead) {
+		pthread_mutex_unlock(&c->lock);
+		return -ECONNRESET;
+	}
+	a->seq = m->seq = client_next_seq(c);
+	n = proto_encode(m, buf, sizeof(buf));
+	r = n < 0 ? n : idtable_insert(&c->pending, a->seq, a, PENDING_ASYNC);
+	flush = has_garbage(c);
+	pthread_mutex_unlock(&c->lock);
+	if (r < 0)
+		return r;
+
+	pthread_mutex_lock(&c->send_lock);
+	if (flush)
+		flush_garbage(c);
+	r = send_datagram(c, buf, (size_t)n);
+	pthread_mutex_unlock(&c->send_lock);
+	if (r >= 0 || r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN)
+		return 0; /* a closed peer: reading finds why, and a->done() says so */
+	/* Not sent: take it back, unless a reader broke the connection and
+	 * finished it meanwhile (then done() has run, and it counts as started). */
+	pthread_mutex_lock(&c->lock);
+	s = idtable_find(&c->pending, a->seq);
+	if (s && s->ptr == a)
+		idtable_remove(&c->pending, s);
+	else
+		r = 0;
+	pthread_mutex_unlock(&c->lock);
+	return r;
 }
 
 int demux_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out)

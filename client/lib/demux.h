@@ -9,6 +9,7 @@
 #define demux_send_quiet shmbuf__demux_send_quiet
 #define demux_drain shmbuf__demux_drain
 #define demux_flush shmbuf__demux_flush
+#define demux_start_async shmbuf__demux_start_async
 
 #include "client.h"
 
@@ -17,6 +18,23 @@
  * none will: the request was invalid, could not be sent, or the connection broke.
  * fd_out, when not NULL, receives the fd of a successful ACQUIRE reply (or -1). */
 int demux_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out);
+
+/* An ACQUIRE in flight that nobody waits for (client/lib/async.c). Owned by
+ * async.c; while pending it is in client->pending under its seq. */
+struct demux_async {
+	uint32_t seq;
+	int err;                 /* 0: *reply holds the answer; else why none will come */
+	int fd;                  /* fd of a successful reply, else -1; owned */
+	struct proto_msg *reply; /* the request, which the reply replaces */
+	/* Called with c->lock held, by whichever thread read the reply (or
+	 * broke the connection), once: the async op is no longer pending. */
+	void (*done)(struct shmbuf_client *c, struct demux_async *a);
+};
+
+/* Sends ACQUIRE m for a and returns without waiting: a->done() runs when its
+ * answer comes, read by any thread. Returns 0 (then done() runs exactly once),
+ * or a negative errno with nothing pending. */
+int demux_start_async(struct shmbuf_client *c, struct proto_msg *m, struct demux_async *a);
 
 /* Sends request m (RELEASE or UNMAP with their QUIET meaning) without waiting:
  * the daemon answers only a failure, which the reader counts. Returns 0, or a

@@ -14,6 +14,9 @@ _Static_assert((int)SHMBUF_EVENT_SEGMENT_CREATED == (int)PROTO_EV_SEGMENT_CREATE
 	       (int)SHMBUF_EVENT_LEASE_ACQUIRED == (int)PROTO_EV_LEASE_ACQUIRED &&
 	       (int)SHMBUF_EVENT_CLIENT_DISCONNECTED == (int)PROTO_EV_CLIENT_DISCONNECTED &&
 	       (int)PROTO_EV_TYPE_MAX == (int)SHMBUF_EVENT_CLIENT_DISCONNECTED, "public and wire event types differ");
+_Static_assert(SHMBUF_CANCEL_TIMEOUT == PROTO_CANCEL_TIMEOUT && SHMBUF_CANCEL_DESTROY == PROTO_CANCEL_DESTROY &&
+	       SHMBUF_CANCEL_SHRINK == PROTO_CANCEL_SHRINK && SHMBUF_CANCEL_DISCONNECT == PROTO_CANCEL_DISCONNECT &&
+	       SHMBUF_CANCEL_CANCEL == PROTO_CANCEL_CANCEL, "public and wire cancel reasons differ");
 
 void event_push(struct shmbuf_client *c, const struct proto_event *e)
 {
@@ -54,6 +57,7 @@ void event_push(struct shmbuf_client *c, const struct proto_event *e)
 		.offset = e->offset,
 		.length = e->length,
 		.flags = (e->flags & PROTO_LEASE_WRITE) ? SHMBUF_LEASE_WRITE : 0,
+		.reason = e->reason,
 	};
 	memcpy(ev->comm, e->comm, sizeof(ev->comm));
 	memcpy(ev->segment, e->segment, sizeof(ev->segment));

@@ -80,6 +80,7 @@ static void segment_from_wire(const struct proto_list_reply *page, uint32_t i, v
 		.read_leases = e->read_leases,
 		.write_leases = e->write_leases,
 		.waiters = e->waiters,
+		.generation = e->generation,
 		.flags = ((e->flags & PROTO_SEG_DESTROYED) ? SHMBUF_SEGMENT_DESTROYED : 0) |
 			 ((e->flags & PROTO_SEG_SEALED) ? SHMBUF_SEGMENT_SEALED : 0),
 	};
@@ -102,6 +103,7 @@ static void lease_from_wire(const struct proto_list_reply *page, uint32_t i, voi
 		.age_ns = e->age_ns,
 		.pid = (pid_t)e->pid,
 		.uid = (uid_t)e->uid,
+		.blocked_by = e->blocked_by,
 	};
 	memcpy(l->segment, e->segment, sizeof(l->segment));
 	memcpy(l->comm, e->comm, sizeof(l->comm));
@@ -229,7 +231,7 @@ static int list_all(shmbuf_client *c, struct listing *l, const char *name, void 
 		return -EINVAL;
 	*out = NULL;
 	*count = 0;
-	r = client_copy_name(filter, name);
+	r = name[0] ? client_copy_name(filter, name) : (filter[0] = '\0', 0); /* "": no filter */
 	if (r < 0)
 		return r;
 	r = listing_fetch(c, l, filter);

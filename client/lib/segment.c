@@ -85,6 +85,7 @@ int shmbuf_stat(shmbuf_client *c, const char *name, shmbuf_stat_info *out, size_
 		.read_leases = m.u.stat_reply.read_leases,
 		.write_leases = m.u.stat_reply.write_leases,
 		.waiters = m.u.stat_reply.waiters,
+		.generation = m.u.stat_reply.generation,
 	}, sizeof(shmbuf_stat_info));
 	return 0;
 }

@@ -1,5 +1,5 @@
-/* view.c: leases as views: acquire (a pointer into a kept mapping) and release
- * (quiet: validated here, not waited for). The mappings are mapcache.c's. */
+/* view.c: leases as views: acquire, plain or NEWER (a pointer into a kept mapping),
+ * and release (quiet: validated here, not waited for). The mappings are mapcache.c's. */
 #include "shmbuf.h"
 
 #include <errno.h>
@@ -11,13 +11,14 @@
 #include "demux.h"
 #include "error.h"
 #include "fdio.h"
+#include "view.h"
 
 _Static_assert(SHMBUF_READ == PROTO_ACQ_READ && SHMBUF_WRITE == PROTO_ACQ_WRITE, "acquire flags differ");
 
 /* Ends a lease, without waiting for the daemon: the caller (the application
  * through shmbuf_release(), or an acquire that cannot hand the lease out) has
  * checked that we hold it. */
-static int release_lease(shmbuf_client *c, uint64_t lease_id)
+int view_release_lease(shmbuf_client *c, uint64_t lease_id)
 {
 	struct proto_msg m; /* not zeroed whole: only the header and u.release are encoded */
 
@@ -61,6 +62,7 @@ static int view_attach(shmbuf_client *c, struct mc_entry *claim, const char *nam
 				.offset = a->offset,
 				.lease_id = a->lease_id,
 				.flags = (a->flags & PROTO_ACQ_READ) ? SHMBUF_VIEW_READONLY : 0,
+				.generation = a->generation,
 			},
 			sizeof(shmbuf_view));
 	return 0;
@@ -74,62 +76,104 @@ static int acquire_undo(shmbuf_client *c, uint64_t lease_id, int err)
 	 * the wrong lease. Leave both to the disconnect. */
 	if (err == -EEXIST)
 		return -EPROTO;
-	(void)release_lease(c, lease_id);
+	(void)view_release_lease(c, lease_id);
 	return err;
 }
 
-int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length, unsigned flags,
-		   int timeout_ms, shmbuf_view *out, size_t size)
+int view_prepare(shmbuf_client *c, struct view_req *r, struct proto_msg *m, const char *name, uint64_t offset,
+		 uint64_t length, unsigned flags, bool newer, uint64_t after, int timeout_ms)
 {
-	struct proto_msg m; /* not zeroed whole (over 5 KiB): the header and u.acquire are set */
-	char key[PROTO_NAME_MAX + 1]; /* the cache's key: m turns into the reply */
-	struct proto_acquire_reply a;
-	struct mc_entry *claim;
-	int fd, r;
+	int e;
 
-	error_clear();
-	if (!c || !out || size < SHMBUF_VIEW_SIZE_VER0 || (flags != SHMBUF_READ && flags != SHMBUF_WRITE) ||
-	    timeout_ms < -1)
+	if (!c || (flags != SHMBUF_READ && flags != SHMBUF_WRITE) || timeout_ms < -1)
 		return -EINVAL;
-	r = client_copy_name(key, name);
-	if (r < 0)
-		return r;
-	m.op = PROTO_OP_ACQUIRE;
-	m.seq = 0;
-	m.u.acquire = (struct proto_acquire){
-		.offset = offset, .length = length, .flags = flags, .timeout_ms = timeout_ms,
+	e = client_copy_name(r->key, name);
+	if (e < 0)
+		return e;
+	r->offset = offset;
+	r->length = length;
+	r->flags = flags;
+	m->op = PROTO_OP_ACQUIRE;
+	m->seq = 0;
+	m->u.acquire = (struct proto_acquire){
+		.offset = offset, .length = length, .flags = flags | (newer ? PROTO_ACQ_NEWER : 0),
+		.timeout_ms = timeout_ms, .after = newer ? after : 0,
 	};
-	memcpy(m.u.acquire.name, key, strlen(key) + 1);
+	memcpy(m->u.acquire.name, r->key, strlen(r->key) + 1);
 	/* Claim the fd we keep for this name and mode: the daemon sends none
 	 * when it grants that segment. The claim pins it until the reply. (In
 	 * a child after fork() this touches only the child's copy, and
 	 * demux_call() refuses.) */
 	pthread_mutex_lock(&c->lock);
-	claim = mapcache_claim(&c->cache, key, flags);
-	m.u.acquire.have_segment_id = claim ? claim->segment_id : 0;
+	r->claim = mapcache_claim(&c->cache, r->key, flags);
+	m->u.acquire.have_segment_id = r->claim ? r->claim->segment_id : 0;
 	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
 
-	r = demux_call(c, &m, &fd);
-	if (r == 0)
-		r = error_from_reply(&m);
-	a = m.u.acquire_reply;
-	if (r == 0 && !grant_is_sane(&a, offset, length, flags)) {
+void view_abandon(shmbuf_client *c, struct view_req *r)
+{
+	if (!r->claim)
+		return;
+	pthread_mutex_lock(&c->lock);
+	mapcache_unclaim(&c->cache, r->claim);
+	pthread_mutex_unlock(&c->lock);
+	r->claim = NULL;
+}
+
+int view_finish(shmbuf_client *c, struct view_req *r, int err, const struct proto_msg *m, int fd, shmbuf_view *out,
+		size_t size)
+{
+	struct proto_acquire_reply a;
+
+	if (err == 0)
+		err = error_from_reply(m);
+	a = m->u.acquire_reply;
+	if (err == 0 && !grant_is_sane(&a, r->offset, r->length, r->flags)) {
 		if (fd >= 0)
 			close(fd);
-		r = acquire_undo(c, a.lease_id, -EPROTO);
-	} else if (r == 0) {
-		r = view_attach(c, claim, key, &a, fd, out, size);
-		claim = NULL; /* consumed */
-		if (r < 0)
-			r = acquire_undo(c, a.lease_id, r);
+		err = acquire_undo(c, a.lease_id, -EPROTO);
+	} else if (err == 0) {
+		err = view_attach(c, r->claim, r->key, &a, fd, out, size);
+		r->claim = NULL; /* consumed */
+		if (err < 0)
+			err = acquire_undo(c, a.lease_id, err);
+	} else if (fd >= 0) {
+		close(fd);
 	}
-	if (claim) {
-		pthread_mutex_lock(&c->lock);
-		mapcache_unclaim(&c->cache, claim);
-		pthread_mutex_unlock(&c->lock);
-	}
+	view_abandon(c, r);
 	demux_flush(c);
-	return r;
+	return err;
+}
+
+/* The blocking acquire, plain or NEWER. */
+static int acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length, unsigned flags, bool newer,
+		   uint64_t after, int timeout_ms, shmbuf_view *out, size_t size)
+{
+	struct proto_msg m; /* not zeroed whole (over 5 KiB): the header and u.acquire are set */
+	struct view_req r;
+	int fd, e;
+
+	error_clear();
+	if (!out || size < SHMBUF_VIEW_SIZE_VER0)
+		return -EINVAL;
+	e = view_prepare(c, &r, &m, name, offset, length, flags, newer, after, timeout_ms);
+	if (e < 0)
+		return e;
+	e = demux_call(c, &m, &fd);
+	return view_finish(c, &r, e, &m, e == 0 ? fd : -1, out, size);
+}
+
+int shmbuf_acquire(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length, unsigned flags,
+		   int timeout_ms, shmbuf_view *out, size_t size)
+{
+	return acquire(c, name, offset, length, flags, false, 0, timeout_ms, out, size);
+}
+
+int shmbuf_acquire_newer(shmbuf_client *c, const char *name, uint64_t offset, uint64_t length, unsigned flags,
+			 uint64_t after, int timeout_ms, shmbuf_view *out, size_t size)
+{
+	return acquire(c, name, offset, length, flags, true, after, timeout_ms, out, size);
 }
 
 int shmbuf_release(shmbuf_client *c, shmbuf_view *v, size_t size)
@@ -168,7 +212,7 @@ int shmbuf_release(shmbuf_client *c, shmbuf_view *v, size_t size)
 	 * daemon has the RELEASE it may grant the range to a writer. */
 	lease_id = v->lease_id;
 	memset(v, 0, size);
-	r = release_lease(c, lease_id);
+	r = view_release_lease(c, lease_id);
 	/* Then what the daemon sent meanwhile (an UNMAP, a failed release) is
 	 * dealt with, even by an application that only ever releases; after the
 	 * RELEASE is out, so that a waiter's grant is not held up by it. */

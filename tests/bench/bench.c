@@ -1232,6 +1232,120 @@ static void row_create(void)
 	progress("create+destroy %s; Python SharedMemoryManager %s", f1, f2);
 }
 
+/* ---- row 7: producer/consumer frames with acquire_newer (issue 9) --------- */
+
+/* The producer: its own process and connection; each frame is filled with the
+ * byte of the generation it becomes. Runs until killed: no side channel. */
+static void newer_producer(const char *name, size_t size)
+{
+	sb_client *c;
+	sb_view v;
+
+	if (sb_connect(sock_path, &c) < 0)
+		_exit(1);
+	for (;;) {
+		if (sb_acquire(c, name, 0, size, 1, -1, &v) < 0)
+			_exit(1);
+		fill(v.data, size, (uint32_t)(v.generation + 1));
+		if (sb_release(c, &v) < 0)
+			_exit(1);
+	}
+}
+
+/* Mean seconds per frame the consumer (this process) saw; -1 when a frame's
+ * bytes were not its generation's. *skipped: frames the producer wrote that
+ * the consumer never saw (it was not waiting when they ended). */
+static double newer_batch(const char *name, size_t size, const struct batch *b, double *skipped)
+{
+	const int warm = size >= 64 * MiB ? 1 : 3;
+	int64_t gen = sb_generation(cl, name);
+	uint64_t t0 = 0, last = gen > 0 ? (uint64_t)gen : 0, first = 0;
+	pid_t pid;
+	int n = 0, bad = 0;
+
+	/* A producer killed in an earlier batch ended its lease mid-frame: that
+	 * generation is not a frame, so start after it. */
+	if (gen < 0)
+		die("stat %s: %s", name, sb_strerror((int)gen));
+	pid = bench_fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0)
+		newer_producer(name, size);
+	for (int r = 0; !bad; r++) {
+		sb_view v;
+		int e;
+
+		if (r == warm) {
+			t0 = now_ns();
+			first = last;
+		}
+		if (r >= warm && !batch_more(b, n, t0))
+			break;
+		e = sb_acquire_newer(cl, name, 0, size, 0, last, 10000, &v);
+		if (e < 0)
+			die("acquire_newer %s: %s", name, sb_strerror(e));
+		bad = v.generation <= last || !content_ok(v.data, size, (uint32_t)v.generation);
+		last = v.generation;
+		if ((e = sb_release(cl, &v)) < 0)
+			die("release: %s", sb_strerror(e));
+		if (r >= warm)
+			n++;
+	}
+	double t = (double)(now_ns() - t0) / 1e9 / (n ? n : 1);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	*skipped = n ? (double)(last - first - (uint64_t)n) / n : 0;
+	if (bad) {
+		fprintf(stderr, "shmbuf_bench: acquire_newer: a frame's bytes are not of its generation\n");
+		return -1;
+	}
+	return t;
+}
+
+static void row_newer(void)
+{
+	static const size_t sizes[] = { 4 * KiB, 64 * MiB };
+	static const char *labels[] = { "4 KiB", "64 MiB" };
+
+	for (int s = 0; s < 2; s++) {
+		size_t size = sizes[s];
+		struct batch b = { size >= 64 * MiB ? 3 : 10, 100000, size >= 64 * MiB ? 0.5 : 0.25 };
+		double t_sb[MAXREPS], t_ref[MAXREPS], skip[MAXREPS];
+		char name[32], what[96], f1[32], f2[32];
+		struct row *row;
+		int e, failed = 0;
+
+		snprintf(what, sizeof(what), "producer/consumer acquire_newer %s, per frame seen", labels[s]);
+		row = add_row(s == 0 ? "7a" : "7b", what);
+		snprintf(name, sizeof(name), "bench.newer.%d", s);
+		if ((e = sb_create(cl, name, size)) < 0)
+			die("create %s: %s", name, sb_strerror(e));
+		for (int i = 0; i < reps && !failed; i++) {
+			t_sb[i] = newer_batch(name, size, &b, &skip[i]);
+			t_ref[i] = s == 0 ? echo_batch(&b) : pipeline_batch(PIPE_ONEPROC, name, size, &b);
+			failed = t_sb[i] < 0 || t_ref[i] < 0;
+		}
+		sb_destroy(cl, name);
+		if (failed) {
+			snprintf(row->note, sizeof(row->note), "FAILED: content check");
+			continue;
+		}
+		double sb = median(t_sb, reps), ref = median(t_ref, reps), sk = median(skip, reps);
+		fmt_time(f1, sizeof(f1), sb);
+		fmt_time(f2, sizeof(f2), ref);
+		snprintf(row->figure, sizeof(row->figure), "%s (%.2f frames skipped per frame seen)", f1, sk);
+		if (s == 0) {
+			snprintf(row->reference, sizeof(row->reference), "bare SEQPACKET round trip %s", f2);
+			verdict(row, sb / ref, 2.2, 0, "≤ 2.2x round trip");
+		} else {
+			snprintf(row->reference, sizeof(row->reference), "one process %s", f2);
+			verdict(row, sb / ref, 1.05, 0, "≤ 1.05x one process");
+		}
+		progress("%s: shmbuf %s (skipped %.2f), reference %s", what, f1, sk, f2);
+	}
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 static void usage(FILE *f)
@@ -1245,7 +1359,8 @@ static void usage(FILE *f)
 		"  --quick           short run (3 repetitions, a quarter of the time, 20k leases)\n"
 		"  --deadline S      give up (stopping the daemon) after S seconds (default 300)\n"
 		"  --only ROW        run one row: 1 (frame pipeline), 2 (acquire+release), 3 (hand-off),\n"
-		"                    4 (throughput), 5 (memory per lease), 6 (create+destroy)\n"
+		"                    4 (throughput), 5 (memory per lease), 6 (create+destroy),\n"
+		"                    7 (producer/consumer with acquire_newer)\n"
 		"  --reps N          repetitions per figure (default 5, at most %d)\n"
 		"  --daemon PATH     the shmbufd to run (default %s)\n"
 		"  --python PATH     the Python for row 6's reference (default /usr/bin/python3)\n"
@@ -1301,7 +1416,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc || (only && (strlen(only) != 1 || only[0] < '1' || only[0] > '6'))) {
+	if (optind < argc || (only && (strlen(only) != 1 || only[0] < '1' || only[0] > '7'))) {
 		usage(stderr);
 		return 2;
 	}
@@ -1346,6 +1461,8 @@ int main(int argc, char **argv)
 		row_memory();
 	if (want("6"))
 		row_create();
+	if (want("7"))
+		row_newer();
 
 	sb_disconnect(cl);
 	cl = NULL;

@@ -38,6 +38,23 @@ int sb_acquire(sb_client *c, const char *name, uint64_t offset, uint64_t length,
 		return r;
 	out->data = v.data;
 	out->len = v.len;
+	out->generation = v.generation;
+	memcpy(out->priv, &v, sizeof(v));
+	return 0;
+}
+
+int sb_acquire_newer(sb_client *c, const char *name, uint64_t offset, uint64_t length, int write, uint64_t after,
+		     int timeout_ms, sb_view *out)
+{
+	shmbuf_view v;
+	int r = shmbuf_acquire_newer((shmbuf_client *)c, name, offset, length, write ? SHMBUF_WRITE : SHMBUF_READ,
+				     after, timeout_ms, &v, sizeof(v));
+
+	if (r < 0)
+		return r;
+	out->data = v.data;
+	out->len = v.len;
+	out->generation = v.generation;
 	memcpy(out->priv, &v, sizeof(v));
 	return 0;
 }
@@ -59,6 +76,14 @@ int sb_waiters(sb_client *c, const char *name)
 	int r = shmbuf_stat((shmbuf_client *)c, name, &st, sizeof(st));
 
 	return r < 0 ? r : (int)st.waiters;
+}
+
+int64_t sb_generation(sb_client *c, const char *name)
+{
+	shmbuf_stat_info st;
+	int r = shmbuf_stat((shmbuf_client *)c, name, &st, sizeof(st));
+
+	return r < 0 ? r : (int64_t)st.generation;
 }
 
 const char *sb_strerror(int err)

@@ -35,6 +35,7 @@ static struct {
 	char log_path[128];
 	pid_t pid;
 	int fds_at_start; /* this process's, once the daemon is ready */
+	int n_starts;     /* daemons started in this test (restarts keep the directory and socket) */
 	pid_t children[MAX_CHILDREN];
 	int n_children;
 } hd;
@@ -181,7 +182,7 @@ static void exec_daemon(const char *const *extra_args, char *notify_env)
 			envp[envc++] = *e;
 	envp[envc++] = notify_env;
 
-	fd = open(hd.log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+	fd = open(hd.log_path, O_WRONLY | O_CREAT | O_APPEND | (hd.n_starts > 1 ? 0 : O_TRUNC), 0600);
 	if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
 		_exit(127);
 	fd = open("/dev/null", O_RDONLY);
@@ -247,7 +248,8 @@ static void settle_after_ready(void)
 		     idle);
 }
 
-void daemon_start(const char *const *extra_args)
+/* Start a daemon in hd's directory and wait for it to be ready. */
+static void launch(const char *const *extra_args)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char notify_env[sizeof(hd.notify_path) + 32];
@@ -255,12 +257,7 @@ void daemon_start(const char *const *extra_args)
 	int nfd, pidfd;
 	bool ready = false;
 
-	memset(&hd, 0, sizeof(hd));
-	snprintf(hd.dir, sizeof(hd.dir), "/tmp/shmbuf-itest.XXXXXX");
-	cr_assert_not_null(mkdtemp(hd.dir), "mkdtemp: %s", strerror(errno));
-	snprintf(hd.socket_path, sizeof(hd.socket_path), "%s/shmbufd.sock", hd.dir);
-	snprintf(hd.notify_path, sizeof(hd.notify_path), "%s/notify", hd.dir);
-	snprintf(hd.log_path, sizeof(hd.log_path), "%s/shmbufd.log", hd.dir);
+	hd.n_starts++;
 	snprintf(notify_env, sizeof(notify_env), "NOTIFY_SOCKET=%s", hd.notify_path);
 
 	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -318,7 +315,46 @@ void daemon_start(const char *const *extra_args)
 			       status == -ETIMEDOUT ? "still running" : "it exited");
 	}
 	settle_after_ready();
-	hd.fds_at_start = fd_count();
+	if (hd.n_starts == 1) /* a restart may come while clients of the first run are still open */
+		hd.fds_at_start = fd_count();
+}
+
+void daemon_start(const char *const *extra_args)
+{
+	memset(&hd, 0, sizeof(hd));
+	snprintf(hd.dir, sizeof(hd.dir), "/tmp/shmbuf-itest.XXXXXX");
+	cr_assert_not_null(mkdtemp(hd.dir), "mkdtemp: %s", strerror(errno));
+	snprintf(hd.socket_path, sizeof(hd.socket_path), "%s/shmbufd.sock", hd.dir);
+	snprintf(hd.notify_path, sizeof(hd.notify_path), "%s/notify", hd.dir);
+	snprintf(hd.log_path, sizeof(hd.log_path), "%s/shmbufd.log", hd.dir);
+	launch(extra_args);
+}
+
+void daemon_kill(int sig)
+{
+	int status;
+
+	cr_assert_gt(hd.pid, 0, "no daemon to kill");
+	cr_assert_eq(kill(hd.pid, sig), 0);
+	status = pid_wait(hd.pid, STOP_TIMEOUT_MS);
+	cr_assert_neq(status, -ETIMEDOUT, "shmbufd did not end within %d ms of signal %d", STOP_TIMEOUT_MS, sig);
+	hd.pid = 0;
+	if (sig == SIGKILL)
+		unlink(hd.notify_path);
+}
+
+void daemon_restart(const char *const *extra_args)
+{
+	cr_assert_eq(hd.pid, 0, "daemon_restart() after daemon_kill()");
+	launch(extra_args);
+}
+
+const char *daemon_state_dir(void)
+{
+	static char path[128];
+
+	snprintf(path, sizeof(path), "%s/state", hd.dir);
+	return path;
 }
 
 static void reap_children(void)
@@ -387,11 +423,14 @@ static bool daemon_stop(void)
 		cr_expect_fail("shmbufd left its socket %s behind", hd.socket_path);
 		ok = false;
 	}
-	/* Only this daemon's prefix: other tests' daemons run at the same time. */
-	if (have_prefix && (left = shm_count(prefix)) != 0) {
-		cr_expect_fail("shmbufd left %d objects /dev/shm/%s* behind", left, prefix);
+	/* Only this daemon's prefix: other tests' daemons run at the same time. What a stopped
+	 * daemon leaves is its live segments, each named by its state record; the test removes them. */
+	if (have_prefix && (left = state_remove_recorded_objects(prefix)) != 0) {
+		cr_expect_fail("shmbufd left %d objects /dev/shm/%s* that its state record does not name", left,
+			       prefix);
 		ok = false;
 	}
+	state_remove_dir();
 	unlink(hd.log_path);
 	unlink(hd.socket_path);
 	unlink(hd.notify_path);

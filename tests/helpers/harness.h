@@ -44,6 +44,18 @@ void expect_clean_shutdown(void);
 void daemon_setup(void);
 void daemon_teardown(void);
 
+/* Stop the daemon with sig (SIGKILL: a crash) and reap it; its objects and state stay. */
+void daemon_kill(int sig);
+/* Start a daemon again on the same socket, directory and log (appended), after daemon_kill(). */
+void daemon_restart(const char *const *extra_args);
+/* The daemon's state directory (the default: "state" beside the socket). */
+const char *daemon_state_dir(void);
+
+/* harness_state.c, for daemon_stop(): unlink the daemon's objects (prefix without '/') and
+ * return how many of them no state record named; remove the state directory. */
+int state_remove_recorded_objects(const char *prefix);
+void state_remove_dir(void);
+
 const char *daemon_socket(void);
 pid_t daemon_pid(void);
 

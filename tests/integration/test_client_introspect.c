@@ -380,8 +380,10 @@ Test(introspect, a_departing_clients_waits_are_cancelled_and_none_is_granted_to_
 		cr_assert_eq(shmbuf_next_event(w, &e, sizeof(e), 10000), 0, "events stopped before the child's disconnect");
 		if (e.type == SHMBUF_EVENT_LEASE_WAITING && e.pid == pid)
 			child_client = e.client_id;
-		if (e.type == SHMBUF_EVENT_LEASE_CANCELLED && e.client_id == child_client)
+		if (e.type == SHMBUF_EVENT_LEASE_CANCELLED && e.client_id == child_client) {
 			cancelled++;
+			cr_expect_eq(e.reason, SHMBUF_CANCEL_DISCONNECT);
+		}
 		if (e.type == SHMBUF_EVENT_LEASE_ACQUIRED && e.client_id == child_client)
 			acquired_by_child++;
 		if (e.type == SHMBUF_EVENT_CLIENT_DISCONNECTED && e.client_id == child_client)
@@ -422,6 +424,75 @@ Test(introspect, events_past_the_librarys_queue_are_counted_as_dropped)
 	cr_assert_eq(shmbuf_next_event(w, &e, sizeof(e), 0), -ETIMEDOUT, "no event beyond the 6300");
 	cr_assert_eq((uint64_t)n + shmbuf_events_dropped(w), 6300, "%d read + %llu dropped", n,
 		     (unsigned long long)shmbuf_events_dropped(w));
+	shmbuf_disconnect(w);
+	expect_clean_shutdown();
+}
+
+struct shrink_wait {
+	shmbuf_client *c;
+	const char *name;
+	int result;
+};
+
+static void *wait_for_30_to_50(void *arg)
+{
+	struct shrink_wait *sw = arg;
+	shmbuf_view v;
+
+	sw->result = shmbuf_acquire(sw->c, sw->name, 30, 20, SHMBUF_READ, -1, &v, sizeof(v));
+	return NULL;
+}
+
+Test(introspect, a_waiter_is_listed_with_its_blocker_and_its_cancellation_says_why)
+{
+	const char *name = seg_name("why");
+	shmbuf_client *w = client_new(), *c = client_new(), *d = client_new();
+	struct shrink_wait sw = { d, name, 1 };
+	shmbuf_lease_info *l;
+	shmbuf_event e;
+	shmbuf_view held, v;
+	uint64_t waiter_id = 0;
+	size_t n;
+	pthread_t t;
+
+	cr_assert_eq(shmbuf_create(c, name, 4096, 0600), 0);
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 40, SHMBUF_WRITE, 0, &held, sizeof(held)), 0);
+	cr_assert_eq(shmbuf_subscribe(w), 0);
+
+	/* A wait that times out. */
+	cr_assert_eq(shmbuf_acquire(d, name, 0, 10, SHMBUF_READ, 20, &v, sizeof(v)), -ETIMEDOUT);
+	e = expect_event(w, SHMBUF_EVENT_LEASE_CANCELLED, name);
+	cr_expect_eq(e.reason, SHMBUF_CANCEL_TIMEOUT);
+
+	/* A wait the holder's lease blocks is listed with it; a shrink then cancels it. */
+	cr_assert_eq(pthread_create(&t, NULL, wait_for_30_to_50, &sw), 0);
+	cr_assert_eq(wait_for_waiters(c, name, 1, 10000), 0);
+	cr_assert_eq(shmbuf_list_leases(c, name, &l, &n, sizeof(*l)), 0);
+	cr_assert_eq(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		if (l[i].flags & SHMBUF_LEASE_WAITING) {
+			cr_expect_eq(l[i].blocked_by, held.lease_id);
+			waiter_id = l[i].lease_id;
+		} else {
+			cr_expect_eq(l[i].blocked_by, 0);
+		}
+	}
+	shmbuf_free(l);
+	cr_assert_neq(waiter_id, 0);
+	/* The writer holds [0,40), the reader waits for [30,50): shrinking to 40 cuts only the wait. */
+	cr_assert_eq(shmbuf_resize(c, name, 40), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_expect_eq(sw.result, -ERANGE);
+	e = expect_event(w, SHMBUF_EVENT_LEASE_CANCELLED, name);
+	cr_expect_eq(e.lease_id, waiter_id);
+	cr_expect_eq(e.reason, SHMBUF_CANCEL_SHRINK);
+
+	/* A refused acquire names the holder. */
+	cr_assert_eq(shmbuf_acquire(d, name, 0, 1, SHMBUF_READ, 0, &v, sizeof(v)), -EBUSY);
+	cr_expect(strstr(shmbuf_last_error_detail(), "write lease"), "%s", shmbuf_last_error_detail());
+	cr_assert_eq(shmbuf_release(c, &held, sizeof(held)), 0);
+	shmbuf_disconnect(d);
+	shmbuf_disconnect(c);
 	shmbuf_disconnect(w);
 	expect_clean_shutdown();
 }

@@ -553,6 +553,49 @@ Test(ctl, missing_segments_exit_1)
 	expect_clean_shutdown();
 }
 
+Test(ctl, a_bad_name_is_refused_saying_what_is_wrong)
+{
+	static const struct {
+		const char *name, *why;
+	} bad[] = {
+		{ "", "the name is empty" },
+		{ "/frames", "starts with '/'" },
+		{ "cam\x01", "byte 0x01 at position 4 is not printable ASCII" },
+	};
+	char long_name[300], odd[64];
+	struct proc p;
+	struct jv *v;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_expect_eq(CTL(&p, "create", bad[i].name, "4K"), 1, "%s", p.e.p);
+		cr_expect(strstr(p.e.p, bad[i].why), "'%s': %s", bad[i].name, p.e.p);
+		proc_free(&p);
+	}
+	memset(long_name, 'n', 256);
+	long_name[256] = '\0';
+	cr_expect_eq(CTL(&p, "destroy", long_name), 1, "%s", p.e.p);
+	cr_expect(strstr(p.e.p, "longer than 255 bytes"), "%s", p.e.p);
+	proc_free(&p);
+
+	/* Spaces and a trailing '/' are accepted on purpose (names are keys, not paths). */
+	snprintf(odd, sizeof(odd), "%s cam 0/", seg_name("odd"));
+	free(ctl_ok("create", odd, "4K"));
+	v = CTL_JSON("list", "--json");
+	cr_expect_not_null(jv_find(jv_array(v, "segments"), "name", odd));
+	json_free(v);
+	expect_clean_shutdown();
+}
+
+Test(ctl, limit_errors_give_sizes_in_words)
+{
+	struct proc p;
+
+	cr_expect_eq(CTL(&p, "create", seg_name("huge"), "1E"), 1, "%s", p.e.p);
+	cr_expect(strstr(p.e.p, "1 EiB more would pass the byte limit of "), "%s", p.e.p);
+	proc_free(&p);
+	expect_clean_shutdown();
+}
+
 /* ---- hold and leases, across processes ---- */
 
 Test(ctl, hold_in_one_process_shows_in_leases_of_another)
@@ -569,9 +612,12 @@ Test(ctl, hold_in_one_process_shows_in_leases_of_another)
 	cr_assert(proc_wait_output(&writer, "holding write lease", RUN_TIMEOUT_MS), "hold printed: %s / %s",
 		  writer.o.p, writer.e.p);
 
-	/* A conflicting read fails at once, and waits with --wait. */
+	/* A conflicting read fails at once, naming the holder, and waits with --wait. */
 	cr_expect_eq(CTL(&p, "read", name, "--offset", "6K", "--length", "1"), 1);
 	cr_expect(strstr(p.e.p, "leased"), "%s", p.e.p);
+	snprintf(pid, sizeof(pid), "pid %d ", (int)writer.pid);
+	cr_expect(strstr(p.e.p, "write lease") && strstr(p.e.p, pid) && strstr(p.e.p, "(shmbufctl)"),
+		  "BUSY does not name the holder: %s", p.e.p);
 	proc_free(&p);
 	ctl_start(&reader, 0, "hold", name, "--read", "--wait", "-1", (const char *)NULL);
 	cr_assert_eq(wait_for_waiters(c, name, 1, 10000), 0);
@@ -595,13 +641,15 @@ Test(ctl, hold_in_one_process_shows_in_leases_of_another)
 	cr_expect_eq(jv_u64(w, "uid"), getuid());
 	cr_expect_str_eq(jv_str(r, "mode"), "read");
 	cr_expect_str_eq(jv_str(r, "state"), "waiting");
+	cr_expect_eq(jv_u64(r, "blocked_by"), jv_u64(w, "id"), "the waiter is blocked by the writer");
+	cr_expect_eq(jv_u64(w, "blocked_by"), 0, "a held lease is blocked by nothing");
 	json_free(v);
 
 	/* The table shows the holder's pid and command name. */
 	out = ctl_ok("leases");
 	snprintf(pid, sizeof(pid), " %d ", (int)writer.pid);
-	cr_expect(strstr(out, pid) && strstr(out, "shmbufctl") && strstr(out, "waiting") && strstr(out, "held"),
-		  "leases:\n%s", out);
+	cr_expect(strstr(out, pid) && strstr(out, "shmbufctl") && strstr(out, "waiting") && strstr(out, "held") &&
+		  strstr(out, "BLOCKED-BY"), "leases:\n%s", out);
 	free(out);
 	v = CTL_JSON("status", "--json");
 	cr_expect_eq(jv_u64(v, "write_leases"), 1);
@@ -707,6 +755,100 @@ Test(ctl, watch_sees_a_create_and_a_release)
 	expect_clean_shutdown();
 }
 
+Test(ctl, watch_filters_by_segment_and_type_and_says_why_a_wait_ended)
+{
+	const char *a = seg_name("wa"), *b = seg_name("wb");
+	struct proc w, text, holder, p;
+	struct jv *events[256];
+	const struct jv *cancelled;
+	size_t n = 0;
+	char *line, *nl;
+
+	cr_expect_eq(CTL(&p, "watch", "--type", "lease-bogus"), 2);
+	cr_expect(strstr(p.e.p, "'lease-bogus' is not an event type"), "%s", p.e.p);
+	proc_free(&p);
+
+	ctl_start(&w, 0, "watch", "--json", "--segment", a, "--type", "lease", (const char *)NULL);
+	ctl_start(&text, 0, "watch", "-t", "lease-cancelled", "--type", "client-connected,segment-resized",
+		  (const char *)NULL);
+	wait_subscribed(w.pid);
+	wait_subscribed(text.pid);
+
+	free(ctl_ok("create", a, "16K"));
+	free(ctl_ok("create", b, "16K"));
+	free(ctl_ok("hold", b, "--write", "--for", "0")); /* another segment: not shown by w */
+	ctl_start(&holder, 0, "hold", a, "--write", (const char *)NULL);
+	cr_assert(proc_wait_output(&holder, "holding write lease", RUN_TIMEOUT_MS), "%s", holder.e.p);
+	cr_expect_eq(CTL(&p, "read", a, "--wait", "50"), 1, "%s", p.e.p);
+	proc_free(&p);
+
+	cr_assert(proc_wait_output(&w, "\"lease-cancelled\"", RUN_TIMEOUT_MS), "watch --json printed:\n%s\n%s", w.o.p,
+		  w.e.p);
+	cr_assert(proc_wait_output(&text, "reason: timeout", RUN_TIMEOUT_MS), "watch printed:\n%s\n%s", text.o.p,
+		  text.e.p);
+	for (line = w.o.p; (nl = strchr(line, '\n')) && n < 256; line = nl + 1) {
+		*nl = '\0';
+		events[n] = json_parse(line);
+		cr_expect_str_eq(jv_str(events[n], "segment"), a, "--segment let another segment's event by");
+		cr_expect(strncmp(jv_str(events[n], "event"), "lease-", 6) == 0, "--type lease let %s by",
+			  jv_str(events[n], "event"));
+		n++;
+	}
+	cancelled = find_event(events, n, "lease-cancelled", a);
+	cr_assert_not_null(cancelled);
+	cr_expect_str_eq(jv_str(cancelled, "reason"), "timeout");
+	cr_expect_not_null(find_event(events, n, "lease-waiting", a));
+	for (size_t i = 0; i < n; i++)
+		json_free(events[i]);
+	cr_expect(!strstr(text.o.p, "segment-created") && !strstr(text.o.p, "lease-acquired"),
+		  "--type let other types by:\n%s", text.o.p);
+
+	/* The holder ends cleanly: a release, not a cancellation. */
+	kill(holder.pid, SIGTERM);
+	cr_expect_eq(proc_finish(&holder), 0, "%s", holder.e.p);
+	proc_free(&holder);
+	kill(w.pid, SIGTERM);
+	kill(text.pid, SIGTERM);
+	proc_finish(&w);
+	proc_finish(&text);
+	proc_free(&w);
+	proc_free(&text);
+	expect_clean_shutdown();
+}
+
+Test(ctl, a_wait_ended_by_destroy_or_disconnect_says_so)
+{
+	const char *name = seg_name("wd");
+	struct proc w, holder, waiter, waiter2;
+	shmbuf_client *c = client_new();
+
+	ctl_start(&w, 0, "watch", "--segment", name, "--type", "lease-cancelled", (const char *)NULL);
+	wait_subscribed(w.pid);
+	free(ctl_ok("create", name, "16K"));
+	ctl_start(&holder, 0, "hold", name, "--write", (const char *)NULL);
+	cr_assert(proc_wait_output(&holder, "holding write lease", RUN_TIMEOUT_MS), "%s", holder.e.p);
+	ctl_start(&waiter, 0, "hold", name, "--read", "--wait", "-1", (const char *)NULL);
+	cr_assert_eq(wait_for_waiters(c, name, 1, 10000), 0);
+	kill(waiter.pid, SIGKILL);
+	cr_assert(proc_wait_output(&w, "reason: disconnect", RUN_TIMEOUT_MS), "watch printed:\n%s", w.o.p);
+	proc_finish(&waiter);
+	ctl_start(&waiter2, 0, "hold", name, "--read", "--wait", "-1", (const char *)NULL);
+	cr_assert_eq(wait_for_waiters(c, name, 1, 10000), 0);
+	free(ctl_ok("destroy", name));
+	cr_assert(proc_wait_output(&w, "reason: destroy", RUN_TIMEOUT_MS), "watch printed:\n%s", w.o.p);
+	cr_expect_eq(proc_finish(&waiter2), 1, "%s", waiter2.e.p);
+	kill(holder.pid, SIGTERM);
+	proc_finish(&holder);
+	kill(w.pid, SIGTERM);
+	proc_finish(&w);
+	proc_free(&waiter);
+	proc_free(&waiter2);
+	proc_free(&holder);
+	proc_free(&w);
+	shmbuf_disconnect(c);
+	expect_clean_shutdown();
+}
+
 /* Stop the daemon behind the test's back, and wait until it has exited. It is
  * left unreaped (WNOWAIT) for expect_clean_shutdown(), which would otherwise
  * send a second SIGTERM into its shutdown. */
@@ -760,5 +902,39 @@ Test(ctl, hold_exits_3_when_the_daemon_goes)
 	cr_expect_eq(proc_finish(&h), 3, "%s", h.e.p);
 	cr_expect(strstr(h.e.p, "connection to shmbufd lost"), "%s", h.e.p);
 	proc_free(&h);
+	expect_clean_shutdown();
+}
+
+Test(ctl, read_wait_newer_waits_for_the_next_write)
+{
+	const char *name = seg_name("newer");
+	shmbuf_client *c = client_new();
+	const struct jv *s;
+	struct proc r, p;
+	struct jv *lv;
+	shmbuf_view v;
+
+	free(ctl_ok("create", name, "4K"));
+	ctl_start(&r, 0, "read", name, "--length", "4", "--raw", "--wait-newer", (const char *)NULL);
+	cr_assert_eq(wait_for_waiters(c, name, 1, 10000), 0);
+	/* The waiting read blocks no writer: timeout 0 succeeds. */
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 4, SHMBUF_WRITE, 0, &v, sizeof(v)), 0);
+	memcpy(v.data, "news", 4);
+	cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
+	cr_expect_eq(proc_finish(&r), 0, "%s", r.e.p);
+	cr_expect_eq(r.o.len, 4);
+	cr_expect_eq(memcmp(r.o.p, "news", 4), 0, "%s", r.o.p);
+	proc_free(&r);
+	/* With GEN: generation 1 is there already; 0 has news at once, 1 times out. */
+	cr_expect_eq(CTL(&p, "read", name, "--length", "4", "--raw", "--wait-newer=0"), 0, "%s", p.e.p);
+	proc_free(&p);
+	cr_expect_eq(CTL(&p, "read", name, "--wait-newer=1", "--wait", "0"), 1, "%s", p.e.p);
+	proc_free(&p);
+	lv = CTL_JSON("list", "--json");
+	s = jv_find(jv_array(lv, "segments"), "name", name);
+	cr_assert_not_null(s);
+	cr_expect_eq(jv_u64(s, "generation"), 1);
+	json_free(lv);
+	shmbuf_disconnect(c);
 	expect_clean_shutdown();
 }

@@ -359,7 +359,7 @@ Test(hostile, arguments_the_decoder_lets_through_are_refused_by_the_daemon_witho
 
 	m.seq = 12;
 	n = encode(&m, buf, sizeof(buf));
-	buf[PROTO_HEADER_SIZE + 34] = '/'; /* the name's first byte (after have_segment_id and N) */
+	buf[PROTO_HEADER_SIZE + 42] = '/'; /* the name's first byte (after have_segment_id, after and N) */
 	raw_send(s, buf, n);
 	expect_reply(s, PROTO_OP_ACQUIRE, 12, PROTO_E_INVAL, NULL);
 

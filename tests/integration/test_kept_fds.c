@@ -415,6 +415,50 @@ Test(kept_fds, a_waiter_is_granted_by_a_quiet_release)
 	expect_clean_shutdown();
 }
 
+/* ---- CANCEL (issue 9) ---- */
+
+/* CANCEL naming acquire_seq (written over the encoded bytes: the encoder refuses 0). */
+static void send_cancel(int s, uint32_t seq, uint32_t acquire_seq)
+{
+	struct proto_msg m = { .op = PROTO_OP_CANCEL, .seq = seq };
+
+	m.u.cancel.acquire_seq = 1;
+	raw_request_patched(s, &m, 0, acquire_seq);
+}
+
+Test(kept_fds, cancel_answers_the_waiting_acquire_then_itself_and_a_release_grants_nothing)
+{
+	const char *name = seg_name("cancel");
+	struct proto_acquire_reply a;
+	struct proto_msg m;
+	shmbuf_client *c = client_new();
+	int s = raw_session(), t = raw_session(), fd;
+
+	named(s, PROTO_OP_CREATE, 2, name, 4096);
+	fd = acquire(s, 3, name, PROTO_ACQ_WRITE, 0, &a);
+	close(fd);
+	send_acquire(t, 7, name, PROTO_ACQ_READ, -1, 0);
+	cr_assert_eq(wait_for_waiters(c, name, 1, 5000), 0);
+	send_cancel(t, 8, 7);
+	expect_reply(t, PROTO_OP_ACQUIRE, 7, PROTO_E_CANCELED, NULL);
+	expect_reply(t, PROTO_OP_CANCEL, 8, PROTO_OK, NULL);
+	send_cancel(t, 9, 7);
+	expect_reply(t, PROTO_OP_CANCEL, 9, PROTO_E_NOENT, NULL);
+	send_cancel(t, 10, 0);
+	expect_reply(t, PROTO_OP_CANCEL, 10, PROTO_E_INVAL, NULL);
+	send_release(s, 4, a.lease_id, 0);
+	expect_reply(s, PROTO_OP_RELEASE, 4, PROTO_OK, NULL);
+	/* Nothing was granted to t: its next reply is this STAT's, with nothing leased. */
+	send_named(t, PROTO_OP_STAT, 11, name, 0);
+	expect_reply(t, PROTO_OP_STAT, 11, PROTO_OK, &m);
+	cr_assert_eq(m.u.stat_reply.read_leases + m.u.stat_reply.write_leases + m.u.stat_reply.waiters, 0);
+	cr_assert_eq(m.u.stat_reply.generation, 1, "the write lease that ended is generation 1");
+	close(s);
+	close(t);
+	shmbuf_disconnect(c);
+	expect_clean_shutdown();
+}
+
 /* ---- owed many at once ---- */
 
 Test(kept_fds, a_connection_owed_400_grants_at_once_reads_them_all_and_stays)

@@ -322,7 +322,7 @@ Test(segments, create_refuses_a_taken_name_and_bad_arguments)
 {
 	const char *name = seg_name("create");
 	shmbuf_client *c = client_new();
-	char long_name[300];
+	char long_name[300], odd_name[64];
 	shmbuf_stat_info st;
 
 	cr_assert_eq(shmbuf_create(c, name, 4096, 0640), 0);
@@ -330,10 +330,19 @@ Test(segments, create_refuses_a_taken_name_and_bad_arguments)
 	cr_assert_eq(shmbuf_create(c, seg_name("zero"), 0, 0600), -EINVAL);
 	cr_assert_eq(shmbuf_create(c, seg_name("mode"), 1, 01000), -EINVAL);
 	cr_assert_eq(shmbuf_create(c, "/slash", 1, 0600), -EINVAL);
+	cr_expect(strstr(shmbuf_last_error_detail(), "starts with '/'"), "%s", shmbuf_last_error_detail());
 	cr_assert_eq(shmbuf_create(c, "", 1, 0600), -EINVAL);
+	cr_expect(strstr(shmbuf_last_error_detail(), "empty"), "%s", shmbuf_last_error_detail());
+	cr_assert_eq(shmbuf_acquire(c, "ab\tc", 0, 0, SHMBUF_READ, 0, &(shmbuf_view){ 0 },
+				    sizeof(shmbuf_view)), -EINVAL);
+	cr_expect(strstr(shmbuf_last_error_detail(), "byte 0x09 at position 3"), "%s", shmbuf_last_error_detail());
 	memset(long_name, 'n', 256);
 	long_name[256] = '\0';
 	cr_assert_eq(shmbuf_create(c, long_name, 1, 0600), -ENAMETOOLONG);
+	cr_expect(strstr(shmbuf_last_error_detail(), "longer than 255 bytes"), "%s", shmbuf_last_error_detail());
+	/* Spaces and a trailing '/' are fine: names are keys, never paths. */
+	snprintf(odd_name, sizeof(odd_name), "%s with space/", seg_name("odd"));
+	cr_assert_eq(shmbuf_create(c, odd_name, 1, 0600), 0);
 	long_name[255] = '\0';
 	cr_assert_eq(shmbuf_create(c, long_name, 1, 0600), 0, "255 bytes is the limit, inclusive");
 	cr_assert_eq(shmbuf_stat(c, name, &st, sizeof(st)), 0);
@@ -436,6 +445,7 @@ Test(limits, the_byte_limit_refuses_creates_and_growth_with_enospc)
 
 	cr_assert_eq(shmbuf_create(c, a, 768 * KiB, 0600), 0);
 	cr_assert_eq(shmbuf_create(c, b, 512 * KiB, 0600), -ENOSPC);
+	cr_expect_str_eq(shmbuf_last_error_detail(), "512 KiB more would pass the byte limit of 1 MiB (768 KiB in use)");
 	cr_assert_eq(shmbuf_create(c, b, 256 * KiB, 0600), 0, "exactly the limit");
 	cr_assert_eq(shmbuf_resize(c, b, 256 * KiB + 1), -ENOSPC);
 	cr_assert_eq(shmbuf_resize(c, a, 512 * KiB), 0, "shrinking frees room");

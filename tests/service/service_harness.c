@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -67,15 +68,38 @@ void svc_setup(void)
 	t.n_children = 0;
 }
 
+/* A stopped shmbufd leaves its live segments for the next run, named by its state record
+ * ("segment <id> <object> ..." lines): the test's own, removed with its directory. */
+static void remove_recorded_objects(const char *record)
+{
+	char *text = read_file(record), object[300];
+
+	for (char *line = text; line && *line; line = strchrnul(line, '\n'), line += *line == '\n') {
+		unsigned long long id;
+		char name[256];
+
+		if (sscanf(line, "segment %llu %255s ", &id, name) == 2) {
+			snprintf(object, sizeof(object), "/%s", name);
+			shm_unlink(object);
+		}
+	}
+	free(text);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
+	size_t len = strlen(path);
+
+	if (flag == FTW_F && len > 6 && strcmp(path + len - 6, ".state") == 0)
+		remove_recorded_objects(path);
 	remove(path);
 	return 0;
 }
 
 void svc_teardown(void)
 {
-	/* SIGTERM first: a daemon left running by a failed test then unlinks its shm objects. */
+	/* SIGTERM first: a daemon left running by a failed test then writes its state record,
+	 * whose objects are removed with the directory. */
 	for (int i = 0; i < t.n_children; i++)
 		kill(t.children[i], SIGTERM);
 	while (t.n_children > 0) {
@@ -169,6 +193,13 @@ pid_t spawn(const char *const argv[], const struct spawn_opts *opts)
 			snprintf(buf, sizeof(buf), "%llu:%llu", (unsigned long long)st.st_dev,
 				 (unsigned long long)st.st_ino);
 			setenv("JOURNAL_STREAM", buf, 1);
+		}
+		if (opts->listen_fd > 0) {
+			if (dup2(opts->listen_fd, 3) < 0)
+				_exit(120);
+			snprintf(buf, sizeof(buf), "%d", (int)getpid());
+			setenv("LISTEN_PID", buf, 1);
+			setenv("LISTEN_FDS", "1", 1);
 		}
 		if (opts->watchdog_pid_self) {
 			snprintf(buf, sizeof(buf), "%d", (int)getpid());

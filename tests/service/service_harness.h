@@ -44,6 +44,8 @@ struct spawn_opts {
 	int stderr_fd;          /* when >= 0 (and no log): the child's stderr */
 	bool journal;           /* JOURNAL_STREAM names the child's stderr, as systemd does */
 	bool watchdog_pid_self; /* WATCHDOG_PID is the child's own pid, as systemd sets it */
+	int listen_fd;          /* when > 0: the child's fd 3, with LISTEN_FDS=1 and LISTEN_PID its pid
+				 * (LISTEN_FDNAMES from env), as systemd passes its fd store */
 };
 
 /* Start argv[0] (searched in $PATH) in the environment of the test, cleared of the variables

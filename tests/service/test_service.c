@@ -278,6 +278,36 @@ Test(journal, plain_lines_when_journal_stream_names_another_file)
 	close(rd);
 }
 
+Test(journal, the_start_up_line_gives_the_byte_limit_in_words)
+{
+	const char *argv[] = { SHMBUFD_PATH, "--socket", in_dir("mib.sock"), "--max-bytes", "64M", NULL };
+	struct spawn_opts opts = { .log = in_dir("mib.log"), .stderr_fd = -1 };
+	pid_t pid = spawn(argv, &opts);
+	int64_t deadline = now_ms() + WAIT_MS;
+
+	/* The line comes once the daemon is up (signals handled): wait for it, not for the socket. */
+	while (!file_contains(in_dir("mib.log"), "listening on") && now_ms() < deadline)
+		nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL);
+	kill(pid, SIGTERM);
+	expect_exit(pid, 0);
+	cr_assert(file_contains(in_dir("mib.log"), "(limits: 64 MiB, "), "%s", read_file(in_dir("mib.log")));
+}
+
+Test(journal, a_socket_directory_writable_by_others_is_named_as_such)
+{
+	const char *dir = in_dir("open"), *log = in_dir("open.log");
+	char sock[PATH_MAX];
+	const char *argv[] = { SHMBUFD_PATH, "--socket", sock, NULL };
+	struct spawn_opts opts = { .log = log, .stderr_fd = -1 };
+
+	snprintf(sock, sizeof(sock), "%s/s.sock", dir);
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	cr_assert_eq(chmod(dir, 0777), 0);
+	expect_exit(spawn(argv, &opts), 1);
+	cr_assert(file_contains(log, "is writable by others (mode 0777)"), "%s", read_file(log));
+	cr_assert_not(file_contains(log, "cannot create the directory"), "%s", read_file(log));
+}
+
 /* ================= SHMBUFD_* settings (EnvironmentFile=) ================= */
 
 TestSuite(environment, .init = svc_setup, .fini = svc_teardown, .timeout = 60);

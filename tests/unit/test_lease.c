@@ -666,3 +666,79 @@ Test(lease, random_steps_match_a_brute_force_model)
 	model_check(&md, true);
 	lease_set_deinit(&md.set);
 }
+
+Test(lease, blocker_is_the_first_held_conflict_else_the_first_waiter_ahead)
+{
+	struct lease_set s;
+	struct lease r1, w, r2, busy, far;
+
+	lease_set_init(&s);
+	cr_assert_eq(request(&s, &r1, 0, 10, false, true), LEASE_VERDICT_GRANTED);
+	cr_assert_eq(request(&s, &w, 0, 10, true, true), LEASE_VERDICT_WAIT);
+	cr_assert_eq(request(&s, &r2, 5, 10, false, true), LEASE_VERDICT_WAIT);
+	cr_assert_null(lease_set_blocker(&s, &r1), "a granted lease is blocked by nothing");
+	cr_assert_eq(lease_set_blocker(&s, &w), &r1, "the writer waits for the held reader");
+	cr_assert_eq(lease_set_blocker(&s, &r2), &w, "the reader shares with r1 but queues behind w");
+	/* A refused request (not linked) names what it met: held leases first. */
+	cr_assert_eq(request(&s, &busy, 8, 4, true, false), LEASE_VERDICT_BUSY);
+	cr_assert_eq(lease_set_blocker(&s, &busy), &r1);
+	cr_assert_eq(request(&s, &far, 100, 1, true, true), LEASE_VERDICT_GRANTED);
+	cr_assert_null(lease_set_blocker(&s, &far));
+
+	lease_set_remove(&s, &r1);
+	cr_assert_null(lease_set_blocker(&s, &w), "nothing holds w up any more: it is next");
+	lease_set_remove(&s, &w);
+	lease_set_remove(&s, &r2);
+	lease_set_remove(&s, &far);
+	lease_set_deinit(&s);
+}
+
+/* ---- parked requests (ACQUIRE NEWER waiting for news) ---- */
+
+Test(lease, a_parked_request_blocks_nobody)
+{
+	struct lease_set s;
+	struct lease parked, w;
+
+	lease_set_init(&s);
+	lease_init(&parked, 0, 100, false);
+	lease_set_park(&s, &parked);
+	cr_assert_eq(parked.state, LEASE_PARKED);
+	cr_assert_eq(s.n_parked, 1);
+	cr_assert(!lease_set_is_empty(&s));
+	/* A writer over the same range is granted at once: the parked reader is in no queue. */
+	cr_assert_eq(request(&s, &w, 0, 100, true, false), LEASE_VERDICT_GRANTED);
+	cr_assert_eq(lease_set_promote(&s, NULL, NULL), 0, "promote never grants a parked request");
+	cr_assert_eq(parked.state, LEASE_PARKED);
+	lease_set_remove(&s, &w);
+	lease_set_remove(&s, &parked);
+	cr_assert_eq(s.n_parked, 0);
+	lease_set_deinit(&s);
+}
+
+Test(lease, an_unparked_request_queues_behind_earlier_waiters)
+{
+	struct lease_set s;
+	struct lease held, w1, parked;
+	struct promoted p = { .n = 0 };
+
+	lease_set_init(&s);
+	cr_assert_eq(request(&s, &held, 0, 100, false, true), LEASE_VERDICT_GRANTED);
+	cr_assert_eq(request(&s, &w1, 0, 100, true, true), LEASE_VERDICT_WAIT);
+	lease_init(&parked, 0, 100, false);
+	lease_set_park(&s, &parked);
+	/* News: it joins the tail, behind the writer, and waits for it like any reader. */
+	lease_set_unpark(&s, &parked);
+	cr_assert_eq(parked.state, LEASE_WAITING);
+	assert_counts(&s, 1, 0, 2);
+	lease_set_remove(&s, &held);
+	lease_set_promote(&s, record_promoted, &p);
+	cr_assert_eq(p.n, 1);
+	cr_assert_eq(p.leases[0], &w1);
+	lease_set_remove(&s, &w1);
+	lease_set_promote(&s, record_promoted, &p);
+	cr_assert_eq(p.n, 2);
+	cr_assert_eq(p.leases[1], &parked);
+	lease_set_remove(&s, &parked);
+	lease_set_deinit(&s);
+}

@@ -126,13 +126,13 @@ static size_t build_samples(struct proto_msg *s)
 							       .flags = PROTO_ACQ_READ | PROTO_ACQ_FD };
 	s[n] = reply(PROTO_OP_ACQUIRE, seq++);
 	s[n++].u.acquire_reply = (struct proto_acquire_reply){ UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX,
-							       UINT64_MAX, PROTO_ACQ_WRITE };
+							       UINT64_MAX, PROTO_ACQ_WRITE, UINT64_MAX };
 
 	s[n] = reply(PROTO_OP_STAT, seq++);
-	s[n++].u.stat_reply = (struct proto_stat_reply){ 1ull << 50, 0640, 1000, 100, 3, 1, 2 };
+	s[n++].u.stat_reply = (struct proto_stat_reply){ 1ull << 50, 0640, 1000, 100, 3, 1, 2, 77 };
 	s[n] = reply(PROTO_OP_STAT, seq++);
 	s[n++].u.stat_reply = (struct proto_stat_reply){ UINT64_MAX, 0777, UINT32_MAX, UINT32_MAX, UINT32_MAX,
-							 UINT32_MAX, UINT32_MAX };
+							 UINT32_MAX, UINT32_MAX, UINT64_MAX };
 
 	/* Introspection. */
 	s[n++] = request(PROTO_OP_STATUS, seq++);
@@ -167,7 +167,7 @@ static size_t build_samples(struct proto_msg *s)
 	for (int i = 0; i < PROTO_LIST_PAGE; i++) {
 		struct proto_segment_entry *e = &s[n].u.list_reply.e.segments[i];
 
-		*e = (struct proto_segment_entry){ (uint64_t)i + 1, 4096u * (uint64_t)i, 1ull << 60, 0640, 1000,
+		*e = (struct proto_segment_entry){ (uint64_t)i + 1, 4096u * (uint64_t)i, 1ull << 60, UINT64_MAX - (uint64_t)i, 0640, 1000,
 						   100, 4242, (uint32_t)i, 1, 2, i % 2 ? PROTO_SEG_DESTROYED : 0, "" };
 		strcpy(e->name, i % 2 ? long_name : "seg");
 	}
@@ -178,7 +178,7 @@ static size_t build_samples(struct proto_msg *s)
 		struct proto_lease_entry *e = &s[n].u.list_reply.e.leases[i];
 
 		*e = (struct proto_lease_entry){ (uint64_t)i, 7, UINT64_MAX, 1, 99, PROTO_LEASE_WRITE | PROTO_LEASE_WAITING,
-						 1, 2, PROTO_SEG_DESTROYED, "", "" };
+						 1, 2, PROTO_SEG_DESTROYED, "", "", UINT64_MAX };
 		memset(e->comm, 'c', PROTO_COMM_MAX);
 		strcpy(e->segment, long_name);
 	}
@@ -204,7 +204,7 @@ static size_t build_samples(struct proto_msg *s)
 
 	s[n] = reply(PROTO_OP_EVENT, 0);
 	s[n].u.event = (struct proto_event){ PROTO_EV_LEASE_ACQUIRED, 1700000000123456789ull, 5, 9, 4096, 8192,
-					     1ull << 20, PROTO_LEASE_WRITE, 777, 1000, "writer", "seg" };
+					     1ull << 20, PROTO_LEASE_WRITE, 777, 1000, "writer", "seg", 0 };
 	n++;
 	s[n] = reply(PROTO_OP_EVENT, 0);
 	s[n].u.event = (struct proto_event){ .type = PROTO_EV_CLIENT_CONNECTED, .client_id = 6 };
@@ -327,7 +327,7 @@ Test(proto, acquire_round_trips_with_a_max_length_name)
 	struct proto_msg m = request(PROTO_OP_ACQUIRE, 9);
 
 	init_long_name();
-	m.u.acquire = (struct proto_acquire){ 1, 2, PROTO_ACQ_WRITE, 250, UINT64_MAX, "" };
+	m.u.acquire = (struct proto_acquire){ 1, 2, PROTO_ACQ_WRITE | PROTO_ACQ_NEWER, 250, UINT64_MAX, UINT64_MAX, "" };
 	memcpy(m.u.acquire.name, long_name, sizeof(long_name));
 	cr_assert_eq(strlen(m.u.acquire.name), PROTO_NAME_MAX);
 	assert_round_trips(&m);
@@ -347,18 +347,19 @@ Test(proto, acquire_request_has_the_documented_wire_bytes)
 {
 	static const uint8_t want[] = {
 		0x05, 0x00, 0x00, 0x00, 0x04, 0x03, 0x02, 0x01, /* op 5, status 0, seq 0x01020304 */
-		37, 0, 0, 0, 0, 0, 0, 0,                        /* length 37, reserved 0 */
+		45, 0, 0, 0, 0, 0, 0, 0,                        /* length 45, reserved 0 */
 		0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* offset */
 		0x10, 0, 0, 0, 0, 0, 0, 0,                      /* length */
 		0x02, 0, 0, 0,                                  /* flags WRITE */
 		0xff, 0xff, 0xff, 0xff,                         /* timeout -1 */
 		0x99, 0, 0, 0, 0, 0, 0, 0,                      /* have_segment_id */
+		0, 0, 0, 0, 0, 0, 0, 0,                         /* after */
 		3, 0, 's', 'e', 'g',                            /* name */
 	};
 	struct proto_msg m = request(PROTO_OP_ACQUIRE, 0x01020304);
 	uint8_t buf[BUF_SIZE];
 
-	m.u.acquire = (struct proto_acquire){ 0x1122334455667788ull, 0x10, PROTO_ACQ_WRITE, -1, 0x99, "seg" };
+	m.u.acquire = (struct proto_acquire){ 0x1122334455667788ull, 0x10, PROTO_ACQ_WRITE, -1, 0x99, 0, "seg" };
 	cr_assert_eq(encode_ok(&m, buf), sizeof(want));
 	cr_assert_eq(memcmp(buf, want, sizeof(want)), 0);
 }
@@ -448,7 +449,7 @@ static void g_resize(struct proto_msg *m)
 static void g_acquire(struct proto_msg *m)
 {
 	*m = request(PROTO_OP_ACQUIRE, 3);
-	m->u.acquire = (struct proto_acquire){ 4096, 0, PROTO_ACQ_READ, -1, 0, "frames" };
+	m->u.acquire = (struct proto_acquire){ 4096, 0, PROTO_ACQ_READ | PROTO_ACQ_NEWER, -1, 0, 41, "frames" };
 }
 
 static void g_release(struct proto_msg *m)
@@ -516,7 +517,18 @@ static void g_resize_reply(struct proto_msg *m)
 static void g_acquire_reply(struct proto_msg *m)
 {
 	*m = reply(PROTO_OP_ACQUIRE, 3);
-	m->u.acquire_reply = (struct proto_acquire_reply){ 1, 4096, 4096, 8192, 2, PROTO_ACQ_WRITE | PROTO_ACQ_FD };
+	m->u.acquire_reply = (struct proto_acquire_reply){ 1, 4096, 4096, 8192, 2, PROTO_ACQ_WRITE | PROTO_ACQ_FD, 41 };
+}
+
+static void g_cancel(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_CANCEL, 9);
+	m->u.cancel.acquire_seq = 3;
+}
+
+static void g_cancel_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_CANCEL, 9);
 }
 
 static void g_release_reply(struct proto_msg *m)
@@ -527,7 +539,7 @@ static void g_release_reply(struct proto_msg *m)
 static void g_stat_reply(struct proto_msg *m)
 {
 	*m = reply(PROTO_OP_STAT, 6);
-	m->u.stat_reply = (struct proto_stat_reply){ 8192, 0600, 1000, 100, 1, 0, 2 };
+	m->u.stat_reply = (struct proto_stat_reply){ 8192, 0600, 1000, 100, 1, 0, 2, 41 };
 }
 
 static void g_status_reply(struct proto_msg *m)
@@ -543,7 +555,7 @@ static void g_list_segments_reply(struct proto_msg *m)
 	*m = reply(PROTO_OP_LIST_SEGMENTS, 4);
 	m->u.list_reply.count = 1;
 	m->u.list_reply.e.segments[0] = (struct proto_segment_entry){
-		1, 8192, 0x0102030405060708ull, 0600, 1000, 100, 0x1234, 1, 0, 2, PROTO_SEG_DESTROYED, "frames",
+		1, 8192, 0x0102030405060708ull, 41, 0600, 1000, 100, 0x1234, 1, 0, 2, PROTO_SEG_DESTROYED, "frames",
 	};
 }
 
@@ -553,7 +565,7 @@ static void g_list_leases_reply(struct proto_msg *m)
 	m->u.list_reply.next_cursor = 7;
 	m->u.list_reply.count = 1;
 	m->u.list_reply.e.leases[0] = (struct proto_lease_entry){
-		7, 2, 4096, 4096, 1000000000, PROTO_LEASE_WRITE | PROTO_LEASE_WAITING, 0x1234, 1000, 0, "cat", "frames",
+		7, 2, 4096, 4096, 1000000000, PROTO_LEASE_WRITE | PROTO_LEASE_WAITING, 0x1234, 1000, 0, "cat", "frames", 6,
 	};
 }
 
@@ -625,8 +637,8 @@ static void g_event(struct proto_msg *m)
 {
 	*m = reply(PROTO_OP_EVENT, 0);
 	m->u.event = (struct proto_event){
-		PROTO_EV_LEASE_ACQUIRED, 0x0102030405060708ull, 2, 7, 4096, 4096, 8192, PROTO_LEASE_WRITE, 0x1234, 1000,
-		"cat", "frames",
+		PROTO_EV_LEASE_CANCELLED, 0x0102030405060708ull, 2, 7, 4096, 4096, 8192, PROTO_LEASE_WRITE, 0x1234, 1000,
+		"cat", "frames", PROTO_CANCEL_TIMEOUT,
 	};
 }
 
@@ -644,8 +656,8 @@ static const struct golden goldens[] = {
 	{ "DESTROY", g_destroy, "0300 0000 07000000 08000000 00000000 | 0600 6672616d6573" },
 	{ "RESIZE", g_resize, "0400 0000 05000000 10000000 00000000 | 0000010000000000 | 0600 6672616d6573" },
 	{ "ACQUIRE", g_acquire,
-	  "0500 0000 03000000 28000000 00000000 | 0010000000000000 | 0000000000000000 | 01000000 | ffffffff"
-	  " | 0000000000000000 | 0600 6672616d6573" },
+	  "0500 0000 03000000 30000000 00000000 | 0010000000000000 | 0000000000000000 | 05000000 | ffffffff"
+	  " | 0000000000000000 | 2900000000000000 | 0600 6672616d6573" },
 	{ "RELEASE", g_release, "0600 0000 04000000 10000000 00000000 | 0807060504030201 | 01000000 | 00000000" },
 	{ "STAT", g_stat, "0700 0000 06000000 08000000 00000000 | 0600 6672616d6573" },
 	{ "STATUS", g_status, "0800 0000 03000000 00000000 00000000" },
@@ -660,30 +672,32 @@ static const struct golden goldens[] = {
 	{ "DESTROY reply", g_destroy_reply, "0380 0000 07000000 00000000 00000000" },
 	{ "RESIZE reply", g_resize_reply, "0480 0000 05000000 00000000 00000000" },
 	{ "ACQUIRE reply", g_acquire_reply,
-	  "0580 0000 03000000 30000000 00000000 | 0100000000000000 | 0010000000000000 | 0010000000000000"
-	  " | 0020000000000000 | 0200000000000000 | 02010000 | 00000000" },
+	  "0580 0000 03000000 38000000 00000000 | 0100000000000000 | 0010000000000000 | 0010000000000000"
+	  " | 0020000000000000 | 0200000000000000 | 02010000 | 00000000 | 2900000000000000" },
 	{ "RELEASE reply", g_release_reply, "0680 0000 04000000 00000000 00000000" },
 	{ "STAT reply", g_stat_reply,
-	  "0780 0000 06000000 20000000 00000000 | 0020000000000000 | 80010000 | e8030000 | 64000000 | 01000000"
-	  " | 00000000 | 02000000" },
+	  "0780 0000 06000000 28000000 00000000 | 0020000000000000 | 80010000 | e8030000 | 64000000 | 01000000"
+	  " | 00000000 | 02000000 | 2900000000000000" },
 	{ "STATUS reply", g_status_reply,
 	  "0880 0000 03000000 54000000 00000000 | 2a000000 | 0807060504030201 | 00ca9a3b00000000"
 	  " | 0020000000000000 | 0000000400000000 | 01000000 | 00100000 | 02000000 | 00040000 | 03000000"
 	  " | 04000000 | 05000000 | 0500 302e312e30 | 0b00 2f72756e2f732e736f636b" },
 	{ "LIST_SEGMENTS reply", g_list_segments_reply,
-	  "0980 0000 04000000 4c000000 00000000 | 0000000000000000 | 01000000"
-	  " | 0100000000000000 0020000000000000 0807060504030201 80010000 e8030000 64000000 34120000"
+	  "0980 0000 04000000 54000000 00000000 | 0000000000000000 | 01000000"
+	  " | 0100000000000000 0020000000000000 0807060504030201 2900000000000000 80010000 e8030000 64000000 34120000"
 	  " 01000000 00000000 02000000 01000000 0600 6672616d6573" },
 	{ "LIST_LEASES reply", g_list_leases_reply,
-	  "0a80 0000 05000000 51000000 00000000 | 0700000000000000 | 01000000"
+	  "0a80 0000 05000000 59000000 00000000 | 0700000000000000 | 01000000"
 	  " | 0700000000000000 0200000000000000 0010000000000000 0010000000000000 00ca9a3b00000000"
-	  " 03000000 34120000 e8030000 00000000 0300 636174 0600 6672616d6573" },
+	  " 03000000 34120000 e8030000 00000000 0300 636174 0600 6672616d6573 0600000000000000" },
 	{ "LIST_CLIENTS reply", g_list_clients_reply,
 	  "0b80 0000 06000000 62000000 00000000 | 0000000000000000 | 02000000"
 	  " | 0100000000000000 0500000000000000 34120000 e8030000 64000000 01000000 00000000 01000000 0200 7368"
 	  " | 0200000000000000 0600000000000000 35120000 00000000 00000000 00000000 01000000 02000000 0000" },
 	{ "SUBSCRIBE reply", g_subscribe_reply, "0c80 0000 07000000 00000000 00000000" },
 	{ "UNMAP", g_unmap, "0d00 0000 08000000 10000000 00000000 | 0807060504030201 | 03000000 | 00000000" },
+	{ "CANCEL", g_cancel, "0e00 0000 09000000 08000000 00000000 | 03000000 | 00000000" },
+	{ "CANCEL reply", g_cancel_reply, "0e80 0000 09000000 00000000 00000000" },
 	{ "UNMAP from the daemon", g_unmap_reply, "0d80 0000 00000000 08000000 00000000 | 0500000000000000" },
 	{ "CHMOD", g_chmod, "0f00 0000 09000000 10000000 00000000 | a0010000 | 00000000 | 0600 6672616d6573" },
 	{ "CHMOD reply", g_chmod_reply, "0f80 0000 09000000 00000000 00000000" },
@@ -695,9 +709,9 @@ static const struct golden goldens[] = {
 	  " | e8030000 00000000 02000000 00020000 01000000 00040000 03000000 00100000"
 	  " 0020000000000000 0000004000000000" },
 	{ "EVENT", g_event,
-	  "4080 0000 00000000 4b000000 00000000 | 0500 | 0807060504030201 | 0200000000000000 | 0700000000000000"
+	  "4080 0000 00000000 4f000000 00000000 | 0800 | 0807060504030201 | 0200000000000000 | 0700000000000000"
 	  " | 0010000000000000 | 0010000000000000 | 0020000000000000 | 01000000 | 34120000 | e8030000"
-	  " | 0300 636174 | 0600 6672616d6573" },
+	  " | 0300 636174 | 0600 6672616d6573 | 01000000" },
 	{ "error reply", g_error, "0580 0900 06000000 04000000 00000000 | 0200 6e6f" },
 };
 
@@ -865,7 +879,7 @@ Test(proto, nonzero_reserved_payload_fields_fail)
 	cr_assert_eq(decode(buf, len, &m), -EBADMSG);
 
 	len = encode_sample(PROTO_OP_ACQUIRE | PROTO_REPLY_BIT, buf, NULL);
-	buf[len - 1] = 1; /* last u32 is reserved */
+	buf[len - 9] = 1; /* the u32 before the closing u64 generation is reserved */
 	cr_assert_eq(decode(buf, len, &m), -EBADMSG);
 }
 
@@ -961,9 +975,9 @@ Test(proto, overlong_name_in_a_truncated_message_is_malformed)
 
 Test(proto, unknown_op_is_not_supported_with_seq_set)
 {
-	/* EVENT is only ever a reply: as a request it is as unknown as 14. */
-	static const uint16_t ops[] = { 0, 14, 63, PROTO_OP_EVENT, 65, 0x7fff, PROTO_REPLY_BIT,
-					PROTO_REPLY_BIT | 14, PROTO_REPLY_BIT | 63, 0xffff };
+	/* EVENT is only ever a reply: as a request it is as unknown as 18. */
+	static const uint16_t ops[] = { 0, 18, 63, PROTO_OP_EVENT, 65, 0x7fff, PROTO_REPLY_BIT,
+					PROTO_REPLY_BIT | 18, PROTO_REPLY_BIT | 63, 0xffff };
 	struct proto_msg m;
 	uint8_t buf[PROTO_HEADER_SIZE + 4] = { 0 };
 
@@ -1298,7 +1312,7 @@ Test(proto, a_full_lease_page_fits_in_the_largest_message)
 	size_t len = encode_sample(PROTO_OP_LIST_LEASES | PROTO_REPLY_BIT, buf, NULL);
 
 	cr_assert_eq(len, PROTO_HEADER_SIZE + 12 + PROTO_LIST_PAGE * (5 * 8 + 4 * 4 + 2 + PROTO_COMM_MAX + 2 +
-								       PROTO_NAME_MAX));
+								       PROTO_NAME_MAX + 8));
 	cr_assert_leq(len, PROTO_MAX_MESSAGE);
 }
 
@@ -1428,7 +1442,7 @@ Test(proto, fuzzed_input_never_crashes_and_reencodes_identically, .timeout = 120
 				in[k] = (uint8_t)rng();
 		} else if (kind == 1) {
 			/* Random payload behind a plausible header, so the payload decoders get exercised. */
-			uint16_t op = rng() % 8 ? (uint16_t)(rng() % 14) : PROTO_OP_EVENT;
+			uint16_t op = rng() % 8 ? (uint16_t)(rng() % 15) : PROTO_OP_EVENT;
 
 			len = PROTO_HEADER_SIZE + rng() % 120;
 			for (size_t k = 0; k < len; k++)
@@ -1524,6 +1538,7 @@ Test(proto, status_names_are_errno_tokens)
 	static const char *const want[PROTO_STATUS_COUNT] = {
 		"OK", "EPROTO", "EPROTONOSUPPORT", "EOPNOTSUPP", "ENOENT", "EEXIST", "EBUSY", "EACCES", "EINVAL",
 		"ERANGE", "ETIMEDOUT", "ENOSPC", "EDQUOT", "EMSGSIZE", "EBADMSG", "EIO", "EPERM", "ENAMETOOLONG",
+		"ECANCELED", "EAGAIN",
 	};
 
 	for (uint16_t st = 0; st < PROTO_STATUS_COUNT; st++)
@@ -1552,9 +1567,9 @@ Test(proto, op_names_ignore_the_reply_bit)
 {
 	static const char *const want[] = { "?", "HELLO", "CREATE", "DESTROY", "RESIZE", "ACQUIRE", "RELEASE",
 					    "STAT", "STATUS", "LIST_SEGMENTS", "LIST_LEASES", "LIST_CLIENTS",
-					    "SUBSCRIBE", "UNMAP" };
+					    "SUBSCRIBE", "UNMAP", "CANCEL" };
 
-	for (uint16_t op = 0; op <= PROTO_OP_UNMAP; op++) {
+	for (uint16_t op = 0; op <= PROTO_OP_CANCEL; op++) {
 		cr_assert_str_eq(proto_op_name(op), want[op]);
 		cr_assert_str_eq(proto_op_name(op | PROTO_REPLY_BIT), want[op]);
 	}
@@ -1562,6 +1577,7 @@ Test(proto, op_names_ignore_the_reply_bit)
 	cr_assert_str_eq(proto_op_name(PROTO_OP_CHMOD), "CHMOD");
 	cr_assert_str_eq(proto_op_name(PROTO_OP_CHOWN | PROTO_REPLY_BIT), "CHOWN");
 	cr_assert_str_eq(proto_op_name(PROTO_OP_LIST_USERS), "LIST_USERS");
+	cr_assert_str_eq(proto_op_name(18), "?");
 	cr_assert_str_eq(proto_op_name(63), "?");
 	cr_assert_str_eq(proto_op_name(65), "?");
 	cr_assert_str_eq(proto_op_name(0xffff), "?");

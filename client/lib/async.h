@@ -1,0 +1,13 @@
+/* async.h: what client.c needs of async.c. Private. */
+#ifndef SHMBUF_ASYNC_H
+#define SHMBUF_ASYNC_H
+
+#define async_free shmbuf__async_free
+
+struct shmbuf_client;
+
+/* At disconnect: close the descriptors and free every operation, pending or
+ * completed, without running its callback. */
+void async_free(struct shmbuf_client *c);
+
+#endif

@@ -77,3 +77,18 @@ void mapper_send_unmap(struct segment *seg)
 	TAILQ_FOREACH(m, &seg->mappers, seg_link)
 		client_send_msg(m->cl, &msg);
 }
+
+void mapper_ask_unmap_lost(struct segment *seg)
+{
+	struct proto_msg msg = { .op = PROTO_OP_UNMAP | PROTO_REPLY_BIT, .seq = 0 };
+	struct mapper *m;
+
+	msg.u.unmap_reply.segment_id = seg->id;
+	TAILQ_FOREACH(m, &seg->mappers, seg_link) {
+		uint32_t lost = (client_may(m->cl, seg, ACCESS_READ) < 0 ? PROTO_ACQ_READ : 0) |
+				(client_may(m->cl, seg, ACCESS_WRITE) < 0 ? PROTO_ACQ_WRITE : 0);
+
+		if ((m->modes & lost) && !m->cl->is_dead)
+			client_send_msg(m->cl, &msg);
+	}
+}

@@ -102,7 +102,8 @@ static int adopt(struct server *srv, const struct persist_rec *rec, struct found
 	snprintf(seg->shm_name, sizeof(seg->shm_name), "%s", rec->shm_name);
 	HASH_ADD_STR(srv->segments, name, seg);
 	TAILQ_INSERT_TAIL(&srv->all_segments, seg, order_link);
-	quota_segment(&srv->quota, seg->size, +1);
+	quota_segment(&srv->quota, seg->uid, seg->size, +1); /* charged to its recorded owner */
+	sizewatch_add(&srv->sizewatch, seg);
 	if (srv->next_segment_id < seg->id)
 		srv->next_segment_id = seg->id;
 	return 0;

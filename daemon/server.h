@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "quota.h"
 #include "segment.h"
+#include "sizewatch.h"
 
 struct server_config {
 	const char *socket_path;     /* NULL: proto_default_socket_path() */
@@ -46,6 +47,7 @@ struct server {
 	uv_idle_t reaper;        /* once per loop iteration: closes dead clients, settles segments */
 	uv_idle_cb on_reap;      /* daemon.c's, started by server_schedule_reap() */
 	bool is_stopping;        /* shutting down: grant nothing more */
+	uid_t uid;               /* ours (effective): passes every permission check, as root does */
 	char shm_prefix[32];  /* "/shmbuf.<socket tag>.", the same for every run on a socket */
 	uint64_t instance;    /* random, per run: part of every shm object name */
 	uint64_t next_object; /* suffix of the next shm object name */
@@ -75,6 +77,7 @@ struct server {
 	uint64_t fd_refused_logged_ns; /* last "cannot pass a descriptor" warning */
 	uint32_t n_subscribers;   /* clients that asked for events */
 	struct quota quota;       /* bytes, segments, connections in use */
+	struct sizewatch sizewatch; /* objects changed through kept writable fds */
 	struct conn_env conn_env; /* shared by every connection: receive buffer, queue limits, fd budget */
 	TAILQ_HEAD(, client) clients;      /* in order of arrival */
 	TAILQ_HEAD(, client) dead_clients; /* failed, closed by the reaper */

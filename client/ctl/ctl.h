@@ -28,7 +28,7 @@ struct args {
 	bool socket_is_default;   /* neither --socket nor $SHMBUF_SOCKET: the system socket is tried next */
 	char **pos;               /* positional arguments */
 	int npos;
-	bool json, hex, raw, read, write;
+	bool json, hex, raw, read, write, sealed;
 	bool has_mode, has_length, has_fill, has_for;
 	unsigned mode;
 	uint64_t offset, length;
@@ -66,6 +66,9 @@ int cmd_resize(const struct args *a);
 int cmd_read(const struct args *a);
 int cmd_write(const struct args *a);
 int cmd_hold(const struct args *a);
+int cmd_chmod(const struct args *a); /* ctl_owner.c */
+int cmd_chown(const struct args *a);
+int cmd_users(const struct args *a);
 
 /* ---- waiting through the asynchronous API (ctl_async.c) ---- */
 

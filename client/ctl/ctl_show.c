@@ -115,6 +115,7 @@ static void list_json(const shmbuf_segment_info *v, size_t n)
 		json_u64(&j, "waiters", v[i].waiters);
 		json_u64(&j, "generation", v[i].generation);
 		json_str(&j, "state", (v[i].flags & SHMBUF_SEGMENT_DESTROYED) ? "destroyed" : "live");
+		json_bool(&j, "sealed", (v[i].flags & SHMBUF_SEGMENT_SEALED) != 0);
 		json_close(&j, '}');
 	}
 	json_close(&j, ']');
@@ -148,7 +149,7 @@ static void list_text(const shmbuf_segment_info *v, size_t n)
 		table_cell(&t, "%u", v[i].write_leases);
 		table_cell(&t, "%u", v[i].waiters);
 		table_cell(&t, "%llu", (unsigned long long)v[i].generation);
-		table_cell(&t, "%s", segment_state(&v[i]));
+		table_cell(&t, "%s%s", segment_state(&v[i]), (v[i].flags & SHMBUF_SEGMENT_SEALED) ? ", sealed" : "");
 	}
 	table_print(&t, stdout);
 	table_deinit(&t);

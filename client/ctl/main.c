@@ -35,6 +35,7 @@ enum opt {
 	OPT_SEGMENT = 1u << 13,
 	OPT_TYPE = 1u << 14,
 	OPT_NEWER = 1u << 15,
+	OPT_SEALED = 1u << 16,
 };
 
 struct opt_def {
@@ -55,6 +56,7 @@ static const struct opt_def opt_defs[] = {
 	{ OPT_NEWER, { "wait-newer", optional_argument, NULL, 256 + 15 } },
 	{ OPT_READ, { "read", no_argument, NULL, 'r' } },
 	{ OPT_WRITE, { "write", no_argument, NULL, 'w' } },
+	{ OPT_SEALED, { "sealed", no_argument, NULL, 256 + 16 } },
 	{ OPT_HELP, { "help", no_argument, NULL, 'h' } },
 	{ OPT_SOCKET, { "socket", required_argument, NULL, 's' } },
 	{ OPT_SEGMENT, { "segment", required_argument, NULL, 256 + 13 } },
@@ -102,13 +104,30 @@ static const struct command commands[] = {
 	  "List connections to shmbufd: id, pid, user, command name, leases held,\n"
 	  "acquires waiting, age, and flags (self: this shmbufctl; subscribed: watching).\n\n"
 	  "  -j, --json         print one JSON object\n" },
-	{ "create", NULL, cmd_create, OPT_MODE, 2, 2, "NAME SIZE [--mode MODE]", "create a segment",
+	{ "users", NULL, cmd_users, OPT_JSON, 0, 0, "[--json]", "each user's usage against its quotas",
+	  "List users with what each uses against its quotas: connections, segments\n"
+	  "and bytes it owns, leases its clients hold or wait for. Root sees every\n"
+	  "user; others see themselves. Root and shmbufd's own user are exempt from\n"
+	  "the per-user quotas (flag \"exempt\"; their maxima are the daemon's).\n\n"
+	  "  -j, --json         print one JSON object\n" },
+	{ "create", NULL, cmd_create, OPT_MODE | OPT_SEALED, 2, 2, "NAME SIZE [--mode MODE] [--sealed]",
+	  "create a segment",
 	  "Create segment NAME of SIZE bytes (suffixes K, M, G, T, P, E: powers of 1024).\n\n"
-	  "  -m, --mode MODE    permission bits, octal (default 0640)\n" },
+	  "  -m, --mode MODE    permission bits, octal (default 0640)\n"
+	  "      --sealed       fixed size, pinned by the kernel: no client can shrink or\n"
+	  "                     grow it (resize is refused)\n" },
 	{ "destroy", NULL, cmd_destroy, 0, 1, 1, "NAME", "remove a segment",
 	  "Remove segment NAME. Its memory stays until the last lease on it ends.\n" },
 	{ "resize", NULL, cmd_resize, 0, 2, 2, "NAME SIZE", "change a segment's size",
 	  "Change the size of segment NAME to SIZE bytes. Shrinking below a leased byte fails.\n" },
+	{ "chmod", NULL, cmd_chmod, 0, 2, 2, "MODE NAME", "change a segment's permission bits",
+	  "Set the permission bits of segment NAME to MODE (octal, 0 to 0777). Only its\n"
+	  "owner (or root) may. Read bits allow read leases, write bits write leases and\n"
+	  "resizing; a user with no bit of its class cannot see the segment at all.\n" },
+	{ "chown", NULL, cmd_chown, 0, 2, 2, "OWNER[:GROUP] NAME", "change a segment's owner or group",
+	  "Give segment NAME to OWNER and/or GROUP (names or numbers; \":GROUP\" keeps the\n"
+	  "owner). Only root gives a segment to another user; its owner may pick any\n"
+	  "group it is in.\n" },
 	{ "read", NULL, cmd_read, OPT_OFFSET | OPT_LENGTH | OPT_HEX | OPT_RAW | OPT_WAIT | OPT_NEWER, 1, 1,
 	  "NAME [--offset N] [--length N] [--hex|--raw] [--wait MS] [--wait-newer[=GEN]]",
 	  "print a range of a segment",
@@ -488,6 +507,9 @@ static int apply_opt(const struct command *cmd, struct args *a, int val, const c
 		return parse_event_types(cmd->name, arg, &a->event_types);
 	case 'w':
 		a->write = true;
+		return 0;
+	case 256 + 16:
+		a->sealed = true;
 		return 0;
 	}
 	return usage_error(cmd->name, "unexpected option");

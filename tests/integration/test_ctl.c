@@ -360,6 +360,44 @@ Test(ctl, resize_changes_the_size)
 	expect_clean_shutdown();
 }
 
+Test(ctl, chmod_chown_and_users)
+{
+	const char *name = seg_name("owned");
+	const struct jv *seg, *users;
+	struct jv *v;
+	struct proc p;
+
+	free(ctl_ok("create", name, "4K", "--mode", "0600"));
+	free(ctl_ok("chmod", "0640", name));
+	free(ctl_ok("chown", "4242:4300", name));
+	v = CTL_JSON("list", "--json");
+	seg = jv_find(jv_array(v, "segments"), "name", name);
+	cr_assert_not_null(seg);
+	cr_expect_str_eq(jv_str(seg, "mode"), "0640");
+	cr_expect_eq(jv_u64(seg, "uid"), 4242);
+	cr_expect_eq(jv_u64(seg, "gid"), 4300);
+	json_free(v);
+	/* By uid: root (this shmbufctl), then 4242, the owner though it never connected. */
+	v = CTL_JSON("users", "--json");
+	users = jv_array(v, "users");
+	cr_assert_eq(users->n, 2);
+	cr_expect_eq(jv_u64(&users->items[0], "uid"), 0);
+	cr_expect(jv_bool(&users->items[0], "exempt"));
+	cr_expect_eq(jv_u64(&users->items[1], "uid"), 4242);
+	cr_expect_not(jv_bool(&users->items[1], "exempt"));
+	cr_expect_eq(jv_u64(&users->items[1], "segments"), 1);
+	cr_expect_eq(jv_u64(&users->items[1], "bytes"), 4096);
+	cr_expect_eq(jv_u64(&users->items[1], "connections"), 0);
+	json_free(v);
+	cr_expect_eq(CTL(&p, "chmod", "0999", name), 1);
+	proc_free(&p);
+	cr_expect_eq(CTL(&p, "chmod", "0644", seg_name("missing")), 1);
+	cr_expect(strstr(p.e.p, "no such segment"), "%s", p.e.p);
+	proc_free(&p);
+	free(ctl_ok("destroy", name));
+	expect_clean_shutdown();
+}
+
 Test(ctl, status_reports_the_daemon)
 {
 	struct jv *v;

@@ -41,7 +41,15 @@ struct args {
 	double for_s;
 	const char *segment;      /* watch --segment: only this segment's events, else NULL */
 	uint32_t event_types;     /* watch --type: bit 1u << type of each type shown; 0: all */
+	bool may_wait;            /* waits on purpose (hold, watch, --wait, --wait-newer): the answer
+				   * deadline covers only connecting */
 };
+
+/* How long shmbufctl waits for shmbufd to answer (connecting, and the whole of a
+ * command that does not wait on purpose) before it gives up with EXIT_UNREACHABLE:
+ * a stopped or wedged daemon is what one runs a debugging tool on.
+ * $SHMBUFCTL_TIMEOUT (seconds; 0: wait as long as it takes) overrides it. */
+#define CTL_ANSWER_DEADLINE_S 10
 
 /* Connect to args->socket_path. Returns 0, or prints why (with a hint) and
  * returns EXIT_UNREACHABLE. */

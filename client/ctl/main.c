@@ -228,10 +228,51 @@ static int resolve_socket(const char *opt, char *buf, size_t cap)
 	return 0;
 }
 
+static char deadline_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static unsigned deadline_s;
+
+static void on_answer_deadline(int sig)
+{
+	char msg[sizeof(deadline_path) + 160];
+	int n = snprintf(msg, sizeof(msg),
+			 "shmbufctl: shmbufd at %s did not answer within %u s (stopped, or wedged?)\n",
+			 deadline_path, deadline_s);
+
+	(void)sig;
+	if (n > 0)
+		(void)!write(STDERR_FILENO, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+	_exit(EXIT_UNREACHABLE);
+}
+
+/* libshmbuf waits for a daemon that is stopped and not dead (shmbuf.h says so);
+ * a debugging tool must not. */
+static void arm_answer_deadline(const char *path)
+{
+	const char *env = getenv("SHMBUFCTL_TIMEOUT");
+	char *end;
+	unsigned long v;
+
+	deadline_s = CTL_ANSWER_DEADLINE_S;
+	if (env && *env) {
+		errno = 0;
+		v = strtoul(env, &end, 10);
+		if (!errno && !*end && isdigit((unsigned char)env[0]) && v <= 86400)
+			deadline_s = (unsigned)v;
+	}
+	snprintf(deadline_path, sizeof(deadline_path), "%s", path);
+	signal(SIGALRM, on_answer_deadline);
+	alarm(deadline_s); /* 0: none */
+}
+
 int ctl_connect(const struct args *a, shmbuf_client **out)
 {
 	const char *path = a->socket_path;
-	int r = shmbuf_connect(path, out);
+	int r;
+
+	arm_answer_deadline(path);
+	r = shmbuf_connect(path, out);
+	if (r == 0 && a->may_wait)
+		alarm(0);
 	const char *detail;
 	bool tried_system = false;
 
@@ -239,8 +280,11 @@ int ctl_connect(const struct args *a, shmbuf_client **out)
 	if ((r == -ENOENT || r == -ECONNREFUSED) && a->socket_is_default && strcmp(path, SHMBUF_SYSTEM_SOCKET) != 0) {
 		int r2 = shmbuf_connect(SHMBUF_SYSTEM_SOCKET, out);
 
-		if (r2 == 0)
+		if (r2 == 0) {
+			if (a->may_wait)
+				alarm(0);
 			return EXIT_OK;
+		}
 		if (r2 != -ENOENT && r2 != -ECONNREFUSED) {
 			path = SHMBUF_SYSTEM_SOCKET;
 			r = r2;
@@ -587,6 +631,7 @@ static int run_command(const struct command *cmd, int argc, char **argv, const c
 	}
 	a.socket_path = path;
 	a.socket_is_default = !socket_opt && !(getenv("SHMBUF_SOCKET") && *getenv("SHMBUF_SOCKET"));
+	a.may_wait = cmd->run == cmd_hold || cmd->run == cmd_watch || a.has_wait || a.wait_newer;
 	return cmd->run(&a);
 }
 

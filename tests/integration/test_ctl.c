@@ -938,3 +938,29 @@ Test(ctl, read_wait_newer_waits_for_the_next_write)
 	shmbuf_disconnect(c);
 	expect_clean_shutdown();
 }
+
+/* A stopped daemon is what one runs a debugging tool on: shmbufctl gives up with exit 3
+ * after its answer deadline ($SHMBUFCTL_TIMEOUT, 10 s by default) instead of hanging. */
+Test(ctl, a_stopped_daemon_is_reported_not_waited_for)
+{
+	struct proc p;
+	int code;
+
+	cr_assert_eq(setenv("SHMBUFCTL_TIMEOUT", "1", 1), 0);
+	cr_assert_eq(kill(daemon_pid(), SIGSTOP), 0);
+	code = CTL(&p, "status");
+	cr_assert_eq(kill(daemon_pid(), SIGCONT), 0);
+	cr_expect_eq(code, 3, "exit %d; stderr:\n%s", code, p.e.p);
+	cr_expect(strstr(p.e.p, "did not answer within 1 s"), "stderr:\n%s", p.e.p);
+	proc_free(&p);
+	/* Running again, it is served as before. */
+	code = CTL(&p, "status");
+	cr_expect_eq(code, 0, "after SIGCONT: exit %d; stderr:\n%s", code, p.e.p);
+	proc_free(&p);
+	/* A command that waits on purpose is not cut short by the deadline once connected. */
+	free(ctl_ok("create", seg_name("held"), "4K"));
+	code = CTL(&p, "hold", seg_name("held"), "--write", "--for", "1.5");
+	cr_expect_eq(code, 0, "hold --for 1.5 with a 1 s deadline: exit %d; stderr:\n%s", code, p.e.p);
+	proc_free(&p);
+	expect_clean_shutdown();
+}

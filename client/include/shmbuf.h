@@ -289,7 +289,7 @@ SHMBUF_EXPORT const char *shmbuf_strerror(int err);
  * this thread's next call. */
 SHMBUF_EXPORT const char *shmbuf_last_error_detail(void);
 
-/* The library's version string, e.g. "0.1.0" (the version macros above are the header's). */
+/* The library's version string, e.g. "0.2.0" (the version macros above are the header's). */
 SHMBUF_EXPORT const char *shmbuf_version(void);
 
 

@@ -267,7 +267,7 @@ static PyObject *module_strerror(PyObject *mod, PyObject *arg)
 
 static PyMethodDef module_methods[] = {
 	{ "version", module_version, METH_NOARGS,
-	  "version($module, /)\n--\n\nThe version of the libshmbuf this module runs with, e.g. '0.1.0'." },
+	  "version($module, /)\n--\n\nThe version of the libshmbuf this module runs with, e.g. '0.2.0'." },
 	{ "default_socket_path", module_default_socket_path, METH_NOARGS,
 	  "default_socket_path($module, /)\n--\n\nThe socket Client() tries first: $SHMBUF_SOCKET when set, else\n"
 	  "the per-user or root default." },

@@ -625,6 +625,8 @@ static int run_command(const struct command *cmd, int argc, char **argv, const c
 	r = check_args(cmd, &a);
 	if (r)
 		return r;
+	if (socket_opt && !*socket_opt)
+		return usage_error(cmd->name, "--socket: the path is empty");
 	if (resolve_socket(socket_opt, path, sizeof(path)) < 0) {
 		fprintf(stderr, "shmbufctl: socket path too long: %s\n", socket_opt ? socket_opt : "(from the environment)");
 		return EXIT_USAGE;

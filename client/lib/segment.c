@@ -30,8 +30,10 @@ int shmbuf_create(shmbuf_client *c, const char *name, uint64_t size, unsigned mo
 	struct proto_msg m = { .op = PROTO_OP_CREATE };
 
 	error_clear();
-	if (size == 0 || (mode & ~(0777u | SHMBUF_SEALED)))
-		return -EINVAL;
+	if (size == 0)
+		return error_local(-EINVAL, "segment size must be at least 1 byte");
+	if (mode & ~(0777u | SHMBUF_SEALED))
+		return error_local(-EINVAL, "mode %#o has bits besides 0777 and SHMBUF_SEALED", mode);
 	m.u.segment.size = size;
 	m.u.segment.mode = mode & 0777;
 	m.u.segment.flags = mode & SHMBUF_SEALED ? PROTO_CREATE_SEALED : 0;
@@ -112,7 +114,7 @@ int shmbuf_chmod(shmbuf_client *c, const char *name, unsigned mode)
 
 	error_clear();
 	if (mode > 0777)
-		return -EINVAL;
+		return error_local(-EINVAL, "mode %#o is above 0777", mode);
 	m.u.chmod.mode = mode;
 	return owner_call(c, &m, m.u.chmod.name, name);
 }

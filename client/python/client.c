@@ -273,6 +273,7 @@ static PyObject *client_stat(ClientObject *self, PyObject *args, PyObject *kwds)
 	PyStructSequence_SET_ITEM(st, 4, PyLong_FromUnsignedLong(info.read_leases));
 	PyStructSequence_SET_ITEM(st, 5, PyLong_FromUnsignedLong(info.write_leases));
 	PyStructSequence_SET_ITEM(st, 6, PyLong_FromUnsignedLong(info.waiters));
+	PyStructSequence_SET_ITEM(st, 7, PyLong_FromUnsignedLongLong(info.generation));
 	if (PyErr_Occurred())
 		Py_CLEAR(st);
 	return st;
@@ -280,26 +281,49 @@ static PyObject *client_stat(ClientObject *self, PyObject *args, PyObject *kwds)
 
 /* ---- leases ---- */
 
-static PyObject *client_acquire(ClientObject *self, PyObject *args, PyObject *kwds)
+/* acquire() and acquire_newer(): newer with `after` (a required keyword) waits for news. */
+static PyObject *acquire_common(ClientObject *self, PyObject *args, PyObject *kwds, bool newer)
 {
 	static char *kwlist[] = { "name", "offset", "length", "write", "timeout", NULL };
-	PyObject *name;
+	static char *kwlist_newer[] = { "name", "offset", "length", "after", "write", "timeout", NULL };
+	const char *what = newer ? "acquire_newer()" : "acquire()";
+	PyObject *name, *after_o = NULL;
 	const char *s;
-	uint64_t offset = 0, length = 0;
-	int write = 0, timeout_ms = -1, r;
+	uint64_t offset = 0, length = 0, after = 0;
+	int write = 0, timeout_ms = -1, r, ok;
 	shmbuf_view v;
 	shmbuf_client *c;
 	ViewObject *view;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|O&O&$pO&:acquire", kwlist, &name, pyshmbuf_u64_converter,
-					 &offset, pyshmbuf_u64_converter, &length, &write,
-					 pyshmbuf_timeout_converter, &timeout_ms) ||
-	    !(s = name_arg(name)))
+	if (newer)
+		ok = PyArg_ParseTupleAndKeywords(args, kwds, "U|O&O&$OpO&:acquire_newer", kwlist_newer, &name,
+						 pyshmbuf_u64_converter, &offset, pyshmbuf_u64_converter, &length,
+						 &after_o, &write, pyshmbuf_timeout_converter, &timeout_ms);
+	else
+		ok = PyArg_ParseTupleAndKeywords(args, kwds, "U|O&O&$pO&:acquire", kwlist, &name,
+						 pyshmbuf_u64_converter, &offset, pyshmbuf_u64_converter, &length,
+						 &write, pyshmbuf_timeout_converter, &timeout_ms);
+	if (!ok || !(s = name_arg(name)))
 		return NULL;
+	if (newer) {
+		if (!after_o) {
+			PyErr_SetString(PyExc_TypeError,
+					"acquire_newer() missing required keyword-only argument: 'after' "
+					"(the last generation seen, 0 for none)");
+			return NULL;
+		}
+		if (!pyshmbuf_u64_converter(after_o, &after))
+			return NULL;
+	}
 	if (!(c = client_enter(self)))
 		return NULL;
 	Py_BEGIN_ALLOW_THREADS
-	r = shmbuf_acquire(c, s, offset, length, write ? SHMBUF_WRITE : SHMBUF_READ, timeout_ms, &v, sizeof(v));
+	if (newer)
+		r = shmbuf_acquire_newer(c, s, offset, length, write ? SHMBUF_WRITE : SHMBUF_READ, after, timeout_ms,
+					 &v, sizeof(v));
+	else
+		r = shmbuf_acquire(c, s, offset, length, write ? SHMBUF_WRITE : SHMBUF_READ, timeout_ms, &v,
+				   sizeof(v));
 	Py_END_ALLOW_THREADS
 	if (r < 0) {
 		client_raise(self, r, name);
@@ -311,7 +335,7 @@ static PyObject *client_acquire(ClientObject *self, PyObject *args, PyObject *kw
 		shmbuf_release(c, &v, sizeof(v));
 		client_leave(self);
 		if (self->closing || !self->c)
-			PyErr_SetString(PyExc_ValueError, "shmbuf.Client closed while acquire() waited");
+			PyErr_Format(PyExc_ValueError, "shmbuf.Client closed while %s waited", what);
 		else
 			PyErr_SetString(PyExc_OverflowError, "view too large for this Python");
 		return NULL;
@@ -321,6 +345,16 @@ static PyObject *client_acquire(ClientObject *self, PyObject *args, PyObject *kw
 		shmbuf_release(c, &v, sizeof(v));
 	client_leave(self);
 	return (PyObject *)view;
+}
+
+static PyObject *client_acquire(ClientObject *self, PyObject *args, PyObject *kwds)
+{
+	return acquire_common(self, args, kwds, false);
+}
+
+static PyObject *client_acquire_newer(ClientObject *self, PyObject *args, PyObject *kwds)
+{
+	return acquire_common(self, args, kwds, true);
 }
 
 /* ---- introspection ---- */
@@ -387,6 +421,7 @@ static PyObject *segment_record(const shmbuf_segment_info *s)
 	PyStructSequence_SET_ITEM(o, i++, PyLong_FromUnsignedLong(s->waiters));
 	PyStructSequence_SET_ITEM(o, i++, PyBool_FromLong(s->flags & SHMBUF_SEGMENT_DESTROYED));
 	PyStructSequence_SET_ITEM(o, i++, PyLong_FromUnsignedLong(s->flags));
+	PyStructSequence_SET_ITEM(o, i++, PyLong_FromUnsignedLongLong(s->generation));
 	return o;
 }
 
@@ -587,6 +622,18 @@ static PyMethodDef client_methods[] = {
 	  "its range. timeout: None waits as long as it takes, 0 raises BlockingIOError at\n"
 	  "once on a conflict, seconds otherwise (TimeoutError). FileNotFoundError no such\n"
 	  "segment, ValueError for a range outside it. The GIL is released while waiting." },
+	{ "acquire_newer", (PyCFunction)(void (*)(void))client_acquire_newer, METH_VARARGS | METH_KEYWORDS,
+	  "acquire_newer($self, /, name, offset=0, length=0, *, after, write=False, timeout=None)\n--\n\n"
+	  "Wait for news, then lease and map: as acquire(), but granted only once a write\n"
+	  "lease overlapping the range has ended after generation `after` (the view's\n"
+	  "generation is then above it). A consumer loops\n"
+	  "    with c.acquire_newer(name, after=last) as v: last = v.generation; ...\n"
+	  "and sees each generation at most once, in increasing order, missing none that\n"
+	  "ended while it was not waiting (after=0: any write so far). While the range has\n"
+	  "no news the wait blocks no writer. timeout: None waits as long as it takes, 0\n"
+	  "raises BlockingIOError at once when there is no news yet (or the range is busy),\n"
+	  "seconds otherwise (TimeoutError). FileNotFoundError no such segment (or it was\n"
+	  "destroyed while waiting). The GIL is released while waiting." },
 	{ "status", (PyCFunction)client_status, METH_NOARGS, "status($self, /)\n--\n\nDaemon-wide figures, a ServerStatus." },
 	{ "list_segments", (PyCFunction)client_list_segments, METH_NOARGS,
 	  "list_segments($self, /)\n--\n\nA list of SegmentInfo: every segment (destroyed ones still leased included)." },

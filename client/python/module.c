@@ -146,10 +146,12 @@ static PyStructSequence_Field stat_fields[] = {
 	{ "read_leases", "read leases held now" },
 	{ "write_leases", "write leases held now" },
 	{ "waiters", "acquire requests waiting" },
+	{ "generation", "write leases ended on the segment so far" },
 	{ NULL, NULL },
 };
-static PyStructSequence_Desc stat_desc = { "shmbuf.StatInfo", "A segment's size, mode, owner and lease counts.",
-					   stat_fields, 7 };
+static PyStructSequence_Desc stat_desc = { "shmbuf.StatInfo",
+					   "A segment's size, mode, owner, lease counts and write generation.",
+					   stat_fields, 8 };
 
 static PyStructSequence_Field segment_fields[] = {
 	{ "name", NULL },
@@ -165,10 +167,11 @@ static PyStructSequence_Field segment_fields[] = {
 	{ "waiters", NULL },
 	{ "destroyed", "name removed, memory kept alive by leases" },
 	{ "flags", "SHMBUF_SEGMENT_* bits as in shmbuf.h" },
+	{ "generation", "write leases ended on it so far" },
 	{ NULL, NULL },
 };
 static PyStructSequence_Desc segment_desc = { "shmbuf.SegmentInfo", "One segment, from Client.list_segments().",
-					      segment_fields, 13 };
+					      segment_fields, 14 };
 
 static PyStructSequence_Field lease_fields[] = {
 	{ "lease_id", NULL },

@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -55,6 +57,55 @@ static PyObject *client_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 	return (PyObject *)self;
 }
 
+/* The exception for a failed connect. No daemon there (a missing or a dead socket):
+ * ConnectionRefusedError naming the socket tried, as the message and as .filename (for
+ * socket_path None, the default, and the system service's socket when that was tried too). */
+static void connect_raise(int r, PyObject *path)
+{
+	char def[4096], words[1024];
+	PyObject *tried = NULL, *msg, *exc;
+	const char *env = getenv("SHMBUF_SOCKET");
+	bool fallback = false;
+
+	snprintf(words, sizeof(words), "%s", shmbuf_last_error_detail());
+	if (path != Py_None) {
+		tried = Py_NewRef(path);
+	} else if (shmbuf_default_socket_path(def, sizeof(def)) == 0) {
+		tried = PyUnicode_DecodeFSDefault(def);
+		if (!tried)
+			return;
+		/* shmbuf_connect(NULL) tries the system socket after a user's default. */
+		fallback = !(env && *env) && strcmp(def, SHMBUF_SYSTEM_SOCKET) != 0;
+	}
+	if (r != -ENOENT && r != -ECONNREFUSED) {
+		pyshmbuf_raise(r, words, tried);
+		Py_XDECREF(tried);
+		return;
+	}
+	/* OSError's str() ends with the filename: "[Errno 2] no shmbufd listening: '/path'". */
+	if (fallback)
+		msg = PyUnicode_FromFormat("no shmbufd listening (the system socket %s was tried too)%s%s",
+					   SHMBUF_SYSTEM_SOCKET, *words ? ": " : "", words);
+	else if (tried)
+		msg = PyUnicode_FromFormat("no shmbufd listening%s%s", *words ? ": " : "", words);
+	else
+		msg = PyUnicode_FromFormat("no shmbufd listening at the default socket%s%s", *words ? ": " : "", words);
+	if (!msg) {
+		Py_XDECREF(tried);
+		return;
+	}
+	if (tried)
+		exc = PyObject_CallFunction(PyExc_ConnectionRefusedError, "iOO", -r, msg, tried);
+	else
+		exc = PyObject_CallFunction(PyExc_ConnectionRefusedError, "iO", -r, msg);
+	Py_DECREF(msg);
+	Py_XDECREF(tried);
+	if (exc) {
+		PyErr_SetObject(PyExc_ConnectionRefusedError, exc);
+		Py_DECREF(exc);
+	}
+}
+
 static int client_init(ClientObject *self, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = { "socket_path", NULL };
@@ -75,18 +126,7 @@ static int client_init(ClientObject *self, PyObject *args, PyObject *kwds)
 	Py_END_ALLOW_THREADS
 	Py_XDECREF(bytes);
 	if (r < 0) {
-		/* No daemon there: ConnectionRefusedError for both a missing and a dead socket. */
-		if (r == -ENOENT) {
-			PyObject *exc = PyObject_CallFunction(PyExc_ConnectionRefusedError, "isO", ENOENT,
-							      "no shmbufd socket there", path);
-
-			if (exc) {
-				PyErr_SetObject(PyExc_ConnectionRefusedError, exc);
-				Py_DECREF(exc);
-			}
-			return -1;
-		}
-		pyshmbuf_raise(r, shmbuf_last_error_detail(), path == Py_None ? NULL : path);
+		connect_raise(r, path);
 		return -1;
 	}
 	self->c = c;
@@ -659,7 +699,8 @@ PyTypeObject ClientType = {
 	.tp_doc = "Client(socket_path=None)\n--\n\n"
 		  "A connection to shmbufd. socket_path None means $SHMBUF_SOCKET when set, else the\n"
 		  "default (as shmbuf_connect(NULL) in C). ConnectionRefusedError when no daemon\n"
-		  "listens there, PermissionError when the socket refuses us. A context manager:\n"
+		  "listens there, PermissionError when the socket refuses us; both name the socket\n"
+		  "tried (.filename, the default's path for None). A context manager:\n"
 		  "leaving the with block closes it. Thread-safe; after fork() the child's inherited\n"
 		  "client refuses every call (ConnectionResetError): connect a new one there.",
 	.tp_new = client_new,

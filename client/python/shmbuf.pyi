@@ -137,7 +137,7 @@ class Client:
     """A connection to shmbufd (socket_path None: $SHMBUF_SOCKET, else the default).
 
     ConnectionRefusedError when no daemon listens there; PermissionError when the socket
-    refuses us. Thread-safe; a client inherited across fork() refuses every call
+    refuses us (.filename: the socket tried). Thread-safe; a client inherited across fork() refuses every call
     (ConnectionResetError).
     """
     def __init__(self, socket_path: _StrPath | None = None) -> None: ...

@@ -184,7 +184,7 @@ def test_acquire_newer_waits_without_the_gil_and_fails_on_destroy(client, daemon
     t.join(10)
     assert not t.is_alive() and len(outcome) == 1 and outcome[0].generation == gen + 1
     outcome.pop().release()
-    # Destroyed while waiting: FileNotFoundError.
+    # Destroyed while waiting: FileNotFoundError, naming the segment once.
     t = threading.Thread(target=consumer)
     gen += 1
     t.start()
@@ -194,6 +194,7 @@ def test_acquire_newer_waits_without_the_gil_and_fails_on_destroy(client, daemon
     assert not t.is_alive() and len(outcome) == 1
     e = outcome[0]
     assert isinstance(e, FileNotFoundError) and e.filename == "news", repr(e)
+    assert str(e).count("'news'") == 1, str(e)
     with pytest.raises(FileNotFoundError):
         client.acquire_newer("news", after=0, timeout=0)
     with pytest.raises(TypeError, match="after"):

@@ -243,7 +243,7 @@ static int init_state(struct server *srv, uv_loop_t *loop, const struct server_c
 		.max_queue = cfg->limits.max_queue,
 		.fd_budget = quota_fd_budget(&cfg->limits),
 	};
-	sizewatch_init(&srv->sizewatch, loop); /* without it, sizes are checked at each write lease's end */
+	sizewatch_init(&srv->sizewatch, loop, mapper_describe_writers); /* without it, sizes are checked at each write lease's end */
 	srv->started_ns = clock_real_ns();
 	srv->uid = geteuid();
 	srv->started_mono_ns = clock_mono_ns();

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "mapper.h"
 #include "segment.h"
 
 struct sizewatch_entry {
@@ -20,29 +19,6 @@ struct sizewatch_entry {
 	struct segment *seg;
 	UT_hash_handle hh;
 };
-
-/* Names (in buf) the clients the daemon sent seg's O_RDWR fd that have not
- * said they closed it: one of them, or a process it passed the fd to, did it. */
-static void writable_holders(const struct segment *seg, char *buf, size_t cap)
-{
-	const struct mapper *m;
-	size_t len = 0;
-	int n = 0;
-
-	buf[0] = '\0';
-	TAILQ_FOREACH(m, &seg->mappers, seg_link) {
-		if (!(m->modes & PROTO_ACQ_WRITE) || len >= cap)
-			continue;
-		if (n++ == 4) {
-			snprintf(buf + len, cap - len, ", ...");
-			break;
-		}
-		len += (size_t)snprintf(buf + len, cap - len, "%sclient %d (%s, uid %d)", n > 1 ? ", " : "",
-					(int)m->cl->conn->cred.pid, m->cl->conn->comm, (int)m->cl->conn->cred.uid);
-	}
-	if (n == 0)
-		snprintf(buf, cap, "no client holds one now (a client that kept it past UNMAP, or passed it on)");
-}
 
 int sizewatch_check(struct sizewatch *w, struct segment *seg)
 {
@@ -63,7 +39,10 @@ int sizewatch_check(struct sizewatch *w, struct segment *seg)
 	w->restores++;
 	if (found > seg->size)
 		w->grown_bytes += found - seg->size;
-	writable_holders(seg, who, sizeof(who));
+	if (w->describe_writers)
+		w->describe_writers(seg, who, sizeof(who));
+	else
+		snprintf(who, sizeof(who), "(unknown)");
 	log_warn("segment '%s' (%" PRIu64 " bytes) was changed through a writable fd (found %" PRIu64
 		 " bytes, or memory allocated past its end); restored. Holders of its writable fd: %s",
 		 seg->name, seg->size, found, who);
@@ -104,11 +83,12 @@ static void on_events(uv_poll_t *h, int status, int events)
 	}
 }
 
-int sizewatch_init(struct sizewatch *w, uv_loop_t *loop)
+int sizewatch_init(struct sizewatch *w, uv_loop_t *loop,
+		   void (*describe_writers)(const struct segment *seg, char *buf, size_t cap))
 {
 	int r;
 
-	*w = (struct sizewatch){ .fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC) };
+	*w = (struct sizewatch){ .fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC), .describe_writers = describe_writers };
 	if (w->fd < 0) {
 		r = -errno;
 		log_warn("no inotify (%s): sizes changed through kept writable fds are restored only when a "

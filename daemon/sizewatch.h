@@ -6,6 +6,7 @@
 #define SHMBUFD_SIZEWATCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uthash.h>
 #include <uv.h>
@@ -22,10 +23,14 @@ struct sizewatch {
 	uint64_t restores;               /* objects put back since start */
 	uint64_t grown_bytes;            /* bytes clients added past segments' ends, given back */
 	bool has_warned;                 /* about a watch that could not be added */
+	/* Names the clients holding seg's writable fd (mapper.c): given by the owner, so
+	 * this file needs nothing above segments. */
+	void (*describe_writers)(const struct segment *seg, char *buf, size_t cap);
 };
 
 /* Start watching (0), or run without (a negative errno, logged; not fatal). */
-int sizewatch_init(struct sizewatch *w, uv_loop_t *loop);
+int sizewatch_init(struct sizewatch *w, uv_loop_t *loop,
+		   void (*describe_writers)(const struct segment *seg, char *buf, size_t cap));
 /* Stop; the uv handle is closed (the loop must run once more). */
 void sizewatch_deinit(struct sizewatch *w);
 

@@ -24,6 +24,7 @@
 #include "listen.h"
 #include "log.h"
 #include "mapper.h"
+#include "orphan.h"
 #include "persist.h"
 #include "restore.h"
 #include "size.h"
@@ -215,6 +216,7 @@ static int init_state(struct server *srv, uv_loop_t *loop, const struct server_c
 	srv->cfg = *cfg;
 	srv->listen_fd = -1;
 	srv->state_fd = -1;
+	srv->leasetab.fd = -1;
 	TAILQ_INIT(&srv->clients);
 	TAILQ_INIT(&srv->dead_clients);
 	TAILQ_INIT(&srv->all_segments);
@@ -307,6 +309,8 @@ int daemon_init(struct server *srv, uv_loop_t *loop, const struct server_config 
 	r = persist_init(srv);
 	if (r == 0)
 		r = restore_segments(srv);
+	if (r == 0)
+		r = orphan_init(srv);
 	if (r < 0)
 		goto fail;
 	for (struct segment *seg = TAILQ_FIRST(&srv->all_segments); seg; seg = TAILQ_NEXT(seg, order_link))
@@ -318,6 +322,7 @@ int daemon_init(struct server *srv, uv_loop_t *loop, const struct server_config 
 		   cfg->limits.max_connections, cfg->limits.max_leases);
 	return 0;
 fail:
+	orphan_deinit(srv);
 	persist_deinit(srv);
 	fdstore_release_unclaimed(srv);
 	free_segments(srv);
@@ -344,6 +349,7 @@ void daemon_deinit(struct server *srv)
 		end_client(srv, cl);
 		client_free(cl);
 	}
+	orphan_deinit(srv);
 	grant_settle_all(srv); /* frees the destroyed segments */
 	if (srv->grant_anchor) {
 		HASH_DEL(srv->grants, srv->grant_anchor);

@@ -28,6 +28,9 @@ static void create_filled(shmbuf_client *c, const char *name, uint64_t size, uns
 	cr_assert_eq(shmbuf_acquire(c, name, 0, size, SHMBUF_WRITE, 5000, &v, sizeof(v)), 0);
 	pattern_fill(v.data, v.len, 0, seed);
 	cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
+	/* A call that waits: the quiet RELEASE is done before any kill that follows (else its
+	 * lease outlives the daemon, an orphan until the grace period ends). */
+	cr_assert_eq(shmbuf_stat(c, name, &(shmbuf_stat_info){ 0 }, sizeof(shmbuf_stat_info)), 0);
 }
 
 /* Fail unless name reads back as the pattern of seed, over size bytes. */
@@ -310,7 +313,8 @@ Test(restart, a_mapping_from_before_the_kill_sees_writes_made_after_it)
 	cr_assert_eq(shmbuf_create(old, name, 4096, 0600), 0);
 	cr_assert_eq(shmbuf_acquire(old, name, 0, 4096, SHMBUF_READ, 5000, &before, sizeof(before)), 0);
 	daemon_kill(SIGKILL);
-	daemon_restart(NULL);
+	/* The READ lease is an orphan after the restart: the WRITE below waits out the grace. */
+	daemon_restart((const char *const[]){ "--grace", "0.5", NULL });
 	c = client_new();
 	cr_assert_eq(shmbuf_acquire(c, name, 0, 4096, SHMBUF_WRITE, 5000, &w, sizeof(w)), 0);
 	pattern_fill(w.data, 4096, 0, 11);

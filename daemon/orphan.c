@@ -386,5 +386,7 @@ void orphan_counts(const struct server *srv, struct orphan_counts *out)
 		return;
 	*out = o->counts;
 	out->in_grace = o->in_grace;
-	out->grace_left_ms = o->in_grace && o->grace_end_ns > now ? (o->grace_end_ns - now) / 1000000 : 0;
+	/* Rounded up: in grace, never 0. */
+	if (o->in_grace)
+		out->grace_left_ms = o->grace_end_ns > now ? (o->grace_end_ns - now + 999999) / 1000000 : 1;
 }

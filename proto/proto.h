@@ -254,7 +254,13 @@ enum proto_status {
 	X(U32, write_leases, _)                                                          \
 	X(U32, waiters, _)                                                               \
 	X(STR, server_version, VERSION)                                                  \
-	X(STR, socket_path, PATH)
+	X(STR, socket_path, PATH)                                                        \
+	/* Restarts (issue 10): what the state record counts, and the lease grace. */    \
+	X(U32, restarts, _)      /* daemons started on this record before this one */   \
+	X(U32, grace_left_ms, _) /* > 0: leases held before the restart still wait */   \
+	X(U32, orphans, _)       /* such leases not yet reclaimed */                     \
+	X(U32, reclaimed, _)     /* taken back by their holders since this start */     \
+	X(U32, lost, _)          /* freed unreclaimed: segment gone, holder dead, grace over */
 
 /* LIST_SEGMENTS, LIST_LEASES, LIST_CLIENTS request. */
 #define PROTO_LIST_FIELDS(X)                                                   \

@@ -294,6 +294,14 @@ typedef struct shmbuf_server_status {
 	uint32_t segments, max_segments;
 	uint32_t clients, max_clients;
 	uint32_t read_leases, write_leases, waiters;
+	/* Restarts (0.2): daemons that ran on this state record before this one; while
+	 * grace_left_ms > 0, leases held before the restart (orphans) still wait for
+	 * their holders, and nothing conflicting with one is granted. reclaimed and
+	 * lost: what became of those leases since this start (lost: their segment is
+	 * gone, their holder died, or the grace ended). */
+	uint32_t restarts;
+	uint32_t grace_left_ms;
+	uint32_t orphans, reclaimed_leases, lost_leases;
 } shmbuf_server_status;
 
 /* shmbuf_segment_info.flags */

@@ -5,7 +5,6 @@
  * never repeat across restarts. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <libgen.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -198,28 +197,15 @@ static int hold_write(const char *name, struct proto_acquire_reply *a)
 	return s;
 }
 
-/* Whether the daemon's log says so (the log sits beside the socket). */
-static bool log_says(const char *needle)
+/* The daemon's STATUS, through libshmbuf. */
+static shmbuf_server_status server_status(void)
 {
-	char path[400], dir[400], *text;
-	FILE *f;
-	size_t len = 0;
-	bool found = false;
+	shmbuf_client *c = client_new();
+	shmbuf_server_status st;
 
-	snprintf(dir, sizeof(dir), "%s", daemon_socket());
-	snprintf(path, sizeof(path), "%s/shmbufd.log", dirname(dir));
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	text = calloc(1, 1 << 20);
-	if (text) {
-		len = fread(text, 1, (1 << 20) - 1, f);
-		text[len] = '\0';
-		found = strstr(text, needle) != NULL;
-	}
-	free(text);
-	fclose(f);
-	return found;
+	cr_assert_eq(shmbuf_server_status_get(c, &st, sizeof(st)), 0);
+	shmbuf_disconnect(c);
+	return st;
 }
 
 Test(reclaim, a_write_lease_held_across_a_kill_is_kept_and_released_after)
@@ -227,6 +213,7 @@ Test(reclaim, a_write_lease_held_across_a_kill_is_kept_and_released_after)
 	const char *name = seg_name("held");
 	struct proto_acquire_reply a, b;
 	int s = hold_write(name, &a), other, back, fd;
+	shmbuf_server_status st;
 
 	daemon_kill(SIGKILL);
 	close(s);
@@ -235,9 +222,20 @@ Test(reclaim, a_write_lease_held_across_a_kill_is_kept_and_released_after)
 	/* The orphan conflicts: nothing that overlaps it is granted. */
 	acquire_fails(other, 2, name, PROTO_ACQ_WRITE, 0, PROTO_E_BUSY);
 	acquire_fails(other, 3, name, PROTO_ACQ_READ, 0, PROTO_E_BUSY);
+	st = server_status();
+	cr_expect_eq(st.restarts, 1);
+	cr_expect_gt(st.grace_left_ms, 5000, "in grace: %u ms left", st.grace_left_ms);
+	cr_expect_eq(st.orphans, 1);
+	cr_expect_eq(st.write_leases, 1, "an orphan counts as held");
 	back = raw_session();
 	reclaim(back, 2, &a, PROTO_OK);
 	reclaim(back, 3, &a, PROTO_E_NOENT); /* once */
+	/* Every lease is back: the grace ends at once, not after 10 s. */
+	st = server_status();
+	cr_expect_eq(st.grace_left_ms, 0, "still in grace: %u ms left", st.grace_left_ms);
+	cr_expect_eq(st.orphans, 0);
+	cr_expect_eq(st.reclaimed_leases, 1);
+	cr_expect_eq(st.lost_leases, 0);
 	acquire_fails(other, 4, name, PROTO_ACQ_WRITE, 0, PROTO_E_BUSY);
 	send_release(back, 4, a.lease_id, 0);
 	expect_reply(back, PROTO_OP_RELEASE, 4, PROTO_OK, NULL);
@@ -245,7 +243,6 @@ Test(reclaim, a_write_lease_held_across_a_kill_is_kept_and_released_after)
 	cr_expect_gt(b.lease_id, a.lease_id, "lease ids never repeat across restarts");
 	if (fd >= 0)
 		close(fd);
-	cr_expect(log_says("grace period over"), "the grace ended early: every lease was reclaimed");
 	close(other);
 	close(back);
 	expect_clean_shutdown();
@@ -315,6 +312,8 @@ Test(reclaim, a_holder_that_died_during_the_downtime_loses_its_leases_at_once)
 	daemon_restart(NULL); /* grace 10 s: only the pid check can free the lease now */
 	c = client_new();
 	cr_assert_eq(shmbuf_acquire(c, dead_name, 0, 4096, SHMBUF_WRITE, 0, &v, sizeof(v)), 0);
+	cr_expect_eq(server_status().lost_leases, 1);
+	cr_expect_eq(server_status().grace_left_ms, 0, "no orphan left: no grace");
 	cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
 	shmbuf_disconnect(c);
 	expect_clean_shutdown();
@@ -337,6 +336,8 @@ Test(reclaim, a_waiter_queues_behind_an_orphan_until_the_grace_ends)
 	fd = expect_grant(other, 3, &b); /* this process is alive but never reclaims: the grace ends */
 	cr_expect_geq(now_ms() - t0, 300, "granted after %lld ms, before the grace ended",
 		      (long long)(now_ms() - t0));
+	cr_expect_eq(server_status().lost_leases, 1);
+	cr_expect_eq(server_status().grace_left_ms, 0);
 	if (fd >= 0)
 		close(fd);
 	close(other);

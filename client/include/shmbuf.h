@@ -256,6 +256,17 @@ SHMBUF_EXPORT int shmbuf_dispatch(shmbuf_client *c);
  * or the daemon) arrives later and is counted here. 0 for NULL. */
 SHMBUF_EXPORT uint64_t shmbuf_release_errors(shmbuf_client *c);
 
+/* How many times this client reconnected by itself (0.2). When the daemon goes away
+ * (a crash, a restart) the library connects again (backoff, at most 30 s, or
+ * $SHMBUF_RECONNECT_TIMEOUT seconds), RECLAIMs the views it holds, and sends
+ * again the acquires that were waiting: calls see latency, not an error. Views
+ * stay mapped. A view whose lease did not survive (the daemon came back without
+ * its segment, --fresh, or the grace period ended first) is released with
+ * -ESTALE, and an acquire waiting across the restart for a segment that is gone
+ * fails with -ESTALE. SHMBUF_RECONNECT=0 in the environment at connect turns
+ * this off: a broken connection then fails every call with -ECONNRESET. */
+SHMBUF_EXPORT uint64_t shmbuf_reconnects(shmbuf_client *c);
+
 /* Size, mode, owner and lease counts of a segment, into *out (size: sizeof *out).
  * Returns 0, -ENOENT no such segment, -EINVAL NULL out or size 0. */
 SHMBUF_EXPORT int shmbuf_stat(shmbuf_client *c, const char *name, shmbuf_stat_info *out, size_t size);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "event.h"
@@ -318,9 +319,14 @@ static void call_wait(struct shmbuf_client *c, struct call *call)
 }
 
 /* Called with c->send_lock held: the request is about to go out as the next datagram. */
-static void mark_sent(struct shmbuf_client *c, bool *sent, uint64_t *send_no)
+static void mark_sent(struct shmbuf_client *c, bool *sent, uint64_t *send_no, int64_t *sent_ms)
 {
+	struct timespec ts;
+
+	/* A wait sent again after a reconnect waits only what is left of its timeout. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	pthread_mutex_lock(&c->lock);
+	*sent_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	*sent = true;
 	*send_no = ++c->sent_no;
 	pthread_mutex_unlock(&c->lock);
@@ -506,7 +512,7 @@ int demux_start_async(struct shmbuf_client *c, struct proto_msg *m, struct demux
 	pthread_mutex_lock(&c->send_lock);
 	if (flush)
 		flush_garbage(c);
-	mark_sent(c, &a->sent, &a->send_no);
+	mark_sent(c, &a->sent, &a->send_no, &a->sent_ms);
 	r = send_datagram(c, buf, (size_t)n);
 	pthread_mutex_unlock(&c->send_lock);
 	if (r >= 0 || r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN)
@@ -549,7 +555,7 @@ int demux_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out)
 	pthread_mutex_lock(&c->send_lock);
 	if (flush)
 		flush_garbage(c);
-	mark_sent(c, &call.sent, &call.send_no);
+	mark_sent(c, &call.sent, &call.send_no, &call.sent_ms);
 	r = send_datagram(c, buf, (size_t)n);
 	pthread_mutex_unlock(&c->send_lock);
 

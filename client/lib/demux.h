@@ -37,6 +37,7 @@ struct call {
 	bool sent;                /* went out (on some connection): a reconnect sends it again */
 	bool resent;              /* sent again after a reconnect */
 	uint64_t send_no;         /* c->sent_no when it last went out */
+	int64_t sent_ms;          /* CLOCK_MONOTONIC when it first went out */
 	struct proto_msg *reply;  /* the caller's request, which the reply replaces */
 	pthread_cond_t cond;      /* signalled when done, or when this thread should read */
 };
@@ -57,6 +58,7 @@ struct demux_async {
 	bool sent;               /* went out (on some connection): a reconnect sends it again */
 	bool resent;             /* sent again after a reconnect */
 	uint64_t send_no;        /* c->sent_no when it last went out */
+	int64_t sent_ms;         /* CLOCK_MONOTONIC when it first went out */
 	/* Called with c->lock held, by whichever thread read the reply (or
 	 * broke the connection), once: the async op is no longer pending. */
 	void (*done)(struct shmbuf_client *c, struct demux_async *a);

@@ -277,9 +277,15 @@ static bool encode_again(struct shmbuf_client *c, struct idtable_slot *s, uint8_
 	struct demux_async *a = s->len == PENDING_ASYNC ? s->ptr : NULL;
 	struct call *call = a ? NULL : s->ptr;
 	struct proto_msg *m = a ? a->reply : call->reply;
+	int64_t left;
 
 	if (!(a ? a->sent : call->sent))
 		return false; /* its thread sends it, on the new socket */
+	/* A wait with a deadline waits what is left of it (at least 1 ms: 0 would mean BUSY). */
+	if (m->op == PROTO_OP_ACQUIRE && m->u.acquire.timeout_ms > 0) {
+		left = m->u.acquire.timeout_ms - (mono_ms() - (a ? a->sent_ms : call->sent_ms));
+		m->u.acquire.timeout_ms = left > 0 ? (int32_t)left : 1;
+	}
 	*out = malloc(REQUEST_MAX);
 	*len = *out ? proto_encode(m, *out, REQUEST_MAX) : -ENOMEM;
 	if (a) {

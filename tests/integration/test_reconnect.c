@@ -105,6 +105,52 @@ Test(reconnect, an_acquire_waiting_across_the_restart_is_granted_after_it)
 	expect_clean_shutdown();
 }
 
+/* A child whose acquire with a 1.5 s timeout waits across the restart: it times out on time. */
+static int time_out_across(void *arg)
+{
+	struct chan *ch = arg;
+	shmbuf_client *c;
+	shmbuf_view v;
+	int64_t t0;
+	int r;
+
+	CHILD_CHECK(shmbuf_connect(daemon_socket(), &c) == 0);
+	CHILD_CHECK(chan_send(ch, 'c') == 0);
+	t0 = now_ms();
+	r = shmbuf_acquire(c, wait_name, 0, 4096, SHMBUF_WRITE, 1500, &v, sizeof(v));
+	if (r != -ETIMEDOUT || now_ms() - t0 > 2700) {
+		fprintf(stderr, "child: %s after %lld ms\n", strerror(-r), (long long)(now_ms() - t0));
+		return 1;
+	}
+	shmbuf_disconnect(c);
+	return 0;
+}
+
+Test(reconnect, a_wait_sent_again_keeps_its_own_timeout)
+{
+	shmbuf_client *h = client_new();
+	struct chan ch;
+	shmbuf_view v;
+	shmbuf_stat_info st;
+	pid_t child;
+
+	snprintf(wait_name, sizeof(wait_name), "%s", seg_name("timeout"));
+	cr_assert_eq(shmbuf_create(h, wait_name, 4096, 0600), 0);
+	cr_assert_eq(shmbuf_acquire(h, wait_name, 0, 4096, SHMBUF_WRITE, 5000, &v, sizeof(v)), 0);
+	chan_open(&ch);
+	child = child_spawn(time_out_across, &ch);
+	cr_assert_eq(chan_recv(&ch, 5000), 'c');
+	cr_assert_eq(wait_for_waiters(h, wait_name, 1, 5000), 0);
+	daemon_kill(SIGKILL);
+	daemon_restart(NULL);
+	cr_assert_eq(shmbuf_stat(h, wait_name, &st, sizeof(st)), 0); /* the holder keeps its lease */
+	child_expect_exit(child, 0);
+	chan_close(&ch);
+	cr_assert_eq(shmbuf_release(h, &v, sizeof(v)), 0);
+	shmbuf_disconnect(h);
+	expect_clean_shutdown();
+}
+
 Test(reconnect, a_release_the_dead_daemon_may_not_have_read_is_done_again)
 {
 	const char *name = seg_name("relog");

@@ -94,6 +94,21 @@ static void *come_back(void *arg)
 	return NULL;
 }
 
+/* A holder client with per READ leases, from the first-th lease on, over segs segments. */
+static void hold(struct holder *h, int first, int per, int segs)
+{
+	char name[64];
+
+	h->views = calloc((size_t)per, sizeof(shmbuf_view));
+	if (!h->views || shmbuf_connect(sock_path, &h->c) < 0)
+		die("connect a holder");
+	for (int i = 0; i < per; i++, h->n++) {
+		snprintf(name, sizeof(name), "bench/%d", (first + i) % segs);
+		if (shmbuf_acquire(h->c, name, 0, 4096, SHMBUF_READ, 5000, &h->views[i], sizeof(shmbuf_view)) < 0)
+			die("acquire");
+	}
+}
+
 static void run(const char *daemon, int segs, int leases, int clients)
 {
 	struct holder *h = calloc((size_t)clients, sizeof(*h));
@@ -112,16 +127,8 @@ static void run(const char *daemon, int segs, int leases, int clients)
 		if (shmbuf_create(c, name, 4096, 0600) < 0)
 			die("create");
 	}
-	for (int k = 0; k < clients; k++) {
-		h[k].views = calloc((size_t)per, sizeof(shmbuf_view));
-		if (!h[k].views || shmbuf_connect(sock_path, &h[k].c) < 0)
-			die("connect a holder");
-		for (int i = 0; i < per; i++, h[k].n++) {
-			snprintf(name, sizeof(name), "bench/%d", (k * per + i) % segs);
-			if (shmbuf_acquire(h[k].c, name, 0, 4096, SHMBUF_READ, 5000, &h[k].views[i], sizeof(shmbuf_view)) < 0)
-				die("acquire");
-		}
-	}
+	for (int k = 0; k < clients; k++)
+		hold(&h[k], k * per, per, segs);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	t0 = now_s();

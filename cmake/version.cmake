@@ -7,7 +7,9 @@
 # are written by hand; test_version (docs/CMakeLists.txt) fails when they disagree with it.
 
 # The soname: changed only by an incompatible ABI change, never by a version number alone.
-set(SHMBUF_SOVERSION 0)
+# 1 since 0.2.0: structs the library fills take the caller's size (shmbuf_acquire(),
+# shmbuf_release(), shmbuf_stat(), ... gained an argument), which 0.1.0's callers lack.
+set(SHMBUF_SOVERSION 1)
 # While the version is 0.x, minor versions may change the API: a program that asked for 0.1
 # must not be given 0.2. From 1.0 on this becomes SameMajorVersion.
 if(PROJECT_VERSION_MAJOR EQUAL 0)

@@ -33,6 +33,7 @@ int client_new(struct server *srv, int fd, struct client **out)
 	TAILQ_INIT(&cl->mappers);
 	TAILQ_INSERT_TAIL(&srv->clients, cl, link);
 	quota_conn(&srv->quota, cl->conn->cred.uid, +1);
+	cl->user = quota_user_find(&srv->quota, cl->conn->cred.uid);
 	*out = cl;
 	return 0;
 }
@@ -143,4 +144,27 @@ void client_subscribe(struct client *cl)
 		return;
 	cl->is_subscribed = true;
 	cl->srv->n_subscribers++;
+}
+
+struct access_cred client_cred(const struct client *cl)
+{
+	const struct conn *c = cl->conn;
+
+	return (struct access_cred){ .uid = c->cred.uid, .gid = c->cred.gid, .groups = c->groups,
+				     .n_groups = c->n_groups, .daemon_uid = cl->srv->uid };
+}
+
+bool client_is_privileged(const struct client *cl)
+{
+	struct access_cred c = client_cred(cl);
+
+	return access_is_privileged(&c);
+}
+
+int client_may(const struct client *cl, const struct segment *seg, enum access_want want)
+{
+	struct access_cred c = client_cred(cl);
+	struct access_obj o = { .uid = seg->uid, .gid = seg->gid, .mode = seg->mode };
+
+	return access_check(&c, &o, want);
 }

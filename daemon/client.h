@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "access.h"
 #include "conn.h"
 #include "proto.h"
 #include "server.h"
@@ -30,6 +31,7 @@ struct client {
 	uint32_t n_grants;
 	uint32_t n_waiting;
 	struct client_mapper_list mappers; /* segments it was sent fds of (mapper.c) */
+	struct quota_user *user; /* its uid's accounting (kept alive by its connection); NULL if out of memory */
 	TAILQ_ENTRY(client) link;      /* server->clients */
 	TAILQ_ENTRY(client) dead_link; /* server->dead_clients while dead */
 };
@@ -63,6 +65,13 @@ void client_reply_ok(struct client *cl, const struct proto_msg *req);
 /* Fail cl's waiting ACQUIRE seq with st: an owed answer (see client_send()). */
 void client_fail_wait(struct client *cl, uint32_t seq, enum proto_status st, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* cl's credentials for access.c's checks (valid while cl lives). */
+struct access_cred client_cred(const struct client *cl);
+/* Whether cl is root or runs as the daemon's uid: passes every check, sees everything. */
+bool client_is_privileged(const struct client *cl);
+/* access_check() of cl on seg: 0, -ENOENT, -EACCES or -EPERM. */
+int client_may(const struct client *cl, const struct segment *seg, enum access_want want);
 
 /* Start sending cl events. */
 void client_subscribe(struct client *cl);

@@ -55,6 +55,29 @@ static void read_comm(pid_t pid, char *out, size_t cap)
 	out[n] = '\0';
 }
 
+/* The peer's supplementary groups (SO_PEERGROUPS, Linux 4.13): what it may
+ * use of a segment's group bits, read once like SO_PEERCRED. */
+static int read_groups(struct conn *c)
+{
+	socklen_t len = 32 * sizeof(gid_t);
+
+	for (int tries = 0; tries < 2; tries++) {
+		gid_t *g = realloc(c->groups, len ? len : sizeof(gid_t));
+
+		if (!g)
+			return -ENOMEM;
+		c->groups = g;
+		if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0) {
+			c->n_groups = (uint32_t)(len / sizeof(gid_t));
+			return 0;
+		}
+		if (errno != ERANGE)
+			return -errno;
+		/* len now says how much the list needs */
+	}
+	return -ERANGE;
+}
+
 int conn_new(struct conn_env *env, int fd, void *data, struct conn **out)
 {
 	socklen_t len = sizeof(struct ucred);
@@ -75,6 +98,9 @@ int conn_new(struct conn_env *env, int fd, void *data, struct conn **out)
 		r = -errno;
 		goto fail;
 	}
+	r = read_groups(c);
+	if (r < 0)
+		goto fail;
 	read_comm(c->cred.pid, c->comm, sizeof(c->comm));
 	/* Every fd we pass stays charged to us until the client reads it, and the
 	 * kernel refuses to pass more once we have RLIMIT_NOFILE in flight. A small
@@ -95,6 +121,7 @@ int conn_new(struct conn_env *env, int fd, void *data, struct conn **out)
 	return 0;
 fail:
 	close(fd);
+	free(c->groups);
 	free(c);
 	return r;
 }
@@ -281,6 +308,7 @@ static void on_closed(uv_handle_t *h)
 	/* Closed only now: libuv must have stopped watching the fd before its
 	 * number can be reused by the next accept. */
 	close(c->fd);
+	free(c->groups);
 	free(c);
 }
 

@@ -62,6 +62,8 @@ struct conn {
 	int fd;
 	uv_poll_t poll;
 	struct ucred cred;  /* SO_PEERCRED at conn_new() */
+	gid_t *groups;      /* SO_PEERGROUPS at conn_new(): supplementary groups (owned) */
+	uint32_t n_groups;
 	char comm[17];      /* /proc/<pid>/comm at conn_new(), "?" when unreadable */
 	bool is_dead;       /* failed: will be closed at the next safe point */
 	bool is_closing;    /* uv_close() called, waiting for the callback */

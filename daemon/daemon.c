@@ -64,6 +64,18 @@ static void refuse(int fd, enum proto_status st, const char *text)
 
 static void on_accept_retry(uv_timer_t *t);
 
+/* Whether the peer on fd is root or runs as the daemon's uid: it may use the
+ * connections held in reserve (quota_conn_reserve()). */
+static bool peer_is_exempt(const struct server *srv, int fd)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return false;
+	return uc.uid == 0 || uc.uid == srv->uid;
+}
+
 static void on_listen(uv_poll_t *h, int status, int events)
 {
 	struct server *srv = h->data;
@@ -86,7 +98,7 @@ static void on_listen(uv_poll_t *h, int status, int events)
 			}
 			return;
 		}
-		if (quota_conns_are_full(&srv->quota)) {
+		if (quota_conns_are_full(&srv->quota, peer_is_exempt(srv, fd))) {
 			log_warn("connection limit (%u) reached; refusing a client", srv->cfg.limits.max_connections);
 			refuse(fd, PROTO_E_LIMIT, "shmbufd's connection limit is reached");
 			continue;
@@ -96,7 +108,7 @@ static void on_listen(uv_poll_t *h, int status, int events)
 			log_err("cannot set up a client connection: %s", strerror(-r));
 			continue;
 		}
-		if (quota_user_is_over(&srv->quota, cl->conn->cred.uid)) {
+		if (quota_user_is_over(&srv->quota, cl->conn->cred.uid, client_is_privileged(cl))) {
 			struct proto_msg req = { .op = PROTO_OP_HELLO }, rep;
 
 			proto_make_error(&rep, &req, PROTO_E_LIMIT, "this user's connection limit is reached");
@@ -217,6 +229,7 @@ static int init_state(struct server *srv, uv_loop_t *loop, const struct server_c
 	srv->listen_fd = -1;
 	srv->state_fd = -1;
 	srv->leasetab.fd = -1;
+	srv->state_lock_fd = -1;
 	TAILQ_INIT(&srv->clients);
 	TAILQ_INIT(&srv->dead_clients);
 	TAILQ_INIT(&srv->all_segments);
@@ -232,7 +245,9 @@ static int init_state(struct server *srv, uv_loop_t *loop, const struct server_c
 		.max_queue = cfg->limits.max_queue,
 		.fd_budget = quota_fd_budget(&cfg->limits),
 	};
+	sizewatch_init(&srv->sizewatch, loop, mapper_describe_writers); /* without it, sizes are checked at each write lease's end */
 	srv->started_ns = clock_real_ns();
+	srv->uid = geteuid();
 	srv->started_mono_ns = clock_mono_ns();
 	if (!cfg->socket_path)
 		return proto_default_socket_path(srv->socket_path, sizeof(srv->socket_path));
@@ -324,7 +339,9 @@ int daemon_init(struct server *srv, uv_loop_t *loop, const struct server_config 
 fail:
 	orphan_deinit(srv);
 	persist_deinit(srv);
+	persist_unlock(srv);
 	fdstore_release_unclaimed(srv);
+	sizewatch_deinit(&srv->sizewatch);
 	free_segments(srv);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
@@ -351,6 +368,7 @@ void daemon_deinit(struct server *srv)
 	}
 	orphan_deinit(srv);
 	grant_settle_all(srv); /* frees the destroyed segments */
+	sizewatch_deinit(&srv->sizewatch);
 	if (srv->grant_anchor) {
 		HASH_DEL(srv->grants, srv->grant_anchor);
 		free(srv->grant_anchor);
@@ -369,6 +387,7 @@ void daemon_deinit(struct server *srv)
 		unlink(srv->socket_path);
 	quota_deinit(&srv->quota);
 	persist_deinit(srv);
+	persist_unlock(srv);
 	free(srv->conn_env.rxbuf);
 	srv->conn_env.rxbuf = NULL;
 }

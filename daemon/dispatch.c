@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "handle_lease.h"
+#include "handle_owner.h"
 #include "handle_reclaim.h"
 #include "handle_segment.h"
 #include "introspect.h"
@@ -103,6 +104,15 @@ static void dispatch_request(struct client *cl, const struct proto_msg *req)
 		return;
 	case PROTO_OP_SUBSCRIBE:
 		handle_subscribe(cl, req);
+		return;
+	case PROTO_OP_CHMOD:
+		handle_chmod(cl, req);
+		return;
+	case PROTO_OP_CHOWN:
+		handle_chown(cl, req);
+		return;
+	case PROTO_OP_LIST_USERS:
+		handle_list_users(cl, req);
 		return;
 	case PROTO_OP_EVENT:
 		break; /* daemon-to-client only */

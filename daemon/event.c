@@ -1,4 +1,4 @@
-/* event.c: building events and broadcasting them to subscribed clients. */
+/* event.c: building events and sending them to the subscribers that may see them (listings' rules). */
 #define _GNU_SOURCE
 #include "event.h"
 
@@ -6,7 +6,16 @@
 
 #include "clock.h"
 
-static void broadcast(struct server *srv, struct proto_msg *m)
+/* Whether subscriber o may be told of an event about seg (NULL: about a
+ * client of uid): the listings' rules. */
+static bool may_see(const struct client *o, const struct segment *seg, uid_t uid)
+{
+	if (seg)
+		return client_may(o, seg, ACCESS_SEE) == 0;
+	return o->conn->cred.uid == uid || client_is_privileged(o);
+}
+
+static void broadcast(struct server *srv, struct proto_msg *m, const struct segment *seg, uid_t uid)
 {
 	struct client *o;
 
@@ -17,7 +26,7 @@ static void broadcast(struct server *srv, struct proto_msg *m)
 	/* A watcher that stops reading fills its queue and is dropped by conn_send,
 	 * like any slow client: events never hold up the daemon. */
 	TAILQ_FOREACH(o, &srv->clients, link)
-		if (o->is_subscribed && !o->is_dead)
+		if (o->is_subscribed && !o->is_dead && may_see(o, seg, uid))
 			client_send_msg(o, m);
 }
 
@@ -46,7 +55,7 @@ void event_segment(struct server *srv, enum proto_event_type type, const struct 
 	m.u.event.size = seg->size;
 	memcpy(m.u.event.segment, seg->name, sizeof(m.u.event.segment));
 	fill_by(&m.u.event, by);
-	broadcast(srv, &m);
+	broadcast(srv, &m, seg, 0);
 }
 
 static void send_lease_event(struct server *srv, enum proto_event_type type, uint64_t id, const struct lease *l,
@@ -64,7 +73,7 @@ static void send_lease_event(struct server *srv, enum proto_event_type type, uin
 	m.u.event.flags = l->write ? PROTO_LEASE_WRITE : 0;
 	memcpy(m.u.event.segment, seg->name, sizeof(m.u.event.segment));
 	fill_by(&m.u.event, by);
-	broadcast(srv, &m);
+	broadcast(srv, &m, seg, 0);
 }
 
 void event_lease(struct server *srv, enum proto_event_type type, uint64_t id, const struct lease *l,
@@ -90,5 +99,5 @@ void event_client(struct server *srv, enum proto_event_type type, const struct c
 	memset(&m, 0, sizeof(m));
 	m.u.event.type = (uint16_t)type;
 	fill_by(&m.u.event, cl);
-	broadcast(srv, &m);
+	broadcast(srv, &m, NULL, cl->conn->cred.uid);
 }

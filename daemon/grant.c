@@ -69,6 +69,7 @@ void grant_link_as(struct grant *g, uint64_t id)
 	TAILQ_INSERT_TAIL(&g->cl->grants, g, client_link);
 	TAILQ_INSERT_TAIL(&srv->all_grants, g, order_link);
 	g->cl->n_grants++;
+	quota_lease(g->cl->user, +1);
 	if (g->lease.state != LEASE_GRANTED)
 		g->cl->n_waiting++;
 	/* uthash frees its table with the last item and allocates it again with
@@ -105,20 +106,6 @@ static void event_grant(enum proto_event_type type, const struct grant *g)
 	event_lease(g->cl->srv, type, g->id, &g->lease, g->seg, g->cl);
 }
 
-/* A writable fd lets its holder ftruncate the object; put the size back. */
-static void check_size_after_write(struct segment *seg, const struct client *cl)
-{
-	uint64_t found;
-	int r = segment_restore_size(seg, &found);
-
-	if (r == 1)
-		log_warn("client %d (%s, uid %d) changed segment '%s' (%" PRIu64 " bytes; found %" PRIu64
-			 ", or memory allocated past its end) through its writable fd; restored",
-			 (int)cl->conn->cred.pid, cl->conn->comm, (int)cl->conn->cred.uid, seg->name, seg->size,
-			 found);
-	else if (r < 0)
-		log_err("cannot check the size of segment '%s': %s", seg->name, strerror(-r));
-}
 
 struct grant *grant_blocker(const struct grant *g)
 {
@@ -154,10 +141,11 @@ void grant_end_why(struct grant *g, enum proto_cancel_reason why)
 	TAILQ_REMOVE(&cl->grants, g, client_link);
 	TAILQ_REMOVE(&srv->all_grants, g, order_link);
 	cl->n_grants--;
+	quota_lease(cl->user, -1);
 	HASH_DEL(srv->grants, g);
 	/* While growing, our own reservation lies past the end: check next time. */
 	if (held_write && !g->seg->is_destroyed && !g->seg->is_growing)
-		check_size_after_write(g->seg, cl);
+		sizewatch_check(&srv->sizewatch, g->seg); /* a backstop: changes are seen at once (inotify) */
 	g->seg->refs--;
 	grant_free(g);
 }
@@ -205,7 +193,9 @@ static void grant_record(struct grant *g)
 		.write = g->lease.write,
 	};
 
-	if (!g->slot)
+	/* A sealed segment is a memfd, not recorded (persist.h): it cannot come back, and
+	 * neither can a lease on it. */
+	if (!g->slot && !g->seg->is_sealed)
 		g->slot = leasetab_put(&g->cl->srv->leasetab, &r) & 0x7fffffffu;
 }
 
@@ -332,7 +322,8 @@ static void free_destroyed(struct server *srv, struct segment *seg)
 	event_segment(srv, PROTO_EV_SEGMENT_FREED, seg, NULL);
 	if (seg->is_unsettled)
 		TAILQ_REMOVE(&srv->unsettled, seg, unsettled_link);
-	quota_segment(&srv->quota, seg->size, -1);
+	quota_segment(&srv->quota, seg->uid, seg->size, -1);
+	sizewatch_remove(&srv->sizewatch, seg);
 	TAILQ_REMOVE(&srv->all_segments, seg, order_link);
 	segment_free(seg);
 }

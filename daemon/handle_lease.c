@@ -34,7 +34,7 @@ static struct segment *acquire_target(struct client *cl, const struct proto_msg 
 		client_reply_error(cl, req, PROTO_E_INVAL, "timeout must be -1, 0 or positive, not %d", a->timeout_ms);
 		return NULL;
 	}
-	seg = handle_find_segment(cl, req, a->name);
+	seg = handle_find_segment(cl, req, a->name, a->flags == PROTO_ACQ_WRITE ? ACCESS_WRITE : ACCESS_READ);
 	if (!seg)
 		return NULL;
 	if (a->offset >= seg->size) {
@@ -47,6 +47,11 @@ static struct segment *acquire_target(struct client *cl, const struct proto_msg 
 		client_reply_error(cl, req, PROTO_E_RANGE,
 				   "offset %" PRIu64 " + length %" PRIu64 " passes the end of '%s' (%" PRIu64 " bytes)",
 				   a->offset, *length, seg->name, seg->size);
+		return NULL;
+	}
+	if (!client_is_privileged(cl) && quota_user_leases_are_full(cl->user, lim)) {
+		client_reply_error(cl, req, PROTO_E_LIMIT, "uid %u holds or waits for %u leases, its quota",
+				   (unsigned)cl->conn->cred.uid, lim->user_max_leases);
 		return NULL;
 	}
 	if (cl->n_grants >= lim->max_leases) {

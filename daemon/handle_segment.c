@@ -48,18 +48,29 @@ static void reply_over_byte_limit(struct client *cl, const struct proto_msg *req
 			   used);
 }
 
-struct segment *handle_find_segment(struct client *cl, const struct proto_msg *req, const char *name)
+struct segment *handle_find_segment(struct client *cl, const struct proto_msg *req, const char *name,
+				    enum access_want want)
 {
 	struct segment *seg = NULL;
+	int r;
 
 	if (!handle_name_is_valid(cl, req, name))
 		return NULL;
 	HASH_FIND_STR(cl->srv->segments, name, seg);
-	if (!seg)
+	r = seg ? client_may(cl, seg, want) : -ENOENT;
+	/* One the client may not see is answered word for word as a missing one. */
+	if (r == -ENOENT)
 		client_reply_error(cl, req, PROTO_E_NOENT, "no segment named '%s'", name);
 	else if (seg->is_pending)
 		client_reply_error(cl, req, PROTO_E_NOENT, "segment '%s' is still being created", name);
-	return seg && !seg->is_pending ? seg : NULL;
+	else if (r == -EACCES)
+		client_reply_error(cl, req, PROTO_E_ACCES, "permission denied: %s of '%s' (mode %03o, uid %u, gid %u)",
+				   want == ACCESS_READ ? "read" : "write", name, seg->mode, (unsigned)seg->uid,
+				   (unsigned)seg->gid);
+	else if (r == -EPERM)
+		client_reply_error(cl, req, PROTO_E_PERM, "only the owner of '%s' (uid %u) or root may %s it", name,
+				   (unsigned)seg->uid, proto_op_name(req->op));
+	return r == 0 && !seg->is_pending ? seg : NULL;
 }
 
 /* ---- CREATE --------------------------------------------------------------- */
@@ -87,13 +98,59 @@ static void finish_create(struct server *srv, struct client *cl, const struct pr
 	seg->id = ++srv->next_segment_id;
 	HASH_ADD_STR(srv->segments, name, seg);
 	TAILQ_INSERT_TAIL(&srv->all_segments, seg, order_link);
-	quota_segment(&srv->quota, seg->size, +1);
+	quota_segment(&srv->quota, seg->uid, seg->size, +1);
+	sizewatch_add(&srv->sizewatch, seg);
 	persist_segment_created(srv, seg);
 	event_segment(srv, PROTO_EV_SEGMENT_CREATED, seg, cl);
 	log_info("client %d (uid %d) created segment '%s' (%" PRIu64 " bytes, mode %03o) as %s", (int)seg->pid,
-		 (int)seg->uid, seg->name, seg->size, seg->mode, seg->shm_name);
+		 (int)seg->uid, seg->name, seg->size, seg->mode, seg->is_sealed ? "a sealed memfd" : seg->shm_name);
 	if (cl)
 		client_reply_ok(cl, req);
+}
+
+/* Whether owner uid's quota takes `segments` more segments (0 or 1) and n more
+ * bytes, and users together leave root's reserve alone: answers req (LIMIT, i.e.
+ * EDQUOT; NOSPC for bytes past the reserve) and returns false if not. Root and the
+ * daemon's uid, as caller or owner, are never refused for a user's quota. */
+static bool user_quota_allows(struct client *cl, const struct proto_msg *req, uid_t uid, int segments, uint64_t n)
+{
+	const struct server_limits *lim = &cl->srv->cfg.limits;
+	const struct quota_user *u = quota_user_find(&cl->srv->quota, uid);
+
+	if (client_is_privileged(cl) || uid == 0 || uid == cl->srv->uid)
+		return true;
+	if (segments && quota_user_segments_are_full(&cl->srv->quota, uid)) {
+		client_reply_error(cl, req, PROTO_E_LIMIT, "uid %u owns %u segments, its quota", (unsigned)uid,
+				   lim->user_max_segments);
+		return false;
+	}
+	if (quota_user_bytes_would_exceed(&cl->srv->quota, uid, n)) {
+		client_reply_error(cl, req, PROTO_E_LIMIT,
+				   "%" PRIu64 " more bytes would pass uid %u's quota (%" PRIu64 " of %" PRIu64 " in use)",
+				   n, (unsigned)uid, u ? u->bytes : 0, lim->user_max_bytes);
+		return false;
+	}
+	if (segments && quota_others_would_exceed(&cl->srv->quota, segments, 0)) {
+		client_reply_error(cl, req, PROTO_E_LIMIT, "segment limit reached, but for those kept for root");
+		return false;
+	}
+	if (quota_others_would_exceed(&cl->srv->quota, 0, n)) {
+		client_reply_error(cl, req, PROTO_E_NOSPC, "byte limit reached, but for a sixteenth kept for root");
+		return false;
+	}
+	return true;
+}
+
+/* Names under "uid/<n>/" are uid n's (squatting policy, access.h): answers req if not. */
+static bool create_name_is_allowed(struct client *cl, const struct proto_msg *req, const char *name)
+{
+	struct access_cred c = client_cred(cl);
+
+	if (access_check_create_name(&c, name) == 0)
+		return true;
+	client_reply_error(cl, req, PROTO_E_ACCES, "names under '%s' are reserved: uid %u may create under '%s%u/'",
+			   ACCESS_RESERVED_PREFIX, (unsigned)c.uid, ACCESS_RESERVED_PREFIX, (unsigned)c.uid);
+	return false;
 }
 
 /* Whether a CREATE may go ahead: answers req and returns false if not. */
@@ -105,12 +162,18 @@ static bool create_is_allowed(struct client *cl, const struct proto_msg *req)
 
 	if (!handle_name_is_valid(cl, req, r->name))
 		return false;
+	if (!create_name_is_allowed(cl, req, r->name))
+		return false;
 	if (r->size == 0) {
 		client_reply_error(cl, req, PROTO_E_INVAL, "segment size must be at least 1 byte");
 		return false;
 	}
 	if (r->mode > 0777) {
 		client_reply_error(cl, req, PROTO_E_INVAL, "mode %#o has bits outside 0777", r->mode);
+		return false;
+	}
+	if (r->flags & ~PROTO_CREATE_FLAGS) {
+		client_reply_error(cl, req, PROTO_E_INVAL, "unknown CREATE flags %#x", r->flags & ~PROTO_CREATE_FLAGS);
 		return false;
 	}
 	HASH_FIND_STR(srv->segments, r->name, seg);
@@ -126,7 +189,7 @@ static bool create_is_allowed(struct client *cl, const struct proto_msg *req)
 		reply_over_byte_limit(cl, req, r->size);
 		return false;
 	}
-	return true;
+	return user_quota_allows(cl, req, cl->conn->cred.uid, 1, r->size);
 }
 
 void handle_create(struct client *cl, const struct proto_msg *req)
@@ -145,6 +208,7 @@ void handle_create(struct client *cl, const struct proto_msg *req)
 		return;
 	}
 	seg->mode = r->mode;
+	seg->is_sealed = r->flags & PROTO_CREATE_SEALED;
 	seg->uid = cl->conn->cred.uid;
 	seg->gid = cl->conn->cred.gid;
 	seg->pid = cl->conn->cred.pid;
@@ -160,7 +224,7 @@ void handle_create(struct client *cl, const struct proto_msg *req)
 void handle_destroy(struct client *cl, const struct proto_msg *req)
 {
 	struct server *srv = cl->srv;
-	struct segment *seg = handle_find_segment(cl, req, req->u.segment.name);
+	struct segment *seg = handle_find_segment(cl, req, req->u.segment.name, ACCESS_OWN);
 
 	if (!seg)
 		return;
@@ -197,7 +261,7 @@ static void finish_grow(struct server *srv, struct client *cl, const struct prot
 		grant_settle_later(srv, seg); /* frees it if nothing else holds it */
 	} else if (err == 0 && (err = segment_resize(seg, to, false)) == 0) {
 		log_info("segment '%s' grown from %" PRIu64 " to %" PRIu64 " bytes", seg->name, from, to);
-		quota_bytes_change(&srv->quota, from, to);
+		quota_bytes_change(&srv->quota, seg->uid, from, to);
 		persist_segment_changed(srv, seg);
 		if (cl)
 			client_reply_ok(cl, req);
@@ -229,6 +293,10 @@ static bool resize_is_allowed(struct client *cl, const struct proto_msg *req, st
 		client_reply_ok(cl, req);
 		return false;
 	}
+	if (seg->is_sealed) {
+		client_reply_error(cl, req, PROTO_E_PERM, "'%s' is sealed: its size is fixed", seg->name);
+		return false;
+	}
 	end = lease_set_granted_end(&seg->leases);
 	if (size < end) {
 		client_reply_error(cl, req, PROTO_E_BUSY,
@@ -244,14 +312,14 @@ static bool resize_is_allowed(struct client *cl, const struct proto_msg *req, st
 		client_reply_error(cl, req, PROTO_E_BUSY, "another resize of '%s' is under way", seg->name);
 		return false;
 	}
-	return true;
+	return size < seg->size || user_quota_allows(cl, req, seg->uid, 0, size - seg->size);
 }
 
 void handle_resize(struct client *cl, const struct proto_msg *req)
 {
 	struct server *srv = cl->srv;
 	uint64_t size = req->u.segment.size, old;
-	struct segment *seg = handle_find_segment(cl, req, req->u.segment.name);
+	struct segment *seg = handle_find_segment(cl, req, req->u.segment.name, ACCESS_WRITE);
 	int err;
 
 	if (!seg || !resize_is_allowed(cl, req, seg, size))
@@ -267,7 +335,7 @@ void handle_resize(struct client *cl, const struct proto_msg *req)
 	}
 	log_info("client %d (%s) resized segment '%s' from %" PRIu64 " to %" PRIu64 " bytes",
 		 (int)cl->conn->cred.pid, cl->conn->comm, seg->name, old, size);
-	quota_bytes_change(&srv->quota, old, size);
+	quota_bytes_change(&srv->quota, seg->uid, old, size);
 	persist_segment_changed(srv, seg);
 	client_reply_ok(cl, req);
 	event_segment(srv, PROTO_EV_SEGMENT_RESIZED, seg, cl);
@@ -284,7 +352,7 @@ void handle_resize(struct client *cl, const struct proto_msg *req)
 void handle_stat(struct client *cl, const struct proto_msg *req)
 {
 	struct proto_msg rep = { .op = PROTO_OP_STAT | PROTO_REPLY_BIT, .seq = req->seq };
-	struct segment *seg = handle_find_segment(cl, req, req->u.segment.name);
+	struct segment *seg = handle_find_segment(cl, req, req->u.segment.name, ACCESS_SEE);
 
 	if (!seg)
 		return;

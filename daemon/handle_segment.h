@@ -16,7 +16,9 @@ void handle_stat(struct client *cl, const struct proto_msg *req);
 
 /* Whether name is a valid segment name; if not, req is answered with INVAL. */
 bool handle_name_is_valid(struct client *cl, const struct proto_msg *req, const char *name);
-/* The usable segment called name, or NULL with req answered (INVAL or NOENT). */
-struct segment *handle_find_segment(struct client *cl, const struct proto_msg *req, const char *name);
+/* The usable segment called name that cl may use as `want` asks, or NULL with req
+ * answered (INVAL; NOENT, also for one cl may not see; ACCES; PERM). */
+struct segment *handle_find_segment(struct client *cl, const struct proto_msg *req, const char *name,
+				    enum access_want want);
 
 #endif

@@ -1,4 +1,7 @@
-/* introspect.c: what shmbufctl asks: STATUS, LIST_SEGMENTS, LIST_LEASES, LIST_CLIENTS, SUBSCRIBE. */
+/* introspect.c: what shmbufctl asks: STATUS, LIST_SEGMENTS, LIST_LEASES, LIST_CLIENTS, LIST_USERS,
+ * SUBSCRIBE.
+ * Listings are private: segments (and their leases) the caller may see, its own connections
+ * and usage; root and the daemon's uid see everything. */
 #define _GNU_SOURCE
 #include "introspect.h"
 
@@ -72,7 +75,7 @@ void handle_list_segments(struct client *cl, const struct proto_msg *req)
 	TAILQ_FOREACH(seg, &cl->srv->all_segments, order_link) {
 		struct proto_segment_entry *e;
 
-		if (seg->id <= req->u.list.cursor)
+		if (seg->id <= req->u.list.cursor || client_may(cl, seg, ACCESS_SEE) < 0)
 			continue;
 		if (l->count == PROTO_LIST_PAGE) {
 			l->next_cursor = l->e.segments[PROTO_LIST_PAGE - 1].id;
@@ -90,7 +93,7 @@ void handle_list_segments(struct client *cl, const struct proto_msg *req)
 		e->write_leases = seg->leases.n_write;
 		e->waiters = seg->leases.n_waiting + seg->leases.n_parked;
 		e->generation = seg->generation;
-		e->flags = seg->is_destroyed ? PROTO_SEG_DESTROYED : 0;
+		e->flags = (seg->is_destroyed ? PROTO_SEG_DESTROYED : 0) | (seg->is_sealed ? PROTO_SEG_SEALED : 0);
 		memcpy(e->name, seg->name, sizeof(e->name));
 	}
 	client_send_msg(cl, &rep);
@@ -130,7 +133,7 @@ void handle_list_leases(struct client *cl, const struct proto_msg *req)
 		if (!handle_name_is_valid(cl, req, req->u.list.name))
 			return;
 		HASH_FIND_STR(srv->segments, req->u.list.name, only);
-		if (!only || only->is_pending) {
+		if (!only || only->is_pending || client_may(cl, only, ACCESS_SEE) < 0) {
 			client_reply_error(cl, req, PROTO_E_NOENT, "no segment named '%s'", req->u.list.name);
 			return;
 		}
@@ -141,7 +144,7 @@ void handle_list_leases(struct client *cl, const struct proto_msg *req)
 		HASH_FIND(hh, srv->grants, &cursor, sizeof(cursor), g);
 	g = g ? TAILQ_NEXT(g, order_link) : TAILQ_FIRST(&srv->all_grants);
 	for (; g; g = TAILQ_NEXT(g, order_link)) {
-		if (g->id <= cursor || (only && g->seg != only))
+		if (g->id <= cursor || (only && g->seg != only) || (!only && client_may(cl, g->seg, ACCESS_SEE) < 0))
 			continue;
 		if (l->count == PROTO_LIST_PAGE) {
 			l->next_cursor = l->e.leases[PROTO_LIST_PAGE - 1].id;
@@ -157,6 +160,7 @@ void handle_list_clients(struct client *cl, const struct proto_msg *req)
 	struct proto_msg rep = { .op = req->op | PROTO_REPLY_BIT, .seq = req->seq };
 	struct proto_list_reply *l = &rep.u.list_reply;
 	uint64_t now = clock_mono_ns();
+	bool sees_all = client_is_privileged(cl);
 	const struct client *o;
 
 	if (!list_req_is_valid(cl, req))
@@ -164,7 +168,8 @@ void handle_list_clients(struct client *cl, const struct proto_msg *req)
 	TAILQ_FOREACH(o, &cl->srv->clients, link) {
 		struct proto_client_entry *e;
 
-		if (o->id <= req->u.list.cursor || o->is_dead)
+		/* Others see their own connections only: pids and commands are private. */
+		if (o->id <= req->u.list.cursor || o->is_dead || (!sees_all && o->conn->cred.uid != cl->conn->cred.uid))
 			continue;
 		if (l->count == PROTO_LIST_PAGE) {
 			l->next_cursor = l->e.clients[PROTO_LIST_PAGE - 1].id;
@@ -181,6 +186,63 @@ void handle_list_clients(struct client *cl, const struct proto_msg *req)
 		e->flags = (o == cl ? PROTO_CLIENT_SELF : 0) | (o->is_subscribed ? PROTO_CLIENT_SUBSCRIBED : 0);
 		memcpy(e->comm, o->conn->comm, sizeof(e->comm));
 	}
+	client_send_msg(cl, &rep);
+}
+
+static void fill_user_entry(struct proto_user_entry *e, const struct quota_user *u, const struct server *srv)
+{
+	const struct server_limits *lim = &srv->cfg.limits;
+	bool is_exempt = u->uid == 0 || u->uid == srv->uid;
+
+	/* An exempt user is held only by the daemon-wide limits (leases: none, 0). */
+	*e = (struct proto_user_entry){
+		.uid = u->uid,
+		.flags = is_exempt ? PROTO_USER_EXEMPT : 0,
+		.connections = u->count,
+		.max_connections = is_exempt ? lim->max_connections : lim->max_user_connections,
+		.segments = u->segments,
+		.max_segments = is_exempt ? lim->max_segments : lim->user_max_segments,
+		.leases = u->leases,
+		.max_leases = is_exempt ? 0 : lim->user_max_leases,
+		.bytes = u->bytes,
+		.max_bytes = is_exempt ? lim->max_bytes : lim->user_max_bytes,
+	};
+}
+
+/* The user of the lowest uid >= from, or NULL. A scan: LIST_USERS is rare and
+ * users few; keeping them sorted would tax every connect. */
+static const struct quota_user *user_from(const struct server *srv, uint64_t from)
+{
+	const struct quota_user *u, *best = NULL;
+
+	for (u = srv->quota.users; u; u = u->hh.next)
+		if (u->uid >= from && (!best || u->uid < best->uid))
+			best = u;
+	return best;
+}
+
+void handle_list_users(struct client *cl, const struct proto_msg *req)
+{
+	struct proto_msg rep = { .op = req->op | PROTO_REPLY_BIT, .seq = req->seq };
+	struct proto_list_reply *l = &rep.u.list_reply;
+	uint64_t from = req->u.list.cursor;
+	const struct quota_user *u;
+
+	if (!list_req_is_valid(cl, req))
+		return;
+	if (!client_is_privileged(cl)) {
+		/* Others see themselves only. */
+		if (from == 0 && cl->user)
+			fill_user_entry(&l->e.users[l->count++], cl->user, cl->srv);
+		client_send_msg(cl, &rep);
+		return;
+	}
+	while (l->count < PROTO_LIST_PAGE && (u = user_from(cl->srv, from))) {
+		fill_user_entry(&l->e.users[l->count++], u, cl->srv);
+		from = (uint64_t)u->uid + 1;
+	}
+	if (l->count == PROTO_LIST_PAGE && user_from(cl->srv, from))
+		l->next_cursor = from;
 	client_send_msg(cl, &rep);
 }
 

@@ -9,6 +9,7 @@ void handle_status(struct client *cl, const struct proto_msg *req);
 void handle_list_segments(struct client *cl, const struct proto_msg *req);
 void handle_list_leases(struct client *cl, const struct proto_msg *req);
 void handle_list_clients(struct client *cl, const struct proto_msg *req);
+void handle_list_users(struct client *cl, const struct proto_msg *req);
 /* From now on cl receives events (event.h). */
 void handle_subscribe(struct client *cl, const struct proto_msg *req);
 

@@ -68,7 +68,7 @@ static void create_done(uv_work_t *w, int status)
 
 	TAILQ_REMOVE(&srv->creates, job, link);
 	HASH_DEL(srv->segments, seg);
-	quota_segment(&srv->quota, seg->size, -1);
+	quota_segment(&srv->quota, seg->uid, seg->size, -1);
 	seg->is_pending = false;
 	if (srv->is_stopping || status < 0) {
 		segment_free(seg);
@@ -112,7 +112,7 @@ int job_create(struct client *cl, const struct proto_msg *req, struct segment *s
 	TAILQ_INSERT_TAIL(&srv->creates, job, link);
 	seg->is_pending = true;
 	HASH_ADD_STR(srv->segments, name, seg);
-	quota_segment(&srv->quota, seg->size, +1);
+	quota_segment(&srv->quota, seg->uid, seg->size, +1);
 	return 0;
 }
 
@@ -142,7 +142,7 @@ static void grow_done(uv_work_t *w, int status)
 
 	seg->is_growing = false;
 	seg->refs--;
-	quota_bytes_change(&srv->quota, job->to, job->from); /* the reservation; counted for real by done */
+	quota_bytes_change(&srv->quota, seg->uid, job->to, job->from); /* the reservation; counted for real by done */
 	job->done(srv, cl, &req, seg, job->from, job->to, status < 0 ? status : job->err);
 	free(job);
 }
@@ -168,6 +168,6 @@ int job_grow(struct client *cl, const struct proto_msg *req, struct segment *seg
 	}
 	seg->is_growing = true;
 	seg->refs++;
-	quota_bytes_change(&srv->quota, seg->size, to); /* reserved now, so concurrent creates see it */
+	quota_bytes_change(&srv->quota, seg->uid, seg->size, to); /* reserved now, so concurrent creates see it */
 	return 0;
 }

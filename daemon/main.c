@@ -34,6 +34,13 @@ static void usage(FILE *f)
 		"                            clients of one uid other than root connected at\n"
 		"                            once (default: half of --max-connections)\n"
 		"      --max-leases N        leases held or waited for per client (default 4096)\n"
+		"      --user-max-bytes SIZE bytes of the segments one user owns (default: a\n"
+		"                            quarter of --max-bytes); root and shmbufd's uid\n"
+		"                            are exempt from the --user-* quotas\n"
+		"      --user-max-segments N segments one user owns (default: a quarter of\n"
+		"                            --max-segments)\n"
+		"      --user-max-leases N   leases one user holds or waits for over all its\n"
+		"                            clients (default: --max-leases)\n"
 		"      --max-segment-leases N\n"
 		"                            leases held or waited for per segment (default 1024)\n"
 		"      --max-message SIZE    largest request accepted (default 4096, 512..65536)\n"
@@ -60,8 +67,8 @@ static void usage(FILE *f)
 
 enum { OPT_SOCKET_MODE = 256, OPT_MAX_SEGMENTS, OPT_MAX_CONNECTIONS, OPT_MAX_USER_CONNECTIONS, OPT_MAX_LEASES, OPT_MAX_SEGMENT_LEASES,
        OPT_MAX_MESSAGE,
-       OPT_MAX_QUEUE, OPT_HANDSHAKE_TIMEOUT, OPT_NO_PREALLOC,
-       OPT_STATE_DIR, OPT_FRESH, OPT_FD_STORE, OPT_GRACE };
+       OPT_MAX_QUEUE, OPT_HANDSHAKE_TIMEOUT, OPT_NO_PREALLOC, OPT_USER_MAX_BYTES, OPT_USER_MAX_SEGMENTS,
+       OPT_USER_MAX_LEASES, OPT_STATE_DIR, OPT_FRESH, OPT_FD_STORE, OPT_GRACE };
 
 static const struct option long_opts[] = {
 	{ "socket", required_argument, NULL, 's' },
@@ -72,6 +79,9 @@ static const struct option long_opts[] = {
 	{ "max-user-connections", required_argument, NULL, OPT_MAX_USER_CONNECTIONS },
 	{ "max-leases", required_argument, NULL, OPT_MAX_LEASES },
 	{ "max-segment-leases", required_argument, NULL, OPT_MAX_SEGMENT_LEASES },
+	{ "user-max-bytes", required_argument, NULL, OPT_USER_MAX_BYTES },
+	{ "user-max-segments", required_argument, NULL, OPT_USER_MAX_SEGMENTS },
+	{ "user-max-leases", required_argument, NULL, OPT_USER_MAX_LEASES },
 	{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
 	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
 	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
@@ -145,6 +155,10 @@ static uint32_t *count_field(struct server_limits *l, int id)
 		return &l->max_segment_leases;
 	case OPT_HANDSHAKE_TIMEOUT:
 		return &l->handshake_timeout_s;
+	case OPT_USER_MAX_SEGMENTS:
+		return &l->user_max_segments;
+	case OPT_USER_MAX_LEASES:
+		return &l->user_max_leases;
 	}
 	return &l->max_queue;
 }
@@ -199,12 +213,18 @@ static int apply_option(int id, const char *name, const char *arg, struct server
 		if (parse_count(name, arg, 1, UINT64_MAX, &cfg->limits.max_bytes) < 0)
 			return -EINVAL;
 		return 0;
+	case OPT_USER_MAX_BYTES:
+		if (parse_count(name, arg, 1, UINT64_MAX, &cfg->limits.user_max_bytes) < 0)
+			return -EINVAL;
+		return 0;
 	case OPT_MAX_SEGMENTS:
 	case OPT_MAX_CONNECTIONS:
 	case OPT_MAX_USER_CONNECTIONS:
 	case OPT_MAX_LEASES:
 	case OPT_MAX_SEGMENT_LEASES:
 	case OPT_MAX_QUEUE:
+	case OPT_USER_MAX_SEGMENTS:
+	case OPT_USER_MAX_LEASES:
 	case OPT_HANDSHAKE_TIMEOUT:
 		if (parse_count(name, arg, 1, id == OPT_HANDSHAKE_TIMEOUT ? 3600 : 1u << 24, &v) < 0)
 			return -EINVAL;
@@ -279,6 +299,19 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* Per-user limits left unset: below the daemon-wide ones, so one user cannot exhaust them. */
+static void user_defaults(struct server_limits *l)
+{
+	if (l->max_user_connections == 0)
+		l->max_user_connections = l->max_connections > 1 ? l->max_connections / 2 : 1;
+	if (l->user_max_bytes == 0)
+		l->user_max_bytes = l->max_bytes > 4 ? l->max_bytes / 4 : 1;
+	if (l->user_max_segments == 0)
+		l->user_max_segments = l->max_segments > 4 ? l->max_segments / 4 : 1;
+	if (l->user_max_leases == 0)
+		l->user_max_leases = l->max_leases;
+}
+
 /* The command line over the environment over the defaults. Returns -1 to go
  * on, or the exit status (after --help, --version or a bad option). */
 static int parse_args(int argc, char **argv, struct server_config *cfg, int *log_level)
@@ -313,8 +346,7 @@ static int parse_args(int argc, char **argv, struct server_config *cfg, int *log
 		usage(stderr);
 		return 2;
 	}
-	if (cfg->limits.max_user_connections == 0)
-		cfg->limits.max_user_connections = cfg->limits.max_connections > 1 ? cfg->limits.max_connections / 2 : 1;
+	user_defaults(&cfg->limits);
 	return -1;
 }
 

@@ -3,6 +3,7 @@
 #include "mapper.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "log.h"
@@ -76,4 +77,42 @@ void mapper_send_unmap(struct segment *seg)
 	msg.u.unmap_reply.segment_id = seg->id;
 	TAILQ_FOREACH(m, &seg->mappers, seg_link)
 		client_send_msg(m->cl, &msg);
+}
+
+void mapper_ask_unmap_lost(struct segment *seg)
+{
+	struct proto_msg msg = { .op = PROTO_OP_UNMAP | PROTO_REPLY_BIT, .seq = 0 };
+	struct mapper *m;
+
+	msg.u.unmap_reply.segment_id = seg->id;
+	TAILQ_FOREACH(m, &seg->mappers, seg_link) {
+		uint32_t lost = (client_may(m->cl, seg, ACCESS_READ) < 0 ? PROTO_ACQ_READ : 0) |
+				(client_may(m->cl, seg, ACCESS_WRITE) < 0 ? PROTO_ACQ_WRITE : 0);
+
+		if ((m->modes & lost) && !m->cl->is_dead)
+			client_send_msg(m->cl, &msg);
+	}
+}
+
+/* Names (in buf) the clients the daemon sent seg's O_RDWR fd that have not
+ * said they closed it: one of them, or a process it passed the fd to, did it. */
+void mapper_describe_writers(const struct segment *seg, char *buf, size_t cap)
+{
+	const struct mapper *m;
+	size_t len = 0;
+	int n = 0;
+
+	buf[0] = '\0';
+	TAILQ_FOREACH(m, &seg->mappers, seg_link) {
+		if (!(m->modes & PROTO_ACQ_WRITE) || len >= cap)
+			continue;
+		if (n++ == 4) {
+			snprintf(buf + len, cap - len, ", ...");
+			break;
+		}
+		len += (size_t)snprintf(buf + len, cap - len, "%sclient %d (%s, uid %d)", n > 1 ? ", " : "",
+					(int)m->cl->conn->cred.pid, m->cl->conn->comm, (int)m->cl->conn->cred.uid);
+	}
+	if (n == 0)
+		snprintf(buf, cap, "no client holds one now (a client that kept it past UNMAP, or passed it on)");
 }

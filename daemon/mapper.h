@@ -52,4 +52,13 @@ struct segment *mapper_drop_first(struct client *cl);
  * UNMAP (seq 0), once in seg's life. */
 void mapper_send_unmap(struct segment *seg);
 
+/* Names (in buf, cap bytes) the clients holding seg's O_RDWR fd, for a warning. */
+void mapper_describe_writers(const struct segment *seg, char *buf, size_t cap);
+
+/* seg's mode or owner changed: ask (UNMAP, seq 0) each mapper that holds an
+ * fd of a mode it may no longer acquire to close its fds of seg. Cooperative:
+ * libshmbuf lets go once its views of seg are released; the kernel cannot
+ * take an fd back from a client that does not. */
+void mapper_ask_unmap_lost(struct segment *seg);
+
 #endif

@@ -26,6 +26,14 @@ static void format_status(const struct server *srv, char *buf, size_t cap)
 	size_format(srv->quota.bytes, used, sizeof(used));
 	size_format(srv->cfg.limits.max_bytes, limit, sizeof(limit));
 	snprintf(buf, cap, "%u segments, %s of %s, %u clients", srv->quota.n_segments, used, limit, srv->quota.n_conns);
+	/* Sizes put back after a client changed them through a kept fd: worth a look. */
+	if (srv->sizewatch.restores) {
+		size_t len = strlen(buf);
+
+		size_format(srv->sizewatch.grown_bytes, used, sizeof(used));
+		snprintf(buf + len, cap - len, "; %llu sizes restored (%s grown)",
+			 (unsigned long long)srv->sizewatch.restores, used);
+	}
 }
 
 static void on_tick(uv_timer_t *t)

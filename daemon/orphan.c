@@ -130,6 +130,8 @@ static struct orphan_holder *holder_of(struct orphanage *o, uint32_t pid, uint32
 	snprintf(h->conn.comm, sizeof(h->conn.comm), "(restarted)");
 	h->cl.srv = o->srv;
 	h->cl.conn = &h->conn;
+	/* Its leases count against their recorded uid's lease quota, as they did before. */
+	h->cl.user = quota_user_get(&o->srv->quota, (uid_t)uid);
 	h->cl.has_said_hello = true;
 	h->cl.is_orphan_holder = true;
 	TAILQ_INIT(&h->cl.grants);
@@ -137,6 +139,8 @@ static struct orphan_holder *holder_of(struct orphanage *o, uint32_t pid, uint32
 	HASH_ADD(hh, o->holders, pid, sizeof(h->pid), h);
 	return h;
 }
+
+static void holder_free(struct orphanage *o, struct orphan_holder *h);
 
 /* Link one recorded lease as a granted lease of its pid's holder. */
 static bool adopt(struct load_ctx *c, const struct leasetab_rec *r, uint32_t slot)
@@ -151,6 +155,8 @@ static bool adopt(struct load_ctx *c, const struct leasetab_rec *r, uint32_t slo
 	if (lease_set_request(&seg->leases, &g->lease, false) != LEASE_VERDICT_GRANTED) {
 		log_warn("recorded lease %" PRIu64 " conflicts with another on '%s': dropped", r->lease_id, seg->name);
 		grant_free(g);
+		if (h->cl.n_grants == 0)
+			holder_free(c->o, h);
 		return false;
 	}
 	g->slot = slot;
@@ -179,6 +185,7 @@ static int collect_segments(struct server *srv, struct load_ctx *c)
 static void holder_free(struct orphanage *o, struct orphan_holder *h)
 {
 	HASH_DEL(o->holders, h);
+	quota_user_put(&o->srv->quota, h->conn.cred.uid); /* holds nothing now */
 	free(h);
 }
 
@@ -364,9 +371,11 @@ enum proto_status orphan_reclaim(struct client *cl, const struct proto_reclaim *
 	}
 	TAILQ_REMOVE(&h->cl.grants, g, client_link);
 	h->cl.n_grants--;
+	quota_lease(h->cl.user, -1); /* the charge moves to the reclaiming connection's user */
 	g->cl = cl;
 	TAILQ_INSERT_TAIL(&cl->grants, g, client_link);
 	cl->n_grants++;
+	quota_lease(cl->user, +1);
 	if (h->cl.n_grants == 0)
 		holder_free(o, h);
 	o->counts.reclaimed++;

@@ -15,6 +15,8 @@
  *   segment ... <sum>          created (the fields of a segment line)
  *   destroy <id> <sum>
  *   resize <id> <size> <sum>
+ *   owner <id> <mode, octal> <uid> <gid> <sum>   after CHMOD or CHOWN
+ *   next-segment-id <id> <sum>                   a sealed segment was made (it is not recorded)
  *
  * Appending costs one write() per change; once the journal outgrows the live segments
  * (plus PERSIST_JOURNAL_SLACK) a new whole record replaces it.
@@ -31,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,6 +56,36 @@ static uint64_t fnv64(const char *p, size_t len)
 
 /* The basename of the record: one per socket tag, so sockets sharing a state directory
  * (or a directory beside two sockets) keep apart. */
+/* One daemon per record. The socket alone does not ensure it: a second daemon
+ * whose path has lost its socket file binds a new one, and would adopt the
+ * first one's segments and remove its unrecorded objects. flock() goes with the
+ * process, so a killed daemon never leaves the lock behind. */
+static int lock_record(struct server *srv)
+{
+	char path[sizeof(srv->state_path) + 8];
+	int fd, r;
+
+	snprintf(path, sizeof(path), "%s.lock", srv->state_path);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		r = -errno;
+		log_err("cannot open the state lock %s: %s", path, strerror(-r));
+		return r;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		if (r == -EBUSY)
+			log_err("another shmbufd holds %s (it serves these segments, even if its socket "
+				"file was removed): not starting a second one", path);
+		else
+			log_err("cannot lock %s: %s", path, strerror(-r));
+		close(fd);
+		return r;
+	}
+	srv->state_lock_fd = fd;
+	return 0;
+}
+
 int persist_init(struct server *srv)
 {
 	const char *tag = srv->shm_prefix + strlen("/shmbuf.");
@@ -77,7 +110,14 @@ int persist_init(struct server *srv)
 		log_err("cannot create the state directory %s: %s", dir, strerror(-n));
 		return n;
 	}
-	return 0;
+	return lock_record(srv);
+}
+
+void persist_unlock(struct server *srv)
+{
+	if (srv->state_lock_fd >= 0)
+		close(srv->state_lock_fd); /* the lock goes with the descriptor */
+	srv->state_lock_fd = -1;
 }
 
 static void rec_of(const struct segment *seg, struct persist_rec *r)
@@ -253,6 +293,11 @@ void persist_segment_created(struct server *srv, const struct segment *seg)
 
 	/* Recorded first: a crash between the two leaves a record the store agrees with or
 	 * an extra stored fd, which the next start drops. */
+	if (seg->is_sealed) {
+		snprintf(text, sizeof(text), "next-segment-id %" PRIu64, seg->id);
+		append(srv, text);
+		return;
+	}
 	rec_of(seg, &r);
 	format_rec(&r, text, sizeof(text));
 	append(srv, text);
@@ -263,7 +308,20 @@ void persist_segment_changed(struct server *srv, const struct segment *seg)
 {
 	char text[64];
 
+	if (seg->is_sealed)
+		return;
 	snprintf(text, sizeof(text), "resize %" PRIu64 " %" PRIu64, seg->id, seg->size);
+	append(srv, text);
+}
+
+void persist_segment_owner_changed(struct server *srv, const struct segment *seg)
+{
+	char text[96];
+
+	if (seg->is_sealed)
+		return;
+	snprintf(text, sizeof(text), "owner %" PRIu64 " %04o %u %u", seg->id, (unsigned)seg->mode,
+		 (unsigned)seg->uid, (unsigned)seg->gid);
 	append(srv, text);
 }
 
@@ -271,6 +329,8 @@ void persist_segment_destroyed(struct server *srv, const struct segment *seg)
 {
 	char text[32];
 
+	if (seg->is_sealed)
+		return;
 	snprintf(text, sizeof(text), "destroy %" PRIu64, seg->id);
 	append(srv, text);
 	fdstore_remove(srv, seg->shm_name);
@@ -357,10 +417,25 @@ static int parse_body(char *text, size_t n_expected, struct persist_state *st)
 	return st->n == n_expected ? 0 : -EBADMSG;
 }
 
+/* An "owner" line: the segment's new mode, owner and group. */
+static int apply_owner(struct persist_state *st, uint64_t id, unsigned mode, unsigned uid, unsigned gid)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		if (st->recs[i].id == id) {
+			st->recs[i].mode = mode;
+			st->recs[i].uid = (uid_t)uid;
+			st->recs[i].gid = (gid_t)gid;
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
 /* One journal line (its checksum already checked and cut off) applied to st. */
 static int apply_change(char *line, struct persist_state *st)
 {
 	uint64_t id, size;
+	unsigned mode, uid, gid;
 	size_t i;
 
 	if (strncmp(line, "segment ", 8) == 0) {
@@ -376,6 +451,13 @@ static int apply_change(char *line, struct persist_state *st)
 		st->n++;
 		return 0;
 	}
+	if (sscanf(line, "next-segment-id %" SCNu64, &id) == 1) {
+		if (st->next_segment_id < id)
+			st->next_segment_id = id;
+		return 0;
+	}
+	if (sscanf(line, "owner %" SCNu64 " %o %u %u", &id, &mode, &uid, &gid) == 4 && mode <= 0777)
+		return apply_owner(st, id, mode, uid, gid);
 	if (sscanf(line, "destroy %" SCNu64, &id) == 1 || sscanf(line, "resize %" SCNu64 " %" SCNu64, &id, &size) == 2) {
 		for (i = 0; i < st->n && st->recs[i].id != id; i++)
 			;

@@ -44,10 +44,14 @@ int persist_init(struct server *srv);
  * (logged). */
 int persist_save(struct server *srv);
 
-/* A segment came, changed (size) or went: write the record again (and, for a new or a
- * destroyed segment, tell systemd's fd store), before the client is answered. */
+/* A segment came, changed (size; mode, owner, group) or went: write the record again (and,
+ * for a new or a destroyed segment, tell systemd's fd store), before the client is answered.
+ * A sealed segment (a memfd: no object to adopt by name) is not recorded: its creation only
+ * moves the record's next-segment-id, so ids stay unique across a restart, and it is gone
+ * after one (docs/design.md, "Sealed segments and restarts"). */
 void persist_segment_created(struct server *srv, const struct segment *seg);
 void persist_segment_changed(struct server *srv, const struct segment *seg);
+void persist_segment_owner_changed(struct server *srv, const struct segment *seg);
 void persist_segment_destroyed(struct server *srv, const struct segment *seg);
 
 /* At start: the newest whole record of srv (older ones are removed, a torn newest one
@@ -57,6 +61,8 @@ int persist_load(struct server *srv, struct persist_state *st);
 
 /* Close the journal's file (at exit). */
 void persist_deinit(struct server *srv);
+/* Let go of the record's lock (persist_init() takes it): at exit, after persist_deinit(). */
+void persist_unlock(struct server *srv);
 
 /* Read the record at path (its journal applied). 0; -ENOENT when there is none; -EBADMSG when it is
  * torn or not ours (bad header, a line that does not parse, wrong count or

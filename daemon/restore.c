@@ -102,10 +102,29 @@ static int adopt(struct server *srv, const struct persist_rec *rec, struct found
 	snprintf(seg->shm_name, sizeof(seg->shm_name), "%s", rec->shm_name);
 	HASH_ADD_STR(srv->segments, name, seg);
 	TAILQ_INSERT_TAIL(&srv->all_segments, seg, order_link);
-	quota_segment(&srv->quota, seg->size, +1);
+	quota_segment(&srv->quota, seg->uid, seg->size, +1); /* charged to its recorded owner */
+	sizewatch_add(&srv->sizewatch, seg);
 	if (srv->next_segment_id < seg->id)
 		srv->next_segment_id = seg->id;
 	return 0;
+}
+
+/* Write generations are not recorded (one line per write lease would cost every
+ * release a write()), so what each range's generation was is lost with the
+ * daemon. So that an acquire_newer(after = N) from before the restart can never
+ * miss a frame, every adopted segment counts as written anew, by a generation
+ * above any a previous run can have reached: starts << 40 (a run would need 2^40
+ * write leases on one segment to get there). A consumer then sees one frame
+ * again, at worst, never skips one. */
+static void stamp_generations(struct server *srv)
+{
+	uint64_t gen = srv->starts << 40;
+	struct segment *seg;
+
+	for (seg = TAILQ_FIRST(&srv->all_segments); seg; seg = TAILQ_NEXT(seg, order_link)) {
+		seg->generation = gen;
+		genmap_record(&seg->gens, 0, seg->size, gen);
+	}
 }
 
 static bool has_our_prefix(const struct server *srv, const char *object)
@@ -275,6 +294,7 @@ int restore_segments(struct server *srv)
 	}
 	fdstore_release_unclaimed(srv);
 	srv->starts++;
+	stamp_generations(srv);
 	if (HASH_COUNT(srv->segments) || lost)
 		log_notice("start %" PRIu64 " on this socket: adopted %u segments (%" PRIu64 " bytes), %u lost",
 			   srv->starts, HASH_COUNT(srv->segments), srv->quota.bytes, lost);

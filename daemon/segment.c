@@ -1,4 +1,4 @@
-/* segment.c: POSIX shm objects behind segments: create, resize, unlink, size restore. */
+/* segment.c: POSIX shm objects (or sealed memfds) behind segments: create, resize, unlink, size restore. */
 #define _GNU_SOURCE
 #include "segment.h"
 
@@ -82,6 +82,38 @@ fail:
 	return r;
 }
 
+/* A fixed-size segment: the kernel, not the daemon, keeps its size (F_SEAL_SHRINK,
+ * F_SEAL_GROW, then F_SEAL_SEAL so no one adds or removes seals). memfds are made
+ * 0777; made 0600 like the /dev/shm objects, a client of another uid cannot
+ * reopen its read-only fd writable through /proc. The read-only twin is such a
+ * reopening, by us. */
+static int open_sealed(struct segment *seg, bool prealloc)
+{
+	char path[40];
+	int r;
+
+	seg->fd_rw = memfd_create("shmbuf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (seg->fd_rw < 0)
+		return -errno;
+	if (fchmod(seg->fd_rw, 0600) < 0 || ftruncate(seg->fd_rw, (off_t)seg->size) < 0)
+		goto fail_errno;
+	if (prealloc && (r = reserve(seg->fd_rw, 0, seg->size)) < 0)
+		goto fail;
+	if (fcntl(seg->fd_rw, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto fail_errno;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", seg->fd_rw);
+	seg->fd_ro = open(path, O_RDONLY | O_CLOEXEC);
+	if (seg->fd_ro < 0)
+		goto fail_errno;
+	return 0;
+fail_errno:
+	r = -errno;
+fail:
+	close(seg->fd_rw);
+	seg->fd_rw = -1;
+	return r;
+}
+
 void segment_unlink(struct segment *seg)
 {
 	if (!seg->is_destroyed) {
@@ -161,6 +193,8 @@ int segment_open_fresh(struct segment *seg, const char *prefix, uint64_t instanc
 	char shm_name[SEGMENT_SHM_NAME_MAX];
 	int err = -EEXIST;
 
+	if (seg->is_sealed)
+		return open_sealed(seg, prealloc);
 	for (uint64_t n = first; n < first + SEGMENT_NAME_TRIES && err == -EEXIST; n++) {
 		snprintf(shm_name, sizeof(shm_name), "%s%016" PRIx64 ".%" PRIu64, prefix, instance, n);
 		err = segment_open(seg, shm_name, prealloc);

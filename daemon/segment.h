@@ -37,8 +37,10 @@ struct segment {
 	bool is_pending;      /* its object is being created on a worker thread: not usable yet */
 	bool is_growing;      /* memory for a larger size is being reserved on a worker thread */
 	bool has_sent_unmap;  /* destroyed, unleased: its mappers were sent UNMAP (once) */
+	bool is_sealed;       /* a memfd sealed against shrink and grow: no shm_name, fixed size */
 	uint32_t refs;       /* grants (held or waiting) and grow jobs that point here */
 	uint32_t n_mappers;  /* clients holding an fd of it (mappers): they keep its memory too */
+	int watch_wd;        /* sizewatch.c's inotify watch of its object; 0: none */
 	struct mapper_list mappers; /* owned by mapper.c */
 	struct lease_set leases;
 	uint64_t generation;   /* write leases ended on it so far */
@@ -65,7 +67,8 @@ int segment_open(struct segment *seg, const char *shm_name, bool prealloc);
 #define SEGMENT_NAME_TRIES 8
 
 /* segment_open() under the first free name of "<prefix><instance>.<n>" for n
- * from first, up to SEGMENT_NAME_TRIES names. Returns 0 or a negative errno.
+ * from first, up to SEGMENT_NAME_TRIES names; for a sealed segment, a memfd
+ * sealed against shrinking and growing instead. Returns 0 or a negative errno.
  * Touches only seg: may run on a worker thread. */
 int segment_open_fresh(struct segment *seg, const char *prefix, uint64_t instance, uint64_t first, bool prealloc);
 

@@ -16,6 +16,7 @@
 #include "leasetab.h"
 #include "quota.h"
 #include "segment.h"
+#include "sizewatch.h"
 
 struct server_config {
 	const char *socket_path;     /* NULL: proto_default_socket_path() */
@@ -49,6 +50,7 @@ struct server {
 	uv_idle_t reaper;        /* once per loop iteration: closes dead clients, settles segments */
 	uv_idle_cb on_reap;      /* daemon.c's, started by server_schedule_reap() */
 	bool is_stopping;        /* shutting down: grant nothing more */
+	uid_t uid;               /* ours (effective): passes every permission check, as root does */
 	char shm_prefix[32];  /* "/shmbuf.<socket tag>.", the same for every run on a socket */
 	uint64_t instance;    /* random, per run: part of every shm object name */
 	uint64_t next_object; /* suffix of the next shm object name */
@@ -60,6 +62,7 @@ struct server {
 	char state_path[PATH_MAX]; /* the state records' base: <dir>/shmbufd.<tag> (persist.c) */
 	uint64_t state_seq;        /* of the current record, <base>.<seq>.state; 0: none yet */
 	int state_fd;              /* the current record, open for appending changes; -1: none */
+	int state_lock_fd;         /* <record>.lock, flock()ed: one daemon per record; -1: none */
 	uint32_t state_appended;   /* changes appended to it */
 	uint64_t starts;           /* daemons started on this record, this one included */
 	bool uses_fd_store;        /* segment fds go to systemd's fd store (fdstore.c) */
@@ -79,6 +82,7 @@ struct server {
 	uint64_t fd_refused_logged_ns; /* last "cannot pass a descriptor" warning */
 	uint32_t n_subscribers;   /* clients that asked for events */
 	struct quota quota;       /* bytes, segments, connections in use */
+	struct sizewatch sizewatch; /* objects changed through kept writable fds */
 	struct conn_env conn_env; /* shared by every connection: receive buffer, queue limits, fd budget */
 	TAILQ_HEAD(, client) clients;      /* in order of arrival */
 	TAILQ_HEAD(, client) dead_clients; /* failed, closed by the reaper */

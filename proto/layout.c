@@ -64,6 +64,12 @@ FIELD_TABLE(PROTO_CREATE_FIELDS);
 FIELD_TABLE(PROTO_NAMED_FIELDS);
 FIELD_TABLE(PROTO_RESIZE_FIELDS);
 #undef FIELD_STRUCT
+#define FIELD_STRUCT struct proto_chmod
+FIELD_TABLE(PROTO_CHMOD_FIELDS);
+#undef FIELD_STRUCT
+#define FIELD_STRUCT struct proto_chown
+FIELD_TABLE(PROTO_CHOWN_FIELDS);
+#undef FIELD_STRUCT
 #define FIELD_STRUCT struct proto_acquire
 FIELD_TABLE(PROTO_ACQUIRE_FIELDS);
 #undef FIELD_STRUCT
@@ -103,10 +109,14 @@ FIELD_TABLE(PROTO_LEASE_ENTRY_FIELDS);
 #define FIELD_STRUCT struct proto_client_entry
 FIELD_TABLE(PROTO_CLIENT_ENTRY_FIELDS);
 #undef FIELD_STRUCT
+#define FIELD_STRUCT struct proto_user_entry
+FIELD_TABLE(PROTO_USER_ENTRY_FIELDS);
+#undef FIELD_STRUCT
 #define FIELD_STRUCT struct proto_list_reply
 FIELD_TABLE(PROTO_LIST_SEGMENTS_REPLY_FIELDS);
 FIELD_TABLE(PROTO_LIST_LEASES_REPLY_FIELDS);
 FIELD_TABLE(PROTO_LIST_CLIENTS_REPLY_FIELDS);
+FIELD_TABLE(PROTO_LIST_USERS_REPLY_FIELDS);
 #undef FIELD_STRUCT
 #define FIELD_STRUCT struct proto_event
 FIELD_TABLE(PROTO_EVENT_FIELDS);
@@ -177,7 +187,9 @@ static int check_request(const struct proto_msg *m)
 	case PROTO_OP_HELLO: /* the decoder refuses these, so refuse to send them */
 		return hello_is_valid(&m->u.hello) ? 0 : -EINVAL;
 	case PROTO_OP_CREATE:
-		return m->u.segment.mode > 0777 ? -EINVAL : 0;
+		return m->u.segment.mode > 0777 || (m->u.segment.flags & ~PROTO_CREATE_FLAGS) ? -EINVAL : 0;
+	case PROTO_OP_CHMOD:
+		return m->u.chmod.mode > 0777 ? -EINVAL : 0;
 	case PROTO_OP_ACQUIRE:
 		return acquire_is_valid(&m->u.acquire) ? 0 : -EINVAL;
 	case PROTO_OP_CANCEL:
@@ -186,6 +198,7 @@ static int check_request(const struct proto_msg *m)
 		return acq_flags_are_valid(m->u.reclaim.flags) ? 0 : -EINVAL;
 	case PROTO_OP_LIST_SEGMENTS:
 	case PROTO_OP_LIST_CLIENTS: /* "" lists everything; only LIST_LEASES may narrow to one segment */
+	case PROTO_OP_LIST_USERS:
 		return m->u.list.name[0] == '\0' ? 0 : -EINVAL;
 	case PROTO_OP_DESTROY:
 	case PROTO_OP_RESIZE:
@@ -193,6 +206,7 @@ static int check_request(const struct proto_msg *m)
 	case PROTO_OP_STATUS:
 	case PROTO_OP_LIST_LEASES:
 	case PROTO_OP_SUBSCRIBE:
+	case PROTO_OP_CHOWN:
 	case PROTO_OP_EVENT:
 		break;
 	}
@@ -219,6 +233,9 @@ static int check_reply(const struct proto_msg *m)
 	case PROTO_OP_LIST_LEASES:
 	case PROTO_OP_LIST_CLIENTS:
 	case PROTO_OP_SUBSCRIBE:
+	case PROTO_OP_CHMOD:
+	case PROTO_OP_CHOWN:
+	case PROTO_OP_LIST_USERS:
 	case PROTO_OP_CANCEL:
 	case PROTO_OP_RECLAIM:
 		break;

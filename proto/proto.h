@@ -80,6 +80,11 @@
 	X(UNMAP, 13, PROTO_UNMAP_FIELDS, PROTO_UNMAP_REPLY_FIELDS)                   \
 	/* End a waiting ACQUIRE (named by its seq): it is answered CANCELED. */     \
 	X(CANCEL, 14, PROTO_CANCEL_FIELDS, PROTO_EMPTY)                              \
+	/* Ownership: the segment's owner (or root) changes its mode, group, owner. */ \
+	X(CHMOD, 15, PROTO_CHMOD_FIELDS, PROTO_EMPTY)                                \
+	X(CHOWN, 16, PROTO_CHOWN_FIELDS, PROTO_EMPTY)                                \
+	/* Per-user usage against the quotas: all users for root, else the caller's. */ \
+	X(LIST_USERS, 17, PROTO_LIST_FIELDS, PROTO_LIST_USERS_REPLY_FIELDS)          \
 	/* After a daemon restart: take back a lease held before it (an orphan). */ \
 	X(RECLAIM, 20, PROTO_RECLAIM_FIELDS, PROTO_EMPTY)                            \
 	/* Sent by the daemon only, unasked, to subscribed clients: always with      \
@@ -123,19 +128,20 @@ enum proto_op { PROTO_OPS(PROTO_OP_ENUM_) };
 	X(E_NOENT, 4, ENOENT, "ENOENT", "no such segment or lease")        \
 	X(E_EXIST, 5, EEXIST, "EEXIST", "a segment with that name exists")                                   \
 	X(E_BUSY, 6, EBUSY, "EBUSY", "range is leased by someone else (conflicting lease or waiters ahead)") \
-	X(E_ACCES, 7, EACCES, "EACCES", "permission denied (segment mode, or the socket's permissions)")      \
+	X(E_ACCES, 7, EACCES, "EACCES", "permission denied (segment mode, reserved name, or the socket's permissions)")      \
 	X(E_INVAL, 8, EINVAL, "EINVAL", "invalid argument (name, size, mode, flags or timeout)")              \
 	X(E_RANGE, 9, ERANGE, "ERANGE", "range lies outside the segment or overflows")                       \
 	X(E_TIMEDOUT, 10, ETIMEDOUT, "ETIMEDOUT", "timed out (waiting for a lease, or for an event)")        \
 	/* byte limit reached, or no memory for shm */                                                        \
 	X(E_NOSPC, 11, ENOSPC, "ENOSPC", "no space: the daemon's byte limit or shared memory is exhausted")  \
 	/* segment/lease/connection count limit */                                                           \
-	X(E_LIMIT, 12, EDQUOT, "EDQUOT", "a daemon limit was reached (segments, leases or connections)")     \
+	X(E_LIMIT, 12, EDQUOT, "EDQUOT", "a daemon limit or user quota was reached (segments, bytes, leases or connections)")     \
 	X(E_MSGSIZE, 13, EMSGSIZE, "EMSGSIZE", "request larger than shmbufd accepts")                        \
 	/* client sent a file descriptor */                                                                   \
 	X(E_BADFD, 14, EBADMSG, "EBADMSG", "malformed message (shmbufd refused what it received)")           \
 	X(E_INTERNAL, 15, EIO, "EIO", "shmbufd failed internally, or granted a lease without its memory")    \
-	X(E_PERM, 16, EPERM, "EPERM", "operation not permitted")                                             \
+	X(E_PERM, 16, EPERM, "EPERM",                                                                        \
+	  "operation not permitted (not the segment's owner, or a sealed segment's size)")                   \
 	X(E_NAMETOOLONG, 17, ENAMETOOLONG, "ENAMETOOLONG",                                                    \
 	  "name too long (segment names are at most 255 bytes; or the socket path is too long)")             \
 	X(E_CANCELED, 18, ECANCELED, "ECANCELED", "canceled (a CANCEL ended the waiting acquire)")            \
@@ -188,10 +194,20 @@ enum proto_status {
 #define PROTO_CREATE_FIELDS(X)                                             \
 	X(U64, size, _) /* CREATE, RESIZE */                               \
 	X(U32, mode, _) /* CREATE: permission bits, <= 0777 */             \
-	X(RSV32, reserved, _)                                              \
+	X(U32, flags, _) /* CREATE: PROTO_CREATE_* */                      \
 	X(STR, name, NAME)
+/* CREATE flags. SEALED: a fixed size, pinned by the kernel (a memfd sealed
+ * against shrinking and growing); RESIZE is refused with PERM. */
+#define PROTO_CREATE_SEALED 0x1u
+#define PROTO_CREATE_FLAGS PROTO_CREATE_SEALED
 #define PROTO_NAMED_FIELDS(X) X(STR, name, NAME) /* DESTROY, STAT */
 #define PROTO_RESIZE_FIELDS(X) X(U64, size, _) X(STR, name, NAME)
+
+/* CHMOD: the new permission bits (<= 0777). CHOWN: the new owner and group,
+ * PROTO_ID_KEEP for one left as it is. */
+#define PROTO_CHMOD_FIELDS(X) X(U32, mode, _) X(RSV32, reserved, _) X(STR, name, NAME)
+#define PROTO_CHOWN_FIELDS(X) X(U32, uid, _) X(U32, gid, _) X(STR, name, NAME)
+#define PROTO_ID_KEEP 0xffffffffu
 
 #define PROTO_ACQUIRE_FIELDS(X)                                                  \
 	X(U64, offset, _)                                                        \
@@ -262,12 +278,13 @@ enum proto_status {
 	X(U32, reclaimed, _)     /* taken back by their holders since this start */     \
 	X(U32, lost, _)          /* freed unreclaimed: segment gone, holder dead, grace over */
 
-/* LIST_SEGMENTS, LIST_LEASES, LIST_CLIENTS request. */
+/* LIST_SEGMENTS, LIST_LEASES, LIST_CLIENTS, LIST_USERS request. */
 #define PROTO_LIST_FIELDS(X)                                                   \
 	X(U64, cursor, _) /* 0: from the start; else a reply's next_cursor */  \
 	X(STR, name, LISTNAME) /* LIST_LEASES: only this segment's; "" = all. Others: "" */
 
 #define PROTO_SEG_DESTROYED 0x1u /* name removed, memory kept by leases */
+#define PROTO_SEG_SEALED 0x2u    /* created with PROTO_CREATE_SEALED: its size is fixed */
 
 #define PROTO_SEGMENT_ENTRY_FIELDS(X)                                              \
 	X(U64, id, _)         /* daemon-wide, increasing with creation */          \
@@ -312,6 +329,20 @@ enum proto_status {
 	X(U32, flags, _)  /* PROTO_CLIENT_* */                           \
 	X(STR, comm, COMM)
 
+#define PROTO_USER_EXEMPT 0x1u /* root or the daemon's uid: no per-user quota; max_* are the daemon's */
+
+#define PROTO_USER_ENTRY_FIELDS(X)                                                     \
+	X(U32, uid, _)                                                                 \
+	X(U32, flags, _) /* PROTO_USER_* */                                            \
+	X(U32, connections, _)                                                         \
+	X(U32, max_connections, _)                                                     \
+	X(U32, segments, _) /* owned, destroyed-but-mapped included */                 \
+	X(U32, max_segments, _)                                                        \
+	X(U32, leases, _)   /* held and waiting, over all its connections */           \
+	X(U32, max_leases, _)                                                          \
+	X(U64, bytes, _)    /* of the segments it owns */                              \
+	X(U64, max_bytes, _)
+
 #define PROTO_CLIENT_SELF 0x1u       /* the connection that asked */
 #define PROTO_CLIENT_SUBSCRIBED 0x2u
 
@@ -320,6 +351,8 @@ enum proto_status {
 #define PROTO_LIST_SEGMENTS_REPLY_FIELDS(X) PROTO_LIST_PAGE_FIELDS(X) X(ENTRIES, e.segments, SEGMENT)
 #define PROTO_LIST_LEASES_REPLY_FIELDS(X) PROTO_LIST_PAGE_FIELDS(X) X(ENTRIES, e.leases, LEASE)
 #define PROTO_LIST_CLIENTS_REPLY_FIELDS(X) PROTO_LIST_PAGE_FIELDS(X) X(ENTRIES, e.clients, CLIENT)
+/* LIST_USERS: by uid; a cursor is the uid after the last one listed. */
+#define PROTO_LIST_USERS_REPLY_FIELDS(X) PROTO_LIST_PAGE_FIELDS(X) X(ENTRIES, e.users, USER)
 
 enum proto_event_type {
 	PROTO_EV_SEGMENT_CREATED = 1,
@@ -378,6 +411,8 @@ enum proto_cancel_reason {
 struct proto_hello { PROTO_HELLO_FIELDS(PROTO_MEMBER_) };
 struct proto_hello_reply { PROTO_HELLO_REPLY_FIELDS(PROTO_MEMBER_) };
 struct proto_segment_req { PROTO_CREATE_FIELDS(PROTO_MEMBER_) };
+struct proto_chmod { PROTO_CHMOD_FIELDS(PROTO_MEMBER_) };
+struct proto_chown { PROTO_CHOWN_FIELDS(PROTO_MEMBER_) };
 struct proto_acquire { PROTO_ACQUIRE_FIELDS(PROTO_MEMBER_) };
 struct proto_acquire_reply { PROTO_ACQUIRE_REPLY_FIELDS(PROTO_MEMBER_) };
 struct proto_release { PROTO_RELEASE_FIELDS(PROTO_MEMBER_) };
@@ -391,6 +426,7 @@ struct proto_list_req { PROTO_LIST_FIELDS(PROTO_MEMBER_) };
 struct proto_segment_entry { PROTO_SEGMENT_ENTRY_FIELDS(PROTO_MEMBER_) };
 struct proto_lease_entry { PROTO_LEASE_ENTRY_FIELDS(PROTO_MEMBER_) };
 struct proto_client_entry { PROTO_CLIENT_ENTRY_FIELDS(PROTO_MEMBER_) };
+struct proto_user_entry { PROTO_USER_ENTRY_FIELDS(PROTO_MEMBER_) };
 struct proto_event { PROTO_EVENT_FIELDS(PROTO_MEMBER_) };
 struct proto_error { PROTO_ERROR_FIELDS(PROTO_MEMBER_) };
 
@@ -400,6 +436,7 @@ struct proto_list_reply {
 		struct proto_segment_entry segments[PROTO_LIST_PAGE];
 		struct proto_lease_entry leases[PROTO_LIST_PAGE];
 		struct proto_client_entry clients[PROTO_LIST_PAGE];
+		struct proto_user_entry users[PROTO_LIST_PAGE];
 	} e;
 };
 
@@ -411,6 +448,8 @@ struct proto_msg {
 		struct proto_hello hello;
 		struct proto_hello_reply hello_reply;
 		struct proto_segment_req segment; /* CREATE DESTROY RESIZE STAT */
+		struct proto_chmod chmod;
+		struct proto_chown chown;
 		struct proto_acquire acquire;
 		struct proto_acquire_reply acquire_reply;
 		struct proto_release release;

@@ -28,7 +28,7 @@ struct args {
 	bool socket_is_default;   /* neither --socket nor $SHMBUF_SOCKET: the system socket is tried next */
 	char **pos;               /* positional arguments */
 	int npos;
-	bool json, hex, raw, read, write;
+	bool json, hex, raw, read, write, sealed;
 	bool has_mode, has_length, has_fill, has_for;
 	unsigned mode;
 	uint64_t offset, length;
@@ -41,7 +41,15 @@ struct args {
 	double for_s;
 	const char *segment;      /* watch --segment: only this segment's events, else NULL */
 	uint32_t event_types;     /* watch --type: bit 1u << type of each type shown; 0: all */
+	bool may_wait;            /* waits on purpose (hold, watch, --wait, --wait-newer): the answer
+				   * deadline covers only connecting */
 };
+
+/* How long shmbufctl waits for shmbufd to answer (connecting, and the whole of a
+ * command that does not wait on purpose) before it gives up with EXIT_UNREACHABLE:
+ * a stopped or wedged daemon is what one runs a debugging tool on.
+ * $SHMBUFCTL_TIMEOUT (seconds; 0: wait as long as it takes) overrides it. */
+#define CTL_ANSWER_DEADLINE_S 10
 
 /* Connect to args->socket_path. Returns 0, or prints why (with a hint) and
  * returns EXIT_UNREACHABLE. */
@@ -66,6 +74,9 @@ int cmd_resize(const struct args *a);
 int cmd_read(const struct args *a);
 int cmd_write(const struct args *a);
 int cmd_hold(const struct args *a);
+int cmd_chmod(const struct args *a); /* ctl_owner.c */
+int cmd_chown(const struct args *a);
+int cmd_users(const struct args *a);
 
 /* ---- waiting through the asynchronous API (ctl_async.c) ---- */
 

@@ -40,7 +40,7 @@ int cmd_create(const struct args *a)
 	rc = ctl_connect(a, &c);
 	if (rc)
 		return rc;
-	r = shmbuf_create(c, name, size, a->has_mode ? a->mode : CREATE_MODE_DEFAULT);
+	r = shmbuf_create(c, name, size, (a->has_mode ? a->mode : CREATE_MODE_DEFAULT) | (a->sealed ? SHMBUF_SEALED : 0));
 	rc = r < 0 ? ctl_fail(a, name, r) : EXIT_OK;
 	shmbuf_disconnect(c);
 	return rc;

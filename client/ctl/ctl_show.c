@@ -126,12 +126,22 @@ static void list_json(const shmbuf_segment_info *v, size_t n)
 		json_u64(&j, "waiters", v[i].waiters);
 		json_u64(&j, "generation", v[i].generation);
 		json_str(&j, "state", (v[i].flags & SHMBUF_SEGMENT_DESTROYED) ? "destroyed" : "live");
+		json_bool(&j, "sealed", (v[i].flags & SHMBUF_SEGMENT_SEALED) != 0);
 		json_close(&j, '}');
 	}
 	json_close(&j, ']');
 	json_close(&j, '}');
 }
 
+
+/* What keeps a destroyed segment's memory: its leases, or (with none left) clients
+ * that mapped it and have not let go yet (libshmbuf lets go at its next call). */
+static const char *segment_state(const shmbuf_segment_info *s)
+{
+	if (!(s->flags & SHMBUF_SEGMENT_DESTROYED))
+		return "live";
+	return s->read_leases || s->write_leases ? "destroyed, still leased" : "destroyed, still mapped";
+}
 static void list_text(const shmbuf_segment_info *v, size_t n)
 {
 	static const char *const heads[] = { "NAME", "SIZE", "MODE", "OWNER", "READ", "WRITE", "WAIT", "GEN", "STATE" };
@@ -150,7 +160,7 @@ static void list_text(const shmbuf_segment_info *v, size_t n)
 		table_cell(&t, "%u", v[i].write_leases);
 		table_cell(&t, "%u", v[i].waiters);
 		table_cell(&t, "%llu", (unsigned long long)v[i].generation);
-		table_cell(&t, "%s", (v[i].flags & SHMBUF_SEGMENT_DESTROYED) ? "destroyed, still leased" : "live");
+		table_cell(&t, "%s%s", segment_state(&v[i]), (v[i].flags & SHMBUF_SEGMENT_SEALED) ? ", sealed" : "");
 	}
 	table_print(&t, stdout);
 	table_deinit(&t);

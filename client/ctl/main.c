@@ -35,6 +35,7 @@ enum opt {
 	OPT_SEGMENT = 1u << 13,
 	OPT_TYPE = 1u << 14,
 	OPT_NEWER = 1u << 15,
+	OPT_SEALED = 1u << 16,
 };
 
 struct opt_def {
@@ -55,6 +56,7 @@ static const struct opt_def opt_defs[] = {
 	{ OPT_NEWER, { "wait-newer", optional_argument, NULL, 256 + 15 } },
 	{ OPT_READ, { "read", no_argument, NULL, 'r' } },
 	{ OPT_WRITE, { "write", no_argument, NULL, 'w' } },
+	{ OPT_SEALED, { "sealed", no_argument, NULL, 256 + 16 } },
 	{ OPT_HELP, { "help", no_argument, NULL, 'h' } },
 	{ OPT_SOCKET, { "socket", required_argument, NULL, 's' } },
 	{ OPT_SEGMENT, { "segment", required_argument, NULL, 256 + 13 } },
@@ -102,13 +104,30 @@ static const struct command commands[] = {
 	  "List connections to shmbufd: id, pid, user, command name, leases held,\n"
 	  "acquires waiting, age, and flags (self: this shmbufctl; subscribed: watching).\n\n"
 	  "  -j, --json         print one JSON object\n" },
-	{ "create", NULL, cmd_create, OPT_MODE, 2, 2, "NAME SIZE [--mode MODE]", "create a segment",
+	{ "users", NULL, cmd_users, OPT_JSON, 0, 0, "[--json]", "each user's usage against its quotas",
+	  "List users with what each uses against its quotas: connections, segments\n"
+	  "and bytes it owns, leases its clients hold or wait for. Root sees every\n"
+	  "user; others see themselves. Root and shmbufd's own user are exempt from\n"
+	  "the per-user quotas (flag \"exempt\"; their maxima are the daemon's).\n\n"
+	  "  -j, --json         print one JSON object\n" },
+	{ "create", NULL, cmd_create, OPT_MODE | OPT_SEALED, 2, 2, "NAME SIZE [--mode MODE] [--sealed]",
+	  "create a segment",
 	  "Create segment NAME of SIZE bytes (suffixes K, M, G, T, P, E: powers of 1024).\n\n"
-	  "  -m, --mode MODE    permission bits, octal (default 0640)\n" },
+	  "  -m, --mode MODE    permission bits, octal (default 0640)\n"
+	  "      --sealed       fixed size, pinned by the kernel: no client can shrink or\n"
+	  "                     grow it (resize is refused)\n" },
 	{ "destroy", NULL, cmd_destroy, 0, 1, 1, "NAME", "remove a segment",
 	  "Remove segment NAME. Its memory stays until the last lease on it ends.\n" },
 	{ "resize", NULL, cmd_resize, 0, 2, 2, "NAME SIZE", "change a segment's size",
 	  "Change the size of segment NAME to SIZE bytes. Shrinking below a leased byte fails.\n" },
+	{ "chmod", NULL, cmd_chmod, 0, 2, 2, "MODE NAME", "change a segment's permission bits",
+	  "Set the permission bits of segment NAME to MODE (octal, 0 to 0777). Only its\n"
+	  "owner (or root) may. Read bits allow read leases, write bits write leases and\n"
+	  "resizing; a user with no bit of its class cannot see the segment at all.\n" },
+	{ "chown", NULL, cmd_chown, 0, 2, 2, "OWNER[:GROUP] NAME", "change a segment's owner or group",
+	  "Give segment NAME to OWNER and/or GROUP (names or numbers; \":GROUP\" keeps the\n"
+	  "owner). Only root gives a segment to another user; its owner may pick any\n"
+	  "group it is in.\n" },
 	{ "read", NULL, cmd_read, OPT_OFFSET | OPT_LENGTH | OPT_HEX | OPT_RAW | OPT_WAIT | OPT_NEWER, 1, 1,
 	  "NAME [--offset N] [--length N] [--hex|--raw] [--wait MS] [--wait-newer[=GEN]]",
 	  "print a range of a segment",
@@ -207,121 +226,6 @@ static int resolve_socket(const char *opt, char *buf, size_t cap)
 		return -ENAMETOOLONG;
 	memcpy(buf, opt, strlen(opt) + 1);
 	return 0;
-}
-
-int ctl_connect(const struct args *a, shmbuf_client **out)
-{
-	const char *path = a->socket_path;
-	int r = shmbuf_connect(path, out);
-	const char *detail;
-	bool tried_system = false;
-
-	/* As libshmbuf does for a NULL path: no per-user daemon, so try the system service. */
-	if ((r == -ENOENT || r == -ECONNREFUSED) && a->socket_is_default && strcmp(path, SHMBUF_SYSTEM_SOCKET) != 0) {
-		int r2 = shmbuf_connect(SHMBUF_SYSTEM_SOCKET, out);
-
-		if (r2 == 0)
-			return EXIT_OK;
-		if (r2 != -ENOENT && r2 != -ECONNREFUSED) {
-			path = SHMBUF_SYSTEM_SOCKET;
-			r = r2;
-		} else {
-			tried_system = true;
-		}
-	}
-	if (r == 0)
-		return EXIT_OK;
-	detail = shmbuf_last_error_detail();
-	switch (r) {
-	case -ENOENT:
-		fprintf(stderr, "shmbufctl: cannot reach shmbufd: no socket at %s\n", path);
-		break;
-	case -ECONNREFUSED:
-		fprintf(stderr, "shmbufctl: cannot reach shmbufd at %s: nothing listens there\n", path);
-		break;
-	case -EACCES:
-		fprintf(stderr, "shmbufctl: cannot reach shmbufd at %s: permission denied\n", path);
-		fprintf(stderr, "shmbufctl: hint: the socket's owner and group (see --socket-mode of shmbufd) "
-				"decide who may connect\n");
-		return EXIT_UNREACHABLE;
-	default:
-		fprintf(stderr, "shmbufctl: cannot use shmbufd at %s: %s%s%s\n", path, shmbuf_strerror(r),
-			*detail ? ": " : "", detail);
-		return EXIT_UNREACHABLE;
-	}
-	if (tried_system)
-		fprintf(stderr, "shmbufctl: nor at the system service's socket %s\n", SHMBUF_SYSTEM_SOCKET);
-	/* Installed, shmbufd is on PATH; in a source checkout it is not, and run-daemon builds it. */
-	fprintf(stderr, "shmbufctl: hint: is shmbufd running? Start it with 'shmbufd --socket %s'\n"
-			"shmbufctl: hint: (from a source checkout: './scripts/run-daemon --socket %s'; the system\n"
-			"shmbufctl: hint: service: 'systemctl start shmbufd'), or point --socket or $SHMBUF_SOCKET\n"
-			"shmbufctl: hint: at the socket it listens on\n",
-		path, path);
-	return EXIT_UNREACHABLE;
-}
-
-/* Where libshmbuf's words are vague for a command line (ENOENT also means a
- * missing socket there), say what it means once connected. */
-static const char *ctl_strerror(int err)
-{
-	switch (err) {
-	case -ENOENT:
-		return "no such segment";
-	case -EEXIST:
-		return "segment already exists";
-	case -EBUSY:
-		return "range is leased by someone else";
-	case -ETIMEDOUT:
-		return "timed out waiting for the lease";
-	}
-	return shmbuf_strerror(err);
-}
-
-/* The daemon's words name the numbers (sizes, ranges, limits) and say why a
- * wait ended; its plain "no segment named 'x'" would only repeat the message. */
-static bool detail_adds_information(int err, const char *detail)
-{
-	static const struct {
-		int err;
-		const char *prefix;
-	} repeats[] = {
-		{ -ENOENT, "no segment named " },
-		{ -EEXIST, "" },
-		{ -ETIMEDOUT, "timed out waiting for a lease" },
-	};
-
-	if (!*detail)
-		return false;
-	for (size_t i = 0; i < sizeof(repeats) / sizeof(repeats[0]); i++)
-		if (err == repeats[i].err && strncmp(detail, repeats[i].prefix, strlen(repeats[i].prefix)) == 0)
-			return false;
-	return true;
-}
-
-int ctl_fail(const struct args *a, const char *what, int err)
-{
-	const char *detail = shmbuf_last_error_detail();
-
-	fprintf(stderr, "shmbufctl: %s: ", a->cmd);
-	if (what)
-		fprintf(stderr, "%s: ", what);
-	fputs(ctl_strerror(err), stderr);
-	if (detail_adds_information(err, detail))
-		fprintf(stderr, ": %s", detail);
-	fputc('\n', stderr);
-	return err == -ECONNRESET ? EXIT_UNREACHABLE : EXIT_FAILED;
-}
-
-int ctl_failf(const struct args *a, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "shmbufctl: %s: ", a->cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return EXIT_FAILED;
 }
 
 /* ---- option values ---- */
@@ -489,6 +393,9 @@ static int apply_opt(const struct command *cmd, struct args *a, int val, const c
 	case 'w':
 		a->write = true;
 		return 0;
+	case 256 + 16:
+		a->sealed = true;
+		return 0;
 	}
 	return usage_error(cmd->name, "unexpected option");
 }
@@ -559,12 +466,15 @@ static int run_command(const struct command *cmd, int argc, char **argv, const c
 	r = check_args(cmd, &a);
 	if (r)
 		return r;
+	if (socket_opt && !*socket_opt)
+		return usage_error(cmd->name, "--socket: the path is empty");
 	if (resolve_socket(socket_opt, path, sizeof(path)) < 0) {
 		fprintf(stderr, "shmbufctl: socket path too long: %s\n", socket_opt ? socket_opt : "(from the environment)");
 		return EXIT_USAGE;
 	}
 	a.socket_path = path;
 	a.socket_is_default = !socket_opt && !(getenv("SHMBUF_SOCKET") && *getenv("SHMBUF_SOCKET"));
+	a.may_wait = cmd->run == cmd_hold || cmd->run == cmd_watch || a.has_wait || a.wait_newer;
 	return cmd->run(&a);
 }
 

@@ -107,9 +107,9 @@ typedef struct shmbuf_view {
 /* Filled by shmbuf_stat(). Grows at the end. */
 typedef struct shmbuf_stat_info {
 	uint64_t size;         /* bytes */
-	unsigned mode;         /* permission bits given at create */
-	uid_t uid;             /* creator's uid */
-	gid_t gid;             /* creator's gid */
+	unsigned mode;         /* permission bits (create, or shmbuf_chmod()) */
+	uid_t uid;             /* owner: the creator, or as shmbuf_chown() set it */
+	gid_t gid;             /* group: the creator's primary gid, or as set */
 	uint32_t read_leases;  /* read leases held now */
 	uint32_t write_leases; /* write leases held now */
 	uint32_t waiters;      /* acquire requests waiting */
@@ -145,9 +145,14 @@ SHMBUF_EXPORT void shmbuf_disconnect(shmbuf_client *c);
  * Returns 0, -EEXIST name taken, -EINVAL bad name/size/mode, -ENOSPC byte limit
  * or memory exhausted, -EDQUOT segment count limit. */
 SHMBUF_EXPORT int shmbuf_create(shmbuf_client *c, const char *name, uint64_t size, unsigned mode);
+/* OR'ed into shmbuf_create()'s mode: a segment of fixed size, which the kernel
+ * pins (a sealed memfd): no holder of its fd can shrink or grow it, so no
+ * reader takes SIGBUS; shmbuf_resize() on it fails with -EPERM. */
+#define SHMBUF_SEALED 0x10000u
 
 /* Remove the name at once; the memory goes when the last lease is released.
- * Waiting acquires fail with -ENOENT. Returns 0, -ENOENT no such segment. */
+ * Waiting acquires fail with -ENOENT. Returns 0, -ENOENT no such segment (or
+ * one this user may not see), -EPERM not its owner (nor root). */
 SHMBUF_EXPORT int shmbuf_destroy(shmbuf_client *c, const char *name);
 
 /* Change the size. Growing always works (within limits); shrinking below a
@@ -155,12 +160,26 @@ SHMBUF_EXPORT int shmbuf_destroy(shmbuf_client *c, const char *name);
  * Returns 0, -ENOENT no such segment, -EBUSY, -ENOSPC / -EINVAL as for create. */
 SHMBUF_EXPORT int shmbuf_resize(shmbuf_client *c, const char *name, uint64_t size);
 
+/* Segments are checked like files: the owner's, group's or others' bits of the
+ * mode for read (acquire read) and write (acquire write, resize); only the
+ * owner destroys, chmods and chowns; root and the daemon's uid pass. A segment
+ * this user may not see at all answers -ENOENT, as a missing one.
+ *
+ * Change the permission bits (<= 0777). Returns 0, -EINVAL, -ENOENT, -EPERM
+ * not its owner. Leases held and mappings kept are not taken back. */
+SHMBUF_EXPORT int shmbuf_chmod(shmbuf_client *c, const char *name, unsigned mode);
+/* Change the owner and group; (uid_t)-1 / (gid_t)-1 leave one as it is. Only
+ * root gives a segment to another user; the owner may pick a group it is in.
+ * Returns 0, -EINVAL, -ENOENT, -EPERM. */
+SHMBUF_EXPORT int shmbuf_chown(shmbuf_client *c, const char *name, uid_t uid, gid_t gid);
+
 /* Lease and map [offset, offset+length) of a segment; length 0 means to the end.
  * flags: SHMBUF_READ (shared; the mapping is read-only, enforced by the kernel)
  * or SHMBUF_WRITE (exclusive over its range). Offsets need not be page-aligned.
  * timeout_ms: 0 fail at once with -EBUSY on conflict, -1 wait as long as it
  * takes, > 0 wait at most that long (-ETIMEDOUT). Waiters are served in arrival order.
- * -ENOENT no such segment, -ERANGE range outside the segment or overflowing,
+ * -ENOENT no such segment (or one this user may not see), -EACCES its mode
+ * refuses this user that access, -ERANGE range outside the segment or overflowing,
  * -EDQUOT lease count limit (per client or per segment), -EMFILE this process
  * has no descriptor free to receive the segment (the lease is given back; a
  * segment and mode whose fd the library already keeps needs none).
@@ -281,7 +300,7 @@ SHMBUF_EXPORT const char *shmbuf_strerror(int err);
  * this thread's next call. */
 SHMBUF_EXPORT const char *shmbuf_last_error_detail(void);
 
-/* The library's version string, e.g. "0.1.0" (the version macros above are the header's). */
+/* The library's version string, e.g. "0.2.0" (the version macros above are the header's). */
 SHMBUF_EXPORT const char *shmbuf_version(void);
 
 
@@ -317,6 +336,7 @@ typedef struct shmbuf_server_status {
 
 /* shmbuf_segment_info.flags */
 #define SHMBUF_SEGMENT_DESTROYED 0x1u /* name removed, memory kept alive by leases */
+#define SHMBUF_SEGMENT_SEALED 0x2u    /* created with SHMBUF_SEALED: its size is fixed */
 
 /* One entry of shmbuf_list_segments(). Grows at the end. */
 typedef struct shmbuf_segment_info {
@@ -325,8 +345,8 @@ typedef struct shmbuf_segment_info {
 	uint64_t size;
 	uint64_t created_ns;    /* CLOCK_REALTIME */
 	unsigned mode;
-	uid_t uid;
-	gid_t gid;
+	uid_t uid;              /* owner */
+	gid_t gid;              /* group */
 	pid_t pid;              /* creator */
 	uint32_t read_leases, write_leases, waiters;
 	uint32_t flags;         /* SHMBUF_SEGMENT_* */
@@ -370,6 +390,20 @@ typedef struct shmbuf_client_info {
 	uint32_t flags;         /* SHMBUF_CLIENT_* */
 } shmbuf_client_info;
 
+/* shmbuf_user_info.flags */
+#define SHMBUF_USER_EXEMPT 0x1u /* root or the daemon's uid: no per-user quota; the max_* are the daemon's */
+
+/* One entry of shmbuf_list_users(): what one uid uses against its quotas.
+ * Grows at the end. */
+typedef struct shmbuf_user_info {
+	uid_t uid;
+	uint32_t flags;                         /* SHMBUF_USER_* */
+	uint32_t connections, max_connections;
+	uint32_t segments, max_segments;        /* owned (charged to the owner, connected or not) */
+	uint32_t leases, max_leases;            /* held and waiting; max_leases 0: no per-user limit */
+	uint64_t bytes, max_bytes;              /* of the segments it owns */
+} shmbuf_user_info;
+
 /* Daemon-wide figures into *out (size: sizeof *out). Returns 0, -EINVAL for
  * NULL out or size 0, or the connection's errors. */
 SHMBUF_EXPORT int shmbuf_server_status_get(shmbuf_client *c, shmbuf_server_status *out, size_t size);
@@ -384,6 +418,10 @@ SHMBUF_EXPORT int shmbuf_list_segments(shmbuf_client *c, shmbuf_segment_info **o
 SHMBUF_EXPORT int shmbuf_list_leases(shmbuf_client *c, const char *name, shmbuf_lease_info **out, size_t *count,
 				     size_t size);
 SHMBUF_EXPORT int shmbuf_list_clients(shmbuf_client *c, shmbuf_client_info **out, size_t *count, size_t size);
+/* Users by uid: every user that uses anything for root (and the daemon's uid), the
+ * caller's own entry for others. Listings of segments and leases show only the
+ * segments the caller may see; of clients, the caller's own uid's connections. */
+SHMBUF_EXPORT int shmbuf_list_users(shmbuf_client *c, shmbuf_user_info **out, size_t *count, size_t size);
 /* Frees a listing; NULL is ignored. */
 SHMBUF_EXPORT void shmbuf_free(void *p);
 
@@ -397,7 +435,7 @@ typedef enum shmbuf_event_type {
 	SHMBUF_EVENT_LEASE_WAITING = 7,
 	SHMBUF_EVENT_LEASE_CANCELLED = 8,
 	SHMBUF_EVENT_CLIENT_CONNECTED = 9,
-	SHMBUF_EVENT_CLIENT_DISCONNECTED = 10,
+	SHMBUF_EVENT_CLIENT_DISCONNECTED = 10
 } shmbuf_event_type;
 
 /* What shmbuf_next_event() fills. Grows at the end. */

@@ -82,7 +82,7 @@ static int state_get(shmbuf_client *c, struct async_state **out)
 
 fail:
 	{
-		int err = -errno;
+		int err = errno ? -errno : -EIO; /* never 0: the caller reads *out on success */
 
 		if (st->epfd >= 0)
 			close(st->epfd);
@@ -107,7 +107,7 @@ void async_socket_changed(shmbuf_client *c)
 
 int shmbuf_get_fd(shmbuf_client *c)
 {
-	struct async_state *st;
+	struct async_state *st = NULL;
 	int r;
 
 	if (!c)

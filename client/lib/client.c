@@ -228,7 +228,7 @@ int shmbuf_connect(const char *socket_path, shmbuf_client **out)
 		size_t len = strlen(socket_path);
 
 		if (len == 0)
-			return -EINVAL;
+			return error_local(-EINVAL, "the socket path is empty");
 		if (len >= sizeof(sa.sun_path))
 			return -ENAMETOOLONG;
 		memcpy(sa.sun_path, socket_path, len + 1);

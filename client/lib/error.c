@@ -4,6 +4,8 @@
 #include "shmbuf.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <limits.h>
 #include <string.h>
 
@@ -77,6 +79,16 @@ const char *shmbuf_strerror(int err)
 	if (!s)
 		s = proto_errno_text(err);
 	return s ? s : errno_text(err);
+}
+
+int error_local(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(error_detail, sizeof(error_detail), fmt, ap);
+	va_end(ap);
+	return err;
 }
 
 const char *shmbuf_last_error_detail(void)

@@ -1,4 +1,4 @@
-/* list.c: the daemon's status and the paged listings of segments, leases and clients. */
+/* list.c: the daemon's status and the paged listings of segments, leases, clients and users. */
 #include "shmbuf.h"
 
 #include <errno.h>
@@ -86,7 +86,8 @@ static void segment_from_wire(const struct proto_list_reply *page, uint32_t i, v
 		.write_leases = e->write_leases,
 		.waiters = e->waiters,
 		.generation = e->generation,
-		.flags = (e->flags & PROTO_SEG_DESTROYED) ? SHMBUF_SEGMENT_DESTROYED : 0,
+		.flags = ((e->flags & PROTO_SEG_DESTROYED) ? SHMBUF_SEGMENT_DESTROYED : 0) |
+			 ((e->flags & PROTO_SEG_SEALED) ? SHMBUF_SEGMENT_SEALED : 0),
 	};
 	memcpy(s->name, e->name, sizeof(s->name));
 }
@@ -132,6 +133,24 @@ static void client_from_wire(const struct proto_list_reply *page, uint32_t i, vo
 	memcpy(k->comm, e->comm, sizeof(k->comm));
 }
 
+static void user_from_wire(const struct proto_list_reply *page, uint32_t i, void *dst)
+{
+	const struct proto_user_entry *e = &page->e.users[i];
+
+	*(shmbuf_user_info *)dst = (shmbuf_user_info){
+		.uid = (uid_t)e->uid,
+		.flags = (e->flags & PROTO_USER_EXEMPT) ? SHMBUF_USER_EXEMPT : 0,
+		.connections = e->connections,
+		.max_connections = e->max_connections,
+		.segments = e->segments,
+		.max_segments = e->max_segments,
+		.leases = e->leases,
+		.max_leases = e->max_leases,
+		.bytes = e->bytes,
+		.max_bytes = e->max_bytes,
+	};
+}
+
 /* Makes room for more entries in l->arr. Returns 0 or -ENOMEM. */
 static int listing_reserve(struct listing *l, size_t more)
 {
@@ -159,6 +178,7 @@ static int listing_add_page(struct listing *l, const struct proto_list_reply *pa
 		shmbuf_segment_info segment;
 		shmbuf_lease_info lease;
 		shmbuf_client_info client;
+		shmbuf_user_info user;
 	} entry;
 	int r;
 
@@ -249,6 +269,14 @@ int shmbuf_list_clients(shmbuf_client *c, shmbuf_client_info **out, size_t *coun
 {
 	struct listing l = { .op = PROTO_OP_LIST_CLIENTS, .elem_size = size,
 			     .lib_size = sizeof(shmbuf_client_info), .convert = client_from_wire };
+
+	return list_all(c, &l, "", (void **)out, count);
+}
+
+int shmbuf_list_users(shmbuf_client *c, shmbuf_user_info **out, size_t *count, size_t size)
+{
+	struct listing l = { .op = PROTO_OP_LIST_USERS, .elem_size = size,
+			     .lib_size = sizeof(shmbuf_user_info), .convert = user_from_wire };
 
 	return list_all(c, &l, "", (void **)out, count);
 }

@@ -1,4 +1,4 @@
-/* segment.c: creating, destroying, resizing and describing segments by name. */
+/* segment.c: creating, destroying, resizing, describing and changing the owner and mode of segments by name. */
 #include "shmbuf.h"
 
 #include <errno.h>
@@ -30,10 +30,13 @@ int shmbuf_create(shmbuf_client *c, const char *name, uint64_t size, unsigned mo
 	struct proto_msg m = { .op = PROTO_OP_CREATE };
 
 	error_clear();
-	if (size == 0 || mode > 0777)
-		return -EINVAL;
+	if (size == 0)
+		return error_local(-EINVAL, "segment size must be at least 1 byte");
+	if (mode & ~(0777u | SHMBUF_SEALED))
+		return error_local(-EINVAL, "mode %#o has bits besides 0777 and SHMBUF_SEALED", mode);
 	m.u.segment.size = size;
-	m.u.segment.mode = mode;
+	m.u.segment.mode = mode & 0777;
+	m.u.segment.flags = mode & SHMBUF_SEALED ? PROTO_CREATE_SEALED : 0;
 	return segment_call(c, &m, name);
 }
 
@@ -87,4 +90,41 @@ int shmbuf_stat(shmbuf_client *c, const char *name, shmbuf_stat_info *out, size_
 		.generation = m.u.stat_reply.generation,
 	}, sizeof(shmbuf_stat_info));
 	return 0;
+}
+
+/* CHMOD and CHOWN: m's op and ids are set; the name sits after them. */
+static int owner_call(shmbuf_client *c, struct proto_msg *m, char *dst, const char *name)
+{
+	int r;
+
+	if (!c)
+		return -EINVAL;
+	r = client_copy_name(dst, name);
+	if (r < 0)
+		return r;
+	r = demux_call(c, m, NULL);
+	if (r < 0)
+		return r;
+	return error_from_reply(m);
+}
+
+int shmbuf_chmod(shmbuf_client *c, const char *name, unsigned mode)
+{
+	struct proto_msg m = { .op = PROTO_OP_CHMOD };
+
+	error_clear();
+	if (mode > 0777)
+		return error_local(-EINVAL, "mode %#o is above 0777", mode);
+	m.u.chmod.mode = mode;
+	return owner_call(c, &m, m.u.chmod.name, name);
+}
+
+int shmbuf_chown(shmbuf_client *c, const char *name, uid_t uid, gid_t gid)
+{
+	struct proto_msg m = { .op = PROTO_OP_CHOWN };
+
+	error_clear();
+	m.u.chown.uid = (uint32_t)uid;
+	m.u.chown.gid = (uint32_t)gid;
+	return owner_call(c, &m, m.u.chown.name, name);
 }

@@ -87,8 +87,12 @@ int view_prepare(shmbuf_client *c, struct view_req *r, struct proto_msg *m, cons
 {
 	int e;
 
-	if (!c || (flags != SHMBUF_READ && flags != SHMBUF_WRITE) || timeout_ms < -1)
+	if (!c)
 		return -EINVAL;
+	if (flags != SHMBUF_READ && flags != SHMBUF_WRITE)
+		return error_local(-EINVAL, "flags %#x: give exactly one of SHMBUF_READ and SHMBUF_WRITE", flags);
+	if (timeout_ms < -1)
+		return error_local(-EINVAL, "timeout %d ms: -1 waits without limit, 0 not at all", timeout_ms);
 	e = client_copy_name(r->key, name);
 	if (e < 0)
 		return e;

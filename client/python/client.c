@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -55,6 +57,55 @@ static PyObject *client_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 	return (PyObject *)self;
 }
 
+/* The exception for a failed connect. No daemon there (a missing or a dead socket):
+ * ConnectionRefusedError naming the socket tried, as the message and as .filename (for
+ * socket_path None, the default, and the system service's socket when that was tried too). */
+static void connect_raise(int r, PyObject *path)
+{
+	char def[4096], words[1024];
+	PyObject *tried = NULL, *msg, *exc;
+	const char *env = getenv("SHMBUF_SOCKET");
+	bool fallback = false;
+
+	snprintf(words, sizeof(words), "%s", shmbuf_last_error_detail());
+	if (path != Py_None) {
+		tried = Py_NewRef(path);
+	} else if (shmbuf_default_socket_path(def, sizeof(def)) == 0) {
+		tried = PyUnicode_DecodeFSDefault(def);
+		if (!tried)
+			return;
+		/* shmbuf_connect(NULL) tries the system socket after a user's default. */
+		fallback = !(env && *env) && strcmp(def, SHMBUF_SYSTEM_SOCKET) != 0;
+	}
+	if (r != -ENOENT && r != -ECONNREFUSED) {
+		pyshmbuf_raise(r, words, tried);
+		Py_XDECREF(tried);
+		return;
+	}
+	/* OSError's str() ends with the filename: "[Errno 2] no shmbufd listening: '/path'". */
+	if (fallback)
+		msg = PyUnicode_FromFormat("no shmbufd listening (the system socket %s was tried too)%s%s",
+					   SHMBUF_SYSTEM_SOCKET, *words ? ": " : "", words);
+	else if (tried)
+		msg = PyUnicode_FromFormat("no shmbufd listening%s%s", *words ? ": " : "", words);
+	else
+		msg = PyUnicode_FromFormat("no shmbufd listening at the default socket%s%s", *words ? ": " : "", words);
+	if (!msg) {
+		Py_XDECREF(tried);
+		return;
+	}
+	if (tried)
+		exc = PyObject_CallFunction(PyExc_ConnectionRefusedError, "iOO", -r, msg, tried);
+	else
+		exc = PyObject_CallFunction(PyExc_ConnectionRefusedError, "iO", -r, msg);
+	Py_DECREF(msg);
+	Py_XDECREF(tried);
+	if (exc) {
+		PyErr_SetObject(PyExc_ConnectionRefusedError, exc);
+		Py_DECREF(exc);
+	}
+}
+
 static int client_init(ClientObject *self, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = { "socket_path", NULL };
@@ -75,18 +126,7 @@ static int client_init(ClientObject *self, PyObject *args, PyObject *kwds)
 	Py_END_ALLOW_THREADS
 	Py_XDECREF(bytes);
 	if (r < 0) {
-		/* No daemon there: ConnectionRefusedError for both a missing and a dead socket. */
-		if (r == -ENOENT) {
-			PyObject *exc = PyObject_CallFunction(PyExc_ConnectionRefusedError, "isO", ENOENT,
-							      "no shmbufd socket there", path);
-
-			if (exc) {
-				PyErr_SetObject(PyExc_ConnectionRefusedError, exc);
-				Py_DECREF(exc);
-			}
-			return -1;
-		}
-		pyshmbuf_raise(r, shmbuf_last_error_detail(), path == Py_None ? NULL : path);
+		connect_raise(r, path);
 		return -1;
 	}
 	self->c = c;
@@ -273,6 +313,7 @@ static PyObject *client_stat(ClientObject *self, PyObject *args, PyObject *kwds)
 	PyStructSequence_SET_ITEM(st, 4, PyLong_FromUnsignedLong(info.read_leases));
 	PyStructSequence_SET_ITEM(st, 5, PyLong_FromUnsignedLong(info.write_leases));
 	PyStructSequence_SET_ITEM(st, 6, PyLong_FromUnsignedLong(info.waiters));
+	PyStructSequence_SET_ITEM(st, 7, PyLong_FromUnsignedLongLong(info.generation));
 	if (PyErr_Occurred())
 		Py_CLEAR(st);
 	return st;
@@ -280,26 +321,49 @@ static PyObject *client_stat(ClientObject *self, PyObject *args, PyObject *kwds)
 
 /* ---- leases ---- */
 
-static PyObject *client_acquire(ClientObject *self, PyObject *args, PyObject *kwds)
+/* acquire() and acquire_newer(): newer with `after` (a required keyword) waits for news. */
+static PyObject *acquire_common(ClientObject *self, PyObject *args, PyObject *kwds, bool newer)
 {
 	static char *kwlist[] = { "name", "offset", "length", "write", "timeout", NULL };
-	PyObject *name;
+	static char *kwlist_newer[] = { "name", "offset", "length", "after", "write", "timeout", NULL };
+	const char *what = newer ? "acquire_newer()" : "acquire()";
+	PyObject *name, *after_o = NULL;
 	const char *s;
-	uint64_t offset = 0, length = 0;
-	int write = 0, timeout_ms = -1, r;
+	uint64_t offset = 0, length = 0, after = 0;
+	int write = 0, timeout_ms = -1, r, ok;
 	shmbuf_view v;
 	shmbuf_client *c;
 	ViewObject *view;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|O&O&$pO&:acquire", kwlist, &name, pyshmbuf_u64_converter,
-					 &offset, pyshmbuf_u64_converter, &length, &write,
-					 pyshmbuf_timeout_converter, &timeout_ms) ||
-	    !(s = name_arg(name)))
+	if (newer)
+		ok = PyArg_ParseTupleAndKeywords(args, kwds, "U|O&O&$OpO&:acquire_newer", kwlist_newer, &name,
+						 pyshmbuf_u64_converter, &offset, pyshmbuf_u64_converter, &length,
+						 &after_o, &write, pyshmbuf_timeout_converter, &timeout_ms);
+	else
+		ok = PyArg_ParseTupleAndKeywords(args, kwds, "U|O&O&$pO&:acquire", kwlist, &name,
+						 pyshmbuf_u64_converter, &offset, pyshmbuf_u64_converter, &length,
+						 &write, pyshmbuf_timeout_converter, &timeout_ms);
+	if (!ok || !(s = name_arg(name)))
 		return NULL;
+	if (newer) {
+		if (!after_o) {
+			PyErr_SetString(PyExc_TypeError,
+					"acquire_newer() missing required keyword-only argument: 'after' "
+					"(the last generation seen, 0 for none)");
+			return NULL;
+		}
+		if (!pyshmbuf_u64_converter(after_o, &after))
+			return NULL;
+	}
 	if (!(c = client_enter(self)))
 		return NULL;
 	Py_BEGIN_ALLOW_THREADS
-	r = shmbuf_acquire(c, s, offset, length, write ? SHMBUF_WRITE : SHMBUF_READ, timeout_ms, &v, sizeof(v));
+	if (newer)
+		r = shmbuf_acquire_newer(c, s, offset, length, write ? SHMBUF_WRITE : SHMBUF_READ, after, timeout_ms,
+					 &v, sizeof(v));
+	else
+		r = shmbuf_acquire(c, s, offset, length, write ? SHMBUF_WRITE : SHMBUF_READ, timeout_ms, &v,
+				   sizeof(v));
 	Py_END_ALLOW_THREADS
 	if (r < 0) {
 		client_raise(self, r, name);
@@ -311,7 +375,7 @@ static PyObject *client_acquire(ClientObject *self, PyObject *args, PyObject *kw
 		shmbuf_release(c, &v, sizeof(v));
 		client_leave(self);
 		if (self->closing || !self->c)
-			PyErr_SetString(PyExc_ValueError, "shmbuf.Client closed while acquire() waited");
+			PyErr_Format(PyExc_ValueError, "shmbuf.Client closed while %s waited", what);
 		else
 			PyErr_SetString(PyExc_OverflowError, "view too large for this Python");
 		return NULL;
@@ -321,6 +385,16 @@ static PyObject *client_acquire(ClientObject *self, PyObject *args, PyObject *kw
 		shmbuf_release(c, &v, sizeof(v));
 	client_leave(self);
 	return (PyObject *)view;
+}
+
+static PyObject *client_acquire(ClientObject *self, PyObject *args, PyObject *kwds)
+{
+	return acquire_common(self, args, kwds, false);
+}
+
+static PyObject *client_acquire_newer(ClientObject *self, PyObject *args, PyObject *kwds)
+{
+	return acquire_common(self, args, kwds, true);
 }
 
 /* ---- introspection ---- */
@@ -387,6 +461,7 @@ static PyObject *segment_record(const shmbuf_segment_info *s)
 	PyStructSequence_SET_ITEM(o, i++, PyLong_FromUnsignedLong(s->waiters));
 	PyStructSequence_SET_ITEM(o, i++, PyBool_FromLong(s->flags & SHMBUF_SEGMENT_DESTROYED));
 	PyStructSequence_SET_ITEM(o, i++, PyLong_FromUnsignedLong(s->flags));
+	PyStructSequence_SET_ITEM(o, i++, PyLong_FromUnsignedLongLong(s->generation));
 	return o;
 }
 
@@ -587,6 +662,18 @@ static PyMethodDef client_methods[] = {
 	  "its range. timeout: None waits as long as it takes, 0 raises BlockingIOError at\n"
 	  "once on a conflict, seconds otherwise (TimeoutError). FileNotFoundError no such\n"
 	  "segment, ValueError for a range outside it. The GIL is released while waiting." },
+	{ "acquire_newer", (PyCFunction)(void (*)(void))client_acquire_newer, METH_VARARGS | METH_KEYWORDS,
+	  "acquire_newer($self, /, name, offset=0, length=0, *, after, write=False, timeout=None)\n--\n\n"
+	  "Wait for news, then lease and map: as acquire(), but granted only once a write\n"
+	  "lease overlapping the range has ended after generation `after` (the view's\n"
+	  "generation is then above it). A consumer loops\n"
+	  "    with c.acquire_newer(name, after=last) as v: last = v.generation; ...\n"
+	  "and sees each generation at most once, in increasing order, missing none that\n"
+	  "ended while it was not waiting (after=0: any write so far). While the range has\n"
+	  "no news the wait blocks no writer. timeout: None waits as long as it takes, 0\n"
+	  "raises BlockingIOError at once when there is no news yet (or the range is busy),\n"
+	  "seconds otherwise (TimeoutError). FileNotFoundError no such segment (or it was\n"
+	  "destroyed while waiting). The GIL is released while waiting." },
 	{ "status", (PyCFunction)client_status, METH_NOARGS, "status($self, /)\n--\n\nDaemon-wide figures, a ServerStatus." },
 	{ "list_segments", (PyCFunction)client_list_segments, METH_NOARGS,
 	  "list_segments($self, /)\n--\n\nA list of SegmentInfo: every segment (destroyed ones still leased included)." },
@@ -612,7 +699,8 @@ PyTypeObject ClientType = {
 	.tp_doc = "Client(socket_path=None)\n--\n\n"
 		  "A connection to shmbufd. socket_path None means $SHMBUF_SOCKET when set, else the\n"
 		  "default (as shmbuf_connect(NULL) in C). ConnectionRefusedError when no daemon\n"
-		  "listens there, PermissionError when the socket refuses us. A context manager:\n"
+		  "listens there, PermissionError when the socket refuses us; both name the socket\n"
+		  "tried (.filename, the default's path for None). A context manager:\n"
 		  "leaving the with block closes it. Thread-safe; after fork() the child's inherited\n"
 		  "client refuses every call (ConnectionResetError): connect a new one there.",
 	.tp_new = client_new,

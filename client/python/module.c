@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 /* ---- errors ---- */
 
@@ -43,6 +44,112 @@ static PyObject *error_type(int err)
 	return PyExc_OSError;
 }
 
+/* When the daemon's detail already names the segment ("no segment named 'x'"), OSError's
+ * str() would name it again: "[Errno 2] ...: no segment named 'x': 'x'". Such errors are
+ * raised as a subclass of the usual type whose str() leaves the filename out (.filename is
+ * still set). They pickle as the base type. One subclass per base, made on first use. */
+static struct {
+	PyObject *base; /* borrowed: a built-in exception type */
+	PyObject *sub;  /* owned for the interpreter's lifetime */
+} named_types[16];
+
+static PyObject *named_str(PyObject *unused, PyObject *self)
+{
+	PyObject *no = PyObject_GetAttrString(self, "errno"), *words = NULL, *r = NULL;
+
+	if (no && (words = PyObject_GetAttrString(self, "strerror"))) {
+		if (no != Py_None && words != Py_None)
+			r = PyUnicode_FromFormat("[Errno %S] %S", no, words);
+		else /* not made by pyshmbuf_raise(): as OSError */
+			r = ((PyTypeObject *)PyExc_OSError)->tp_str(self);
+	}
+	Py_XDECREF(no);
+	Py_XDECREF(words);
+	return r;
+}
+
+static PyObject *named_reduce(PyObject *unused, PyObject *self)
+{
+	PyObject *args = PyObject_GetAttrString(self, "args"), *filename = NULL, *full = NULL, *r = NULL;
+
+	if (args && PyTuple_Check(args) && (filename = PyObject_GetAttrString(self, "filename"))) {
+		if (PyTuple_GET_SIZE(args) == 2 && filename != Py_None)
+			full = PyTuple_Pack(3, PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, 1), filename);
+		else
+			full = Py_NewRef(args);
+		if (full)
+			r = Py_BuildValue("(OO)", (PyObject *)Py_TYPE(self)->tp_base, full);
+	}
+	Py_XDECREF(args);
+	Py_XDECREF(filename);
+	Py_XDECREF(full);
+	return r;
+}
+
+static PyMethodDef named_str_def = { "__str__", named_str, METH_O, NULL };
+static PyMethodDef named_reduce_def = { "__reduce__", named_reduce, METH_O, NULL };
+
+/* The subclass of base for errors whose message names the segment; NULL with an exception. */
+static PyObject *named_type(PyObject *base)
+{
+	size_t i;
+	PyObject *dict, *f, *m, *sub;
+	const char *name = ((PyTypeObject *)base)->tp_name;
+
+	for (i = 0; i < sizeof(named_types) / sizeof(named_types[0]) && named_types[i].base; i++)
+		if (named_types[i].base == base)
+			return named_types[i].sub;
+	if (i == sizeof(named_types) / sizeof(named_types[0]))
+		return base; /* cannot happen: error_type() has fewer types */
+	dict = Py_BuildValue("{s:s,s:s,s:()}", "__module__", "shmbuf", "__doc__",
+			     "A shmbuf error whose message already names the segment: str() leaves\n"
+			     ".filename out. Pickles as its base class.",
+			     "__slots__");
+	if (!dict)
+		return NULL;
+	/* Functions in a class dict: instancemethod makes them bind to the instance. */
+	f = PyCFunction_New(&named_str_def, NULL);
+	m = f ? PyInstanceMethod_New(f) : NULL;
+	Py_XDECREF(f);
+	if (!m || PyDict_SetItemString(dict, "__str__", m) < 0)
+		goto fail;
+	Py_DECREF(m);
+	f = PyCFunction_New(&named_reduce_def, NULL);
+	m = f ? PyInstanceMethod_New(f) : NULL;
+	Py_XDECREF(f);
+	if (!m || PyDict_SetItemString(dict, "__reduce__", m) < 0)
+		goto fail;
+	Py_DECREF(m);
+	sub = PyObject_CallFunction((PyObject *)&PyType_Type, "s(O)O", name, base, dict);
+	Py_DECREF(dict);
+	if (!sub)
+		return NULL;
+	named_types[i].base = base;
+	named_types[i].sub = sub;
+	return sub;
+fail:
+	Py_XDECREF(m);
+	Py_DECREF(dict);
+	return NULL;
+}
+
+/* Whether words names the segment as the daemon does: 'name'. */
+static bool names_segment(const char *words, PyObject *filename)
+{
+	const char *s;
+	Py_ssize_t n;
+	const char *p;
+
+	if (!filename || !PyUnicode_Check(filename) || !(s = PyUnicode_AsUTF8AndSize(filename, &n))) {
+		PyErr_Clear();
+		return false;
+	}
+	for (p = strchr(words, '\''); p; p = strchr(p + 1, '\''))
+		if (strncmp(p + 1, s, (size_t)n) == 0 && p[1 + n] == '\'')
+			return true;
+	return false;
+}
+
 PyObject *pyshmbuf_raise(int err, const char *detail, PyObject *filename)
 {
 	PyObject *type = error_type(err), *msg, *exc;
@@ -60,6 +167,10 @@ PyObject *pyshmbuf_raise(int err, const char *detail, PyObject *filename)
 	if (type == PyExc_ValueError || type == PyExc_MemoryError) {
 		/* Not OSErrors: the message alone (the daemon's detail names the segment). */
 		PyErr_SetObject(type, msg);
+		Py_DECREF(msg);
+		return NULL;
+	}
+	if (filename && names_segment(words, filename) && !(type = named_type(type))) {
 		Py_DECREF(msg);
 		return NULL;
 	}
@@ -146,10 +257,12 @@ static PyStructSequence_Field stat_fields[] = {
 	{ "read_leases", "read leases held now" },
 	{ "write_leases", "write leases held now" },
 	{ "waiters", "acquire requests waiting" },
+	{ "generation", "write leases ended on the segment so far" },
 	{ NULL, NULL },
 };
-static PyStructSequence_Desc stat_desc = { "shmbuf.StatInfo", "A segment's size, mode, owner and lease counts.",
-					   stat_fields, 7 };
+static PyStructSequence_Desc stat_desc = { "shmbuf.StatInfo",
+					   "A segment's size, mode, owner, lease counts and write generation.",
+					   stat_fields, 8 };
 
 static PyStructSequence_Field segment_fields[] = {
 	{ "name", NULL },
@@ -165,10 +278,11 @@ static PyStructSequence_Field segment_fields[] = {
 	{ "waiters", NULL },
 	{ "destroyed", "name removed, memory kept alive by leases" },
 	{ "flags", "SHMBUF_SEGMENT_* bits as in shmbuf.h" },
+	{ "generation", "write leases ended on it so far" },
 	{ NULL, NULL },
 };
 static PyStructSequence_Desc segment_desc = { "shmbuf.SegmentInfo", "One segment, from Client.list_segments().",
-					      segment_fields, 13 };
+					      segment_fields, 14 };
 
 static PyStructSequence_Field lease_fields[] = {
 	{ "lease_id", NULL },
@@ -267,7 +381,7 @@ static PyObject *module_strerror(PyObject *mod, PyObject *arg)
 
 static PyMethodDef module_methods[] = {
 	{ "version", module_version, METH_NOARGS,
-	  "version($module, /)\n--\n\nThe version of the libshmbuf this module runs with, e.g. '0.1.0'." },
+	  "version($module, /)\n--\n\nThe version of the libshmbuf this module runs with, e.g. '0.2.0'." },
 	{ "default_socket_path", module_default_socket_path, METH_NOARGS,
 	  "default_socket_path($module, /)\n--\n\nThe socket Client() tries first: $SHMBUF_SOCKET when set, else\n"
 	  "the per-user or root default." },
@@ -288,7 +402,18 @@ PyDoc_STRVAR(module_doc,
 	     "a View, an object with the buffer protocol (memoryview(v), numpy.frombuffer(v) share\n"
 	     "the mapping, no copy). Errors are OSError subclasses (FileNotFoundError,\n"
 	     "FileExistsError, PermissionError, BlockingIOError, TimeoutError, ConnectionError)\n"
-	     "or ValueError for bad arguments, with the daemon's detail in the message.");
+	     "or ValueError for bad arguments, with the daemon's detail in the message and the\n"
+	     "segment's name (or the socket's path) in .filename. When the daemon's words name the\n"
+	     "segment already, the exception is a subclass of the built-in one (shown as\n"
+	     "shmbuf.FileNotFoundError, ...) whose str() does not repeat .filename.\n"
+	     "\n"
+	     "A consumer of frames waits for each new write with Client.acquire_newer():\n"
+	     "\n"
+	     "    last = 0\n"
+	     "    while True:\n"
+	     "        with c.acquire_newer('cam0/frames', after=last) as v:\n"
+	     "            last = v.generation\n"
+	     "            process(memoryview(v))");
 
 static struct PyModuleDef shmbuf_module = {
 	PyModuleDef_HEAD_INIT, "shmbuf", module_doc, -1, module_methods, NULL, NULL, NULL, NULL,

@@ -39,7 +39,7 @@ struct ViewObject {
 	ClientObject *client; /* strong */
 	PyObject *name;       /* the segment's name, a str */
 	shmbuf_view v;        /* filled by shmbuf_acquire(), handed back to shmbuf_release() */
-	uint64_t offset, lease_id; /* copies of v's, readable after release (which zeroes v) */
+	uint64_t offset, lease_id, generation; /* copies of v's, readable after release (which zeroes v) */
 	Py_ssize_t len;
 	bool readonly;
 	Py_ssize_t exports; /* buffers handed out by bf_getbuffer and not yet released */

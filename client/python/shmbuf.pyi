@@ -33,6 +33,7 @@ class StatInfo(NamedTuple):
     read_leases: int
     write_leases: int
     waiters: int
+    generation: int
 
 @final
 class SegmentInfo(NamedTuple):
@@ -49,6 +50,7 @@ class SegmentInfo(NamedTuple):
     waiters: int
     destroyed: bool
     flags: int
+    generation: int
 
 @final
 class LeaseInfo(NamedTuple):
@@ -111,6 +113,9 @@ class View(_Buffer):
     @property
     def lease_id(self) -> int: ...
     @property
+    def generation(self) -> int:
+        """The range's write generation when granted (0 if nothing wrote it yet)."""
+    @property
     def readonly(self) -> bool: ...
     @property
     def released(self) -> bool: ...
@@ -132,7 +137,7 @@ class Client:
     """A connection to shmbufd (socket_path None: $SHMBUF_SOCKET, else the default).
 
     ConnectionRefusedError when no daemon listens there; PermissionError when the socket
-    refuses us. Thread-safe; a client inherited across fork() refuses every call
+    refuses us (.filename: the socket tried). Thread-safe; a client inherited across fork() refuses every call
     (ConnectionResetError).
     """
     def __init__(self, socket_path: _StrPath | None = None) -> None: ...
@@ -150,6 +155,12 @@ class Client:
     def stat(self, name: str) -> StatInfo: ...
     def acquire(self, name: str, offset: int = 0, length: int = 0, *, write: bool = False,
                 timeout: float | None = None) -> View: ...
+    def acquire_newer(self, name: str, offset: int = 0, length: int = 0, *, after: int,
+                      write: bool = False, timeout: float | None = None) -> View:
+        """As acquire(), once a write newer than generation `after` has ended on the range.
+
+        timeout=0 with no news yet raises BlockingIOError; a timeout, TimeoutError.
+        """
     def status(self) -> ServerStatus: ...
     def list_segments(self) -> list[SegmentInfo]: ...
     def list_leases(self, name: str | None = None) -> list[LeaseInfo]: ...

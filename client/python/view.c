@@ -43,6 +43,7 @@ ViewObject *view_new(ClientObject *client, PyObject *name, const shmbuf_view *v)
 	self->v = *v;
 	self->offset = v->offset;
 	self->lease_id = v->lease_id;
+	self->generation = v->generation;
 	self->len = (Py_ssize_t)v->len;
 	self->readonly = v->flags & SHMBUF_VIEW_READONLY;
 	self->exports = 0;
@@ -224,6 +225,11 @@ static PyObject *view_get_lease_id(ViewObject *self, void *closure)
 	return PyLong_FromUnsignedLongLong(self->lease_id);
 }
 
+static PyObject *view_get_generation(ViewObject *self, void *closure)
+{
+	return PyLong_FromUnsignedLongLong(self->generation);
+}
+
 static PyObject *view_get_readonly(ViewObject *self, void *closure)
 {
 	return PyBool_FromLong(self->readonly);
@@ -264,6 +270,10 @@ static PyMethodDef view_methods[] = {
 static PyGetSetDef view_getset[] = {
 	{ "offset", (getter)view_get_offset, NULL, "Offset of the first byte within the segment.", NULL },
 	{ "lease_id", (getter)view_get_lease_id, NULL, "The daemon's id for this lease.", NULL },
+	{ "generation", (getter)view_get_generation, NULL,
+	  "The range's write generation when granted: the newest generation that wrote any of\n"
+	  "its bytes, 0 if none did (pass it as acquire_newer()'s after).",
+	  NULL },
 	{ "readonly", (getter)view_get_readonly, NULL, "True for a read lease: the buffer is read-only.", NULL },
 	{ "released", (getter)view_get_released, NULL, "True once the lease has ended.", NULL },
 	{ "name", (getter)view_get_name, NULL, "The segment's name.", NULL },

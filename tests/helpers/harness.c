@@ -116,6 +116,15 @@ int daemon_shm_object(const char *name, char *out, size_t cap)
 	return r;
 }
 
+bool daemon_log_contains(const char *needle)
+{
+	char *log = read_file(hd.log_path);
+	bool found = log && strstr(log, needle);
+
+	free(log);
+	return found;
+}
+
 /* The daemon's object prefix ("shmbuf.1a2b3c4d."), from any object it logged; -ENOENT if none. */
 static int logged_shm_prefix(char *out, size_t cap)
 {

@@ -63,6 +63,9 @@ pid_t daemon_pid(void);
  * segment created under name, read from its log. Returns 0 or -ENOENT. */
 int daemon_shm_object(const char *name, char *out, size_t cap);
 
+/* Whether the daemon's log so far contains needle. */
+bool daemon_log_contains(const char *needle);
+
 /* Count of fds the daemon process has open (from /proc/<pid>/fd). */
 int daemon_fd_count(void);
 

@@ -360,6 +360,44 @@ Test(ctl, resize_changes_the_size)
 	expect_clean_shutdown();
 }
 
+Test(ctl, chmod_chown_and_users)
+{
+	const char *name = seg_name("owned");
+	const struct jv *seg, *users;
+	struct jv *v;
+	struct proc p;
+
+	free(ctl_ok("create", name, "4K", "--mode", "0600"));
+	free(ctl_ok("chmod", "0640", name));
+	free(ctl_ok("chown", "4242:4300", name));
+	v = CTL_JSON("list", "--json");
+	seg = jv_find(jv_array(v, "segments"), "name", name);
+	cr_assert_not_null(seg);
+	cr_expect_str_eq(jv_str(seg, "mode"), "0640");
+	cr_expect_eq(jv_u64(seg, "uid"), 4242);
+	cr_expect_eq(jv_u64(seg, "gid"), 4300);
+	json_free(v);
+	/* By uid: root (this shmbufctl), then 4242, the owner though it never connected. */
+	v = CTL_JSON("users", "--json");
+	users = jv_array(v, "users");
+	cr_assert_eq(users->n, 2);
+	cr_expect_eq(jv_u64(&users->items[0], "uid"), 0);
+	cr_expect(jv_bool(&users->items[0], "exempt"));
+	cr_expect_eq(jv_u64(&users->items[1], "uid"), 4242);
+	cr_expect_not(jv_bool(&users->items[1], "exempt"));
+	cr_expect_eq(jv_u64(&users->items[1], "segments"), 1);
+	cr_expect_eq(jv_u64(&users->items[1], "bytes"), 4096);
+	cr_expect_eq(jv_u64(&users->items[1], "connections"), 0);
+	json_free(v);
+	cr_expect_eq(CTL(&p, "chmod", "0999", name), 1);
+	proc_free(&p);
+	cr_expect_eq(CTL(&p, "chmod", "0644", seg_name("missing")), 1);
+	cr_expect(strstr(p.e.p, "no such segment"), "%s", p.e.p);
+	proc_free(&p);
+	free(ctl_ok("destroy", name));
+	expect_clean_shutdown();
+}
+
 Test(ctl, status_reports_the_daemon)
 {
 	struct jv *v;
@@ -898,5 +936,31 @@ Test(ctl, read_wait_newer_waits_for_the_next_write)
 	cr_expect_eq(jv_u64(s, "generation"), 1);
 	json_free(lv);
 	shmbuf_disconnect(c);
+	expect_clean_shutdown();
+}
+
+/* A stopped daemon is what one runs a debugging tool on: shmbufctl gives up with exit 3
+ * after its answer deadline ($SHMBUFCTL_TIMEOUT, 10 s by default) instead of hanging. */
+Test(ctl, a_stopped_daemon_is_reported_not_waited_for)
+{
+	struct proc p;
+	int code;
+
+	cr_assert_eq(setenv("SHMBUFCTL_TIMEOUT", "1", 1), 0);
+	cr_assert_eq(kill(daemon_pid(), SIGSTOP), 0);
+	code = CTL(&p, "status");
+	cr_assert_eq(kill(daemon_pid(), SIGCONT), 0);
+	cr_expect_eq(code, 3, "exit %d; stderr:\n%s", code, p.e.p);
+	cr_expect(strstr(p.e.p, "did not answer within 1 s"), "stderr:\n%s", p.e.p);
+	proc_free(&p);
+	/* Running again, it is served as before. */
+	code = CTL(&p, "status");
+	cr_expect_eq(code, 0, "after SIGCONT: exit %d; stderr:\n%s", code, p.e.p);
+	proc_free(&p);
+	/* A command that waits on purpose is not cut short by the deadline once connected. */
+	free(ctl_ok("create", seg_name("held"), "4K"));
+	code = CTL(&p, "hold", seg_name("held"), "--write", "--for", "1.5");
+	cr_expect_eq(code, 0, "hold --for 1.5 with a 1 s deadline: exit %d; stderr:\n%s", code, p.e.p);
+	proc_free(&p);
 	expect_clean_shutdown();
 }

@@ -714,6 +714,95 @@ Test(hostile, a_writer_that_truncates_the_segment_through_its_fd_has_the_size_re
 	expect_clean_shutdown();
 }
 
+/* Poll fd's size until it is want, for up to 5 s; returns the last size seen. */
+static off_t size_settles(int fd, off_t want)
+{
+	struct stat st = { 0 };
+
+	for (int64_t end = now_ms() + 5000; now_ms() < end; usleep(5000))
+		if (fstat(fd, &st) == 0 && st.st_size == want)
+			break;
+	return st.st_size;
+}
+
+Test(hostile, a_kept_writable_fd_that_changes_the_size_is_restored_at_once_and_named)
+{
+	const char *name = seg_name("kept-rw");
+	shmbuf_client *c = client_new();
+	struct proto_msg m = { .op = PROTO_OP_RELEASE, .seq = 3 };
+	char who[64];
+	struct stat st;
+	uint64_t id;
+	int s = raw_connect(), fd;
+
+	cr_assert_eq(shmbuf_create(c, name, 65536, 0600), 0);
+	raw_hello(s);
+	fd = raw_acquire_fd(s, 2, name, PROTO_ACQ_WRITE, &id);
+	m.u.release.lease_id = id;
+	raw_request(s, &m);
+	expect_reply(s, PROTO_OP_RELEASE, 3, PROTO_OK, NULL);
+	/* No lease is held and none will end: the change is noticed by itself. */
+	cr_assert_eq(ftruncate(fd, 4096), 0);
+	cr_expect_eq(size_settles(fd, 65536), 65536, "a shrink through a kept fd was not put back");
+	cr_assert_eq(ftruncate(fd, 1 << 30), 0);
+	cr_expect_eq(size_settles(fd, 65536), 65536, "a growth through a kept fd was not put back");
+	cr_assert_eq(fallocate(fd, FALLOC_FL_KEEP_SIZE, 65536, 1 << 20), 0);
+	for (int64_t end = now_ms() + 5000; now_ms() < end; usleep(5000))
+		if (fstat(fd, &st) == 0 && st.st_blocks * 512 <= 65536)
+			break;
+	cr_expect_leq((long long)st.st_blocks * 512, 65536, "memory allocated past the end was kept");
+	/* The holder of the writable fd is named (this process: the raw connection). */
+	snprintf(who, sizeof(who), "writable fd: client %d (", (int)getpid());
+	cr_expect(daemon_log_contains(who), "the log does not name the holder: want '%s'", who);
+	close(fd);
+	close(s);
+	cr_assert_eq(shmbuf_destroy(c, name), 0);
+	shmbuf_disconnect(c);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
+Test(hostile, a_sealed_segment_keeps_its_size_whoever_holds_its_fd)
+{
+	const char *name = seg_name("sealed");
+	shmbuf_client *c = client_new();
+	shmbuf_segment_info *segs;
+	shmbuf_view v;
+	struct stat st;
+	uint64_t id;
+	size_t n;
+	int s = raw_connect(), fd;
+
+	cr_assert_eq(shmbuf_create(c, name, 65536, 0600 | SHMBUF_SEALED), 0);
+	raw_hello(s);
+	fd = raw_acquire_fd(s, 2, name, PROTO_ACQ_WRITE, &id);
+	/* The kernel refuses, not the daemon after the fact. */
+	cr_expect_neq(ftruncate(fd, 4096), 0);
+	cr_expect_eq(errno, EPERM);
+	cr_expect_neq(ftruncate(fd, 1 << 30), 0);
+	cr_expect_neq(fallocate(fd, FALLOC_FL_KEEP_SIZE, 65536, 1 << 20), 0);
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_expect_eq(st.st_size, 65536);
+	cr_expect_eq(st.st_mode & 07777, 0600, "a memfd left %o could be reopened writable", st.st_mode & 07777);
+	close(fd);
+	close(s);
+	/* The mapping works as any other; RESIZE is refused. */
+	/* Waits: the raw connection, closed just now, may still hold its write lease. */
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 0, SHMBUF_WRITE, 10000, &v, sizeof(v)), 0);
+	memset(v.data, 0x5a, v.len);
+	cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
+	cr_expect_eq(shmbuf_resize(c, name, 131072), -EPERM);
+	cr_assert_eq(shmbuf_list_segments(c, &segs, &n, sizeof(*segs)), 0);
+	cr_assert_eq(n, 1);
+	cr_expect(segs[0].flags & SHMBUF_SEGMENT_SEALED);
+	shmbuf_free(segs);
+	cr_expect_eq(shmbuf_create(c, seg_name("bad"), 4096, 0600 | 0x20000u), -EINVAL);
+	cr_assert_eq(shmbuf_destroy(c, name), 0);
+	shmbuf_disconnect(c);
+	expect_others_served();
+	expect_clean_shutdown();
+}
+
 /* ---- too many connections ---- */
 
 #define MAX_CONNECTIONS 8

@@ -2,7 +2,8 @@
  * held across a kill -9 is an orphan that conflicts until its process RECLAIMs it (then it
  * releases like any lease), its holder is found dead, or the grace period ends; waiters queue
  * behind orphans; a RECLAIM that does not match is refused; --fresh makes it STALE; lease ids
- * never repeat across restarts. */
+ * never repeat across restarts; orphans count against their uid's leases (LIST_USERS), and
+ * leases on sealed segments are not recorded. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -372,6 +373,93 @@ Test(reclaim, orphans_survive_a_second_restart_during_the_grace)
 	daemon_restart(NULL);
 	back = raw_session();
 	reclaim(back, 2, &a, PROTO_OK);
+	close(back);
+	expect_clean_shutdown();
+}
+
+/* uid's leases as LIST_USERS counts them (0 when it is not listed), through libshmbuf. */
+static uint32_t user_leases(uid_t uid)
+{
+	shmbuf_client *c = client_new();
+	shmbuf_user_info *u = NULL;
+	size_t n = 0;
+	uint32_t leases = 0;
+
+	cr_assert_eq(shmbuf_list_users(c, &u, &n, sizeof(*u)), 0);
+	for (size_t i = 0; i < n; i++) {
+		if (u[i].uid == uid)
+			leases = u[i].leases;
+	}
+	shmbuf_free(u);
+	shmbuf_disconnect(c);
+	return leases;
+}
+
+/* Issue 11's per-user lease count: an orphan is charged to its recorded uid, a reclaimed
+ * lease to the reclaiming connection's user (the same uid), a released one to nobody. */
+Test(reclaim, orphans_count_against_their_uid_and_reclaimed_ones_against_the_connection)
+{
+	const char *name = seg_name("quota");
+	struct proto_acquire_reply a;
+	int s = hold_write(name, &a), back;
+
+	cr_expect_eq(user_leases(getuid()), 1);
+	daemon_kill(SIGKILL);
+	close(s);
+	daemon_restart(NULL);
+	cr_expect_eq(user_leases(getuid()), 1, "the orphan is charged to its recorded uid");
+	back = raw_session();
+	reclaim(back, 2, &a, PROTO_OK);
+	cr_expect_eq(user_leases(getuid()), 1, "charged once, to the reclaiming connection's user");
+	send_release(back, 3, a.lease_id, 0);
+	expect_reply(back, PROTO_OP_RELEASE, 3, PROTO_OK, NULL);
+	cr_expect_eq(user_leases(getuid()), 0);
+	close(back);
+	expect_clean_shutdown();
+}
+
+/* A sealed segment (a memfd) does not come back, so its leases are not recorded: no orphan,
+ * no grace for them, and their RECLAIM is refused; a lease beside it on a recorded segment
+ * is an orphan as usual. */
+Test(reclaim, leases_on_sealed_segments_do_not_become_orphans)
+{
+	const char *name = seg_name("plain"), *sealed_name;
+	char sealed[256];
+	struct proto_acquire_reply a, b;
+	struct proto_msg m = { .op = PROTO_OP_CREATE, .seq = 4 };
+	int s = hold_write(name, &a), back, fd;
+	shmbuf_server_status st;
+
+	snprintf(sealed, sizeof(sealed), "%s", seg_name("sealed"));
+	sealed_name = sealed;
+	m.u.segment.size = 8192;
+	m.u.segment.mode = 0600;
+	m.u.segment.flags = PROTO_CREATE_SEALED;
+	snprintf(m.u.segment.name, sizeof(m.u.segment.name), "%s", sealed_name);
+	raw_request(s, &m);
+	expect_reply(s, PROTO_OP_CREATE, 4, PROTO_OK, NULL);
+	fd = acquire(s, 5, sealed_name, PROTO_ACQ_WRITE, 0, &b);
+	if (fd >= 0)
+		close(fd);
+	st = server_status();
+	cr_expect_eq(st.write_leases, 2);
+	daemon_kill(SIGKILL);
+	close(s);
+	daemon_restart(NULL);
+	st = server_status();
+	cr_expect_eq(st.orphans, 1, "only the recorded segment's lease is an orphan");
+	cr_expect_eq(st.lost_leases, 0, "the sealed segment's lease was never recorded");
+	cr_expect_eq(user_leases(getuid()), 1);
+	back = raw_session();
+	reclaim(back, 2, &b, PROTO_E_NOENT);
+	reclaim(back, 3, &a, PROTO_OK);
+	st = server_status();
+	cr_expect_eq(st.grace_left_ms, 0, "no orphan left: the grace is over");
+	/* The sealed name is free again, and nothing of the old lease is in the way. */
+	named(back, PROTO_OP_CREATE, 4, sealed_name, 8192);
+	fd = acquire(back, 5, sealed_name, PROTO_ACQ_WRITE, 0, &b);
+	if (fd >= 0)
+		close(fd);
 	close(back);
 	expect_clean_shutdown();
 }

@@ -375,3 +375,204 @@ Test(restart, state_dir_moves_the_record)
 		closedir(d);
 	rmdir(dir);
 }
+
+Test(restart, a_consumer_of_generations_misses_no_write_across_a_restart)
+{
+	const char *name = seg_name("gens");
+	shmbuf_client *c = client_new();
+	shmbuf_view v;
+	uint64_t seen;
+
+	create_filled(c, name, 4096, 0600, 1); /* one write lease: generation 1 */
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 4096, SHMBUF_READ, 5000, &v, sizeof(v)), 0);
+	seen = v.generation;
+	cr_assert_geq(seen, 1);
+	cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
+	/* A call that waits: the quiet RELEASE is done before the kill (else its lease would be
+	 * an orphan, of a live process that never reclaims it, until the grace ends). */
+	cr_assert_eq(shmbuf_stat(c, name, &(shmbuf_stat_info){ 0 }, sizeof(shmbuf_stat_info)), 0);
+	shmbuf_disconnect(c);
+	daemon_kill(SIGKILL);
+	daemon_restart(NULL);
+
+	/* Generations are not recorded: the restarted daemon counts every adopted range as
+	 * written by a generation above any before, so a consumer that had seen `seen` is
+	 * given the range at once (one frame again at worst) rather than waiting for a write
+	 * that a counter restarted from 0 would never show as newer. */
+	c = client_new();
+	cr_assert_eq(shmbuf_acquire_newer(c, name, 0, 4096, SHMBUF_READ, seen, 0, &v, sizeof(v)), 0);
+	cr_expect_gt(v.generation, seen);
+	seen = v.generation;
+	cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
+	cr_expect_eq(shmbuf_acquire_newer(c, name, 0, 4096, SHMBUF_READ, seen, 0, &v, sizeof(v)), -EAGAIN,
+		     "nothing was written since");
+	create_filled(c, seg_name("other"), 4096, 0600, 2);
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 4096, SHMBUF_WRITE, 5000, &v, sizeof(v)), 0);
+	cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
+	cr_assert_eq(shmbuf_acquire_newer(c, name, 0, 4096, SHMBUF_READ, seen, 5000, &v, sizeof(v)), 0,
+		     "a write after the restart is newer than what was seen");
+	cr_expect_gt(v.generation, seen);
+	cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
+	shmbuf_disconnect(c);
+	expect_clean_shutdown();
+}
+
+/* Issue 11 beside issue 10: a sealed segment (a memfd, no object to adopt) is not recorded
+ * and is gone after a restart; the record stays readable (its create, its destroy and the
+ * whole record rewritten around it), the other segments are adopted, ids never repeat. */
+Test(restart, a_sealed_segment_is_gone_after_a_restart_and_the_rest_adopted)
+{
+	shmbuf_client *c = client_new();
+	const char *sealed = seg_name("sealed"), *brief = seg_name("sealed-brief");
+	shmbuf_segment_info *before, *after;
+	size_t n_before, n_after;
+	uint64_t max_id = 0;
+
+	create_filled(c, seg_name("plain"), 4096, 0600, 8);
+	create_filled(c, sealed, 8192, 0600 | SHMBUF_SEALED, 9);
+	cr_assert_eq(shmbuf_create(c, brief, 4096, 0600 | SHMBUF_SEALED), 0);
+	cr_assert_eq(shmbuf_destroy(c, brief), 0);
+	cr_assert_eq(shmbuf_list_segments(c, &before, &n_before, sizeof(*before)), 0);
+	cr_assert_eq(n_before, 2);
+	for (size_t i = 0; i < n_before; i++)
+		max_id = before[i].id > max_id ? before[i].id : max_id;
+	shmbuf_free(before);
+	shmbuf_disconnect(c);
+	daemon_kill(SIGKILL);
+	daemon_restart(NULL);
+	cr_expect(!daemon_log_contains("corrupt"), "the record did not read back");
+	c = client_new();
+	expect_filled(c, seg_name("plain"), 4096, 8);
+	cr_expect_eq(shmbuf_stat(c, sealed, &(shmbuf_stat_info){ 0 }, sizeof(shmbuf_stat_info)), -ENOENT);
+	/* Its name is free again, and the new segment's id comes after the sealed ones'. */
+	cr_assert_eq(shmbuf_create(c, sealed, 4096, 0600 | SHMBUF_SEALED), 0);
+	cr_assert_eq(shmbuf_list_segments(c, &after, &n_after, sizeof(*after)), 0);
+	cr_assert_eq(n_after, 2);
+	for (size_t i = 0; i < n_after; i++) {
+		if (strcmp(after[i].name, sealed) == 0) {
+			cr_expect(after[i].flags & SHMBUF_SEGMENT_SEALED);
+			cr_expect_gt(after[i].id, max_id + 1, "id %llu was given again", (unsigned long long)after[i].id);
+		}
+	}
+	shmbuf_free(after);
+	/* A clean stop and a start from a record written whole (SIGTERM keeps the journal; a
+	 * sealed segment in the daemon at a rewrite is left out of it too). */
+	shmbuf_disconnect(c);
+	daemon_kill(SIGTERM);
+	daemon_restart(NULL);
+	c = client_new();
+	expect_filled(c, seg_name("plain"), 4096, 8);
+	cr_expect_eq(shmbuf_stat(c, sealed, &(shmbuf_stat_info){ 0 }, sizeof(shmbuf_stat_info)), -ENOENT);
+	cr_assert_eq(shmbuf_destroy(c, seg_name("plain")), 0);
+	shmbuf_disconnect(c);
+	expect_clean_shutdown();
+}
+
+/* Runs a second shmbufd on the first one's socket path (and so its state record). */
+static int run_second_daemon(void *arg)
+{
+	int devnull = open("/dev/null", O_WRONLY);
+
+	if (devnull >= 0) {
+		dup2(devnull, STDOUT_FILENO);
+		dup2(devnull, STDERR_FILENO);
+	}
+	execl(SHMBUFD_PATH, SHMBUFD_PATH, "--socket", (const char *)arg, (char *)NULL);
+	return 127;
+}
+
+Test(restart, a_second_daemon_cannot_take_over_a_running_ones_record)
+{
+	const char *name = seg_name("owned");
+	char moved[512];
+	shmbuf_client *c = client_new();
+	shmbuf_stat_info st;
+	shmbuf_view v;
+	pid_t pid;
+	int status;
+
+	create_filled(c, name, 4096, 0600, 3);
+	cr_assert_eq(shmbuf_acquire(c, name, 0, 4096, SHMBUF_READ, 5000, &v, sizeof(v)), 0);
+	/* Without its socket file the path looks free: only the record's lock stops a second
+	 * daemon from adopting (and later removing) what the first one serves. */
+	snprintf(moved, sizeof(moved), "%s.moved", daemon_socket());
+	cr_assert_eq(rename(daemon_socket(), moved), 0);
+	pid = child_spawn(run_second_daemon, (void *)daemon_socket());
+	status = child_wait(pid, 10000);
+	cr_assert_neq(status, -ETIMEDOUT, "the second shmbufd kept running");
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) != 0, "the second shmbufd did not refuse to start");
+	cr_expect_neq(access(daemon_socket(), F_OK), 0, "the refused daemon left its socket behind");
+	cr_assert_eq(rename(moved, daemon_socket()), 0);
+	cr_assert_eq(shmbuf_stat(c, name, &st, sizeof(st)), 0, "the first daemon still serves its segment");
+	expect_filled(c, name, 4096, 3);
+	/* Nor did the refused daemon touch the lease table (the lock is taken before the table
+	 * is read): the lease held meanwhile is still recorded, and reclaimed across a kill. */
+	daemon_kill(SIGKILL);
+	daemon_restart(NULL);
+	cr_assert_eq(shmbuf_stat(c, name, &st, sizeof(st)), 0);
+	cr_expect_eq(st.read_leases, 1, "the read lease came back");
+	cr_expect_eq(shmbuf_release(c, &v, sizeof(v)), 0, "and was reclaimed");
+	shmbuf_disconnect(c);
+	expect_clean_shutdown();
+}
+
+/* Wait up to 5 s for fd's size to be want again; returns the size seen last. */
+static off_t size_settles(int fd, off_t want)
+{
+	struct stat st = { 0 };
+
+	for (int64_t end = now_ms() + 5000; now_ms() < end; usleep(5000))
+		if (fstat(fd, &st) == 0 && st.st_size == want)
+			break;
+	return st.st_size;
+}
+
+/* CHMOD and CHOWN are recorded like a resize; an adopted segment is charged to its recorded
+ * owner's quotas again and its size is watched like a new one's. */
+Test(restart, mode_and_owner_survive_quotas_are_charged_and_sizes_watched)
+{
+	const char *name = seg_name("owned");
+	shmbuf_client *c = client_new();
+	shmbuf_user_info *users;
+	shmbuf_stat_info st;
+	char object[128], path[160];
+	size_t n;
+	bool found = false;
+	int fd;
+
+	if (geteuid() != 0)
+		cr_skip_test("chown to another uid needs root");
+	create_filled(c, name, 65536, 0600, 12);
+	cr_assert_eq(shmbuf_chmod(c, name, 0604), 0);
+	cr_assert_eq(shmbuf_chown(c, name, 4321, 4322), 0);
+	shmbuf_disconnect(c);
+	daemon_kill(SIGKILL);
+	daemon_restart(NULL);
+	c = client_new();
+	cr_assert_eq(shmbuf_stat(c, name, &st, sizeof(st)), 0);
+	cr_expect_eq(st.mode, 0604);
+	cr_expect_eq(st.uid, 4321);
+	cr_expect_eq(st.gid, 4322);
+	cr_assert_eq(shmbuf_list_users(c, &users, &n, sizeof(*users)), 0);
+	for (size_t i = 0; i < n; i++) {
+		if (users[i].uid != 4321)
+			continue;
+		found = true;
+		cr_expect_eq(users[i].segments, 1);
+		cr_expect_eq(users[i].bytes, 65536);
+	}
+	cr_expect(found, "uid 4321 is charged nothing after the restart");
+	shmbuf_free(users);
+	/* A change of size through the object behind the daemon's back is put back. */
+	cr_assert_eq(daemon_shm_object(name, object, sizeof(object)), 0);
+	snprintf(path, sizeof(path), "/dev/shm%s", object);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	cr_assert_geq(fd, 0, "open %s: %s", path, strerror(errno));
+	cr_assert_eq(ftruncate(fd, 4096), 0);
+	cr_expect_eq(size_settles(fd, 65536), 65536, "an adopted segment's size is not watched");
+	close(fd);
+	expect_filled(c, name, 4096, 12);
+	cr_assert_eq(shmbuf_destroy(c, name), 0);
+	shmbuf_disconnect(c);
+	expect_clean_shutdown();
+}

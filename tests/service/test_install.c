@@ -43,7 +43,7 @@ Test(install, puts_every_file_in_its_place)
 	static const char *const files[] = {
 		SHMBUF_INSTALL_BINDIR "/shmbufd",
 		SHMBUF_INSTALL_LIBDIR "/libshmbuf.so",
-		SHMBUF_INSTALL_LIBDIR "/libshmbuf.so.0",
+		SHMBUF_INSTALL_LIBDIR "/libshmbuf.so.1",
 		SHMBUF_INSTALL_LIBDIR "/libshmbuf.so." SHMBUF_VERSION,
 		SHMBUF_INSTALL_LIBDIR "/libshmbuf.a",
 		SHMBUF_INSTALL_INCLUDEDIR "/shmbuf.h",
@@ -278,7 +278,7 @@ Test(install, a_program_builds_with_pkg_config_and_runs)
 		  "'%s' -std=c99 -Wall -Wextra -Wpedantic -Werror %s -o consumer consumer.c "
 		  "$(pkg-config --cflags --libs shmbuf) -Wl,-rpath,'%s'",
 		  ext, libdir, SHMBUF_C_COMPILER, SHMBUF_CONSUMER_FLAGS, libdir);
-	run_consumer(in_dir("ext/consumer"), "pkg-config", in_dir("prefix/%s/libshmbuf.so.0", SHMBUF_INSTALL_LIBDIR));
+	run_consumer(in_dir("ext/consumer"), "pkg-config", in_dir("prefix/%s/libshmbuf.so.1", SHMBUF_INSTALL_LIBDIR));
 }
 
 Test(install, a_program_builds_with_find_package_and_runs)
@@ -306,6 +306,6 @@ Test(install, a_program_builds_with_find_package_and_runs)
 		  SHMBUF_CMAKE_COMMAND, ext);
 	/* CMake links imported targets with an rpath into the prefix. */
 	run_consumer(in_dir("ext/build/consumer"), "find-package",
-		     in_dir("prefix/%s/libshmbuf.so.0", SHMBUF_INSTALL_LIBDIR));
+		     in_dir("prefix/%s/libshmbuf.so.1", SHMBUF_INSTALL_LIBDIR));
 	run_consumer(in_dir("ext/build/consumer_static"), "find-package-static", NULL);
 }

@@ -61,6 +61,7 @@ static size_t build_samples(struct proto_msg *s)
 	s[n] = request(PROTO_OP_CREATE, seq++);
 	s[n].u.segment.size = UINT64_MAX;
 	s[n].u.segment.mode = 0777;
+	s[n].u.segment.flags = PROTO_CREATE_SEALED;
 	strcpy(s[n++].u.segment.name, long_name);
 
 	s[n] = request(PROTO_OP_DESTROY, seq++);
@@ -93,6 +94,12 @@ static size_t build_samples(struct proto_msg *s)
 
 	s[n] = request(PROTO_OP_STAT, seq++);
 	strcpy(s[n++].u.segment.name, "seg");
+	s[n] = request(PROTO_OP_CHMOD, seq++);
+	s[n].u.chmod.mode = 0777;
+	strcpy(s[n++].u.chmod.name, long_name);
+	s[n] = request(PROTO_OP_CHOWN, seq++);
+	s[n].u.chown = (struct proto_chown){ .uid = PROTO_ID_KEEP, .gid = 0 };
+	strcpy(s[n++].u.chown.name, "seg");
 	s[n] = request(PROTO_OP_STAT, seq++);
 	strcpy(s[n++].u.segment.name, long_name);
 
@@ -138,6 +145,8 @@ static size_t build_samples(struct proto_msg *s)
 	strcpy(s[n++].u.list.name, long_name);
 	s[n] = request(PROTO_OP_LIST_CLIENTS, seq++);
 	s[n++].u.list.cursor = UINT64_MAX;
+	s[n] = request(PROTO_OP_LIST_USERS, seq++);
+	s[n++].u.list.cursor = 4243;
 
 	s[n] = reply(PROTO_OP_STATUS, seq++);
 	s[n].u.status_reply = (struct proto_status_reply){ 4321, 1700000000000000000ull, 5000000000ull,
@@ -184,6 +193,14 @@ static size_t build_samples(struct proto_msg *s)
 									UINT32_MAX, UINT32_MAX, UINT32_MAX, 0,
 									"\x01tab\there\xff" };
 	s[n++] = reply(PROTO_OP_SUBSCRIBE, seq++);
+	s[n] = reply(PROTO_OP_LIST_USERS, seq++);
+	s[n].u.list_reply.next_cursor = UINT32_MAX;
+	s[n].u.list_reply.count = 2;
+	s[n].u.list_reply.e.users[0] = (struct proto_user_entry){ 0, PROTO_USER_EXEMPT, 1, 1024, 0, 4096, 0, 0, 0,
+								  UINT64_MAX };
+	s[n++].u.list_reply.e.users[1] = (struct proto_user_entry){ UINT32_MAX, 0, UINT32_MAX, UINT32_MAX, UINT32_MAX,
+								    UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT64_MAX,
+								    UINT64_MAX };
 
 	s[n] = reply(PROTO_OP_EVENT, 0);
 	s[n].u.event = (struct proto_event){ PROTO_EV_LEASE_ACQUIRED, 1700000000123456789ull, 5, 9, 4096, 8192,
@@ -589,6 +606,45 @@ static void g_unmap_reply(struct proto_msg *m)
 	m->u.unmap_reply.segment_id = 5;
 }
 
+static void g_chmod(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_CHMOD, 9);
+	m->u.chmod.mode = 0640;
+	strcpy(m->u.chmod.name, "frames");
+}
+
+static void g_chmod_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_CHMOD, 9);
+}
+
+static void g_chown(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_CHOWN, 10);
+	m->u.chown = (struct proto_chown){ .uid = 1000, .gid = PROTO_ID_KEEP };
+	strcpy(m->u.chown.name, "frames");
+}
+
+static void g_chown_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_CHOWN, 10);
+}
+
+static void g_list_users(struct proto_msg *m)
+{
+	*m = request(PROTO_OP_LIST_USERS, 11);
+}
+
+static void g_list_users_reply(struct proto_msg *m)
+{
+	*m = reply(PROTO_OP_LIST_USERS, 11);
+	m->u.list_reply.count = 1;
+	m->u.list_reply.e.users[0] = (struct proto_user_entry){
+		.uid = 1000, .connections = 2, .max_connections = 512, .segments = 1, .max_segments = 1024,
+		.leases = 3, .max_leases = 4096, .bytes = 8192, .max_bytes = 1ull << 30,
+	};
+}
+
 static void g_event(struct proto_msg *m)
 {
 	*m = reply(PROTO_OP_EVENT, 0);
@@ -660,6 +716,15 @@ static const struct golden goldens[] = {
 	  " | 0020000000000000 | 02000000 | 00000000" },
 	{ "RECLAIM reply", g_reclaim_reply, "1480 0000 0a000000 00000000 00000000" },
 	{ "UNMAP from the daemon", g_unmap_reply, "0d80 0000 00000000 08000000 00000000 | 0500000000000000" },
+	{ "CHMOD", g_chmod, "0f00 0000 09000000 10000000 00000000 | a0010000 | 00000000 | 0600 6672616d6573" },
+	{ "CHMOD reply", g_chmod_reply, "0f80 0000 09000000 00000000 00000000" },
+	{ "CHOWN", g_chown, "1000 0000 0a000000 10000000 00000000 | e8030000 | ffffffff | 0600 6672616d6573" },
+	{ "CHOWN reply", g_chown_reply, "1080 0000 0a000000 00000000 00000000" },
+	{ "LIST_USERS", g_list_users, "1100 0000 0b000000 0a000000 00000000 | 0000000000000000 | 0000" },
+	{ "LIST_USERS reply", g_list_users_reply,
+	  "1180 0000 0b000000 3c000000 00000000 | 0000000000000000 | 01000000"
+	  " | e8030000 00000000 02000000 00020000 01000000 00040000 03000000 00100000"
+	  " 0020000000000000 0000004000000000" },
 	{ "EVENT", g_event,
 	  "4080 0000 00000000 4f000000 00000000 | 0800 | 0807060504030201 | 0200000000000000 | 0700000000000000"
 	  " | 0010000000000000 | 0010000000000000 | 0020000000000000 | 01000000 | 34120000 | e8030000"
@@ -822,8 +887,8 @@ Test(proto, nonzero_reserved_payload_fields_fail)
 	uint8_t buf[BUF_SIZE];
 	size_t len;
 
-	len = encode_sample(PROTO_OP_CREATE, buf, NULL);
-	buf[PROTO_HEADER_SIZE + 12] = 1; /* u64 size | u32 mode | u32 reserved */
+	len = encode_sample(PROTO_OP_CHMOD, buf, NULL);
+	buf[PROTO_HEADER_SIZE + 4] = 1; /* u32 mode | u32 reserved */
 	cr_assert_eq(decode(buf, len, &m), -EBADMSG);
 
 	len = encode_sample(PROTO_OP_HELLO | PROTO_REPLY_BIT, buf, NULL);
@@ -927,9 +992,9 @@ Test(proto, overlong_name_in_a_truncated_message_is_malformed)
 
 Test(proto, unknown_op_is_not_supported_with_seq_set)
 {
-	/* EVENT is only ever a reply: as a request it is as unknown as 15. */
-	static const uint16_t ops[] = { 0, 15, 63, PROTO_OP_EVENT, 65, 0x7fff, PROTO_REPLY_BIT,
-					PROTO_REPLY_BIT | 15, PROTO_REPLY_BIT | 63, 0xffff };
+	/* EVENT is only ever a reply: as a request it is as unknown as 18. */
+	static const uint16_t ops[] = { 0, 18, 63, PROTO_OP_EVENT, 65, 0x7fff, PROTO_REPLY_BIT,
+					PROTO_REPLY_BIT | 18, PROTO_REPLY_BIT | 63, 0xffff };
 	struct proto_msg m;
 	uint8_t buf[PROTO_HEADER_SIZE + 4] = { 0 };
 
@@ -1104,6 +1169,9 @@ Test(proto, encoder_rejects_other_invalid_messages)
 	strcpy(m.u.segment.name, "seg");
 	m.u.segment.mode = 01000;
 	cr_assert_eq(proto_encode(&m, buf, sizeof(buf)), -EINVAL, "mode above 0777");
+	m.u.segment.mode = 0600;
+	m.u.segment.flags = 0x2;
+	cr_assert_eq(proto_encode(&m, buf, sizeof(buf)), -EINVAL, "unknown CREATE flags");
 
 	m = request(PROTO_OP_RELEASE, 1);
 	m.status = PROTO_E_BUSY;
@@ -1200,6 +1268,8 @@ Test(proto, only_list_leases_may_name_a_segment)
 	cr_assert_gt(encode_list_request(PROTO_OP_LIST_LEASES, "seg", 4), 0);
 	cr_assert_eq(encode_list_request(PROTO_OP_LIST_SEGMENTS, "seg", 4), -EINVAL);
 	cr_assert_eq(encode_list_request(PROTO_OP_LIST_CLIENTS, "seg", 4), -EINVAL);
+	cr_assert_gt(encode_list_request(PROTO_OP_LIST_USERS, "", 1), 0);
+	cr_assert_eq(encode_list_request(PROTO_OP_LIST_USERS, "seg", 4), -EINVAL);
 	cr_assert_eq(encode_list_request(PROTO_OP_LIST_LEASES, "/seg", 5), -EINVAL);
 	cr_assert_eq(encode_list_request(PROTO_OP_LIST_LEASES, big, sizeof(big)), -ENAMETOOLONG);
 }
@@ -1528,7 +1598,10 @@ Test(proto, op_names_ignore_the_reply_bit)
 		cr_assert_str_eq(proto_op_name(op | PROTO_REPLY_BIT), want[op]);
 	}
 	cr_assert_str_eq(proto_op_name(PROTO_OP_EVENT | PROTO_REPLY_BIT), "EVENT");
-	cr_assert_str_eq(proto_op_name(15), "?");
+	cr_assert_str_eq(proto_op_name(PROTO_OP_CHMOD), "CHMOD");
+	cr_assert_str_eq(proto_op_name(PROTO_OP_CHOWN | PROTO_REPLY_BIT), "CHOWN");
+	cr_assert_str_eq(proto_op_name(PROTO_OP_LIST_USERS), "LIST_USERS");
+	cr_assert_str_eq(proto_op_name(18), "?");
 	cr_assert_str_eq(proto_op_name(63), "?");
 	cr_assert_str_eq(proto_op_name(65), "?");
 	cr_assert_str_eq(proto_op_name(0xffff), "?");

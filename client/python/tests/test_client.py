@@ -41,6 +41,32 @@ def test_connect_without_daemon_is_connection_refused(tmp_path):
         shmbuf.Client(missing)
     assert isinstance(e.value, ConnectionError)
     assert e.value.errno == errno.ENOENT and e.value.filename == missing
+    assert str(e.value).count(missing) == 1, str(e.value)
+
+
+def test_connect_to_the_default_names_the_socket_tried(tmp_path, monkeypatch):
+    missing = str(tmp_path / "env.sock")
+    monkeypatch.setenv("SHMBUF_SOCKET", missing)
+    with pytest.raises(ConnectionRefusedError) as e:
+        shmbuf.Client()  # socket_path None: the default, here $SHMBUF_SOCKET
+    assert e.value.errno == errno.ENOENT and e.value.filename == missing
+    assert str(e.value) == "[Errno %d] no shmbufd listening: %r" % (errno.ENOENT, missing)
+    if os.getuid() != 0:
+        return
+    # A user's default without $SHMBUF_SOCKET: the system socket is tried next, and said so.
+    import shutil
+    import tempfile
+    from conftest import run_python
+    monkeypatch.delenv("SHMBUF_SOCKET")
+    runtime = tempfile.mkdtemp(prefix="shmbuf-py-xdg.")  # tmp_path is root's alone
+    os.chmod(runtime, 0o755)
+    r = run_python("import os, sys, shmbuf\nos.setgid(65534); os.setuid(65534)\n"
+                   "try:\n    shmbuf.Client()\nexcept ConnectionError as e:\n"
+                   "    print(e.filename == shmbuf.default_socket_path(), e.filename)\n    print(e)",
+                   env={"XDG_RUNTIME_DIR": runtime})
+    shutil.rmtree(runtime)
+    assert r.stdout.startswith("True " + runtime), r.stdout + r.stderr
+    assert "system socket %s was tried too" % shmbuf.SYSTEM_SOCKET in r.stdout, r.stdout
 
 
 def test_connect_to_dead_socket_is_connection_refused(tmp_path):
@@ -76,6 +102,26 @@ def test_create_stat_destroy(client):
     with pytest.raises(FileNotFoundError) as e:
         client.stat("seg/a")
     assert e.value.errno == errno.ENOENT and e.value.filename == "seg/a"
+
+
+def test_error_messages_name_the_segment_once(client):
+    import pickle
+    with pytest.raises(FileNotFoundError) as e:
+        client.stat("nope")
+    assert e.value.errno == errno.ENOENT and e.value.filename == "nope"
+    # The daemon's words name it; str() does not add it again.
+    assert str(e.value) == "[Errno 2] no such segment or lease: no segment named 'nope'"
+    # Pickled (multiprocessing), it is the built-in type with the same errno and filename.
+    p = pickle.loads(pickle.dumps(e.value))
+    assert type(p) is FileNotFoundError and (p.errno, p.filename) == (errno.ENOENT, "nope")
+    client.create("twice", 4096)
+    with pytest.raises(FileExistsError) as e:
+        client.create("twice", 4096)
+    assert str(e.value).count("'twice'") == 1 and e.value.filename == "twice", str(e.value)
+    with client.acquire("twice", write=True), pytest.raises(BlockingIOError) as e:
+        client.acquire("twice", timeout=0)
+    assert str(e.value).count("'twice'") == 1 and e.value.filename == "twice", str(e.value)
+    client.destroy("twice")
 
 
 def test_create_existing_is_file_exists_with_detail(client):

@@ -1,4 +1,5 @@
 """shmbuf across processes: numpy arrays shared with no copy, fork(), and interpreter exit."""
+import errno
 import gc
 import os
 import subprocess
@@ -249,3 +250,54 @@ def test_readme_example_c_producer_python_consumer(daemon, tmp_path):
     assert r.stderr == "", r.stderr
     with shmbuf.Client(daemon.path) as c:
         assert c.list_segments() == []  # the consumer destroyed it
+
+
+PRODUCER = """
+    import struct, sys, shmbuf
+    with shmbuf.Client(sys.argv[1]) as c:
+        for i in range(1, int(sys.argv[2]) + 1):   # frame i; the last one is the end marker
+            with c.acquire("frames", write=True, timeout=10) as w:
+                memoryview(w)[:8] = struct.pack("<q", i)
+                last = w.generation
+    print("done", last, flush=True)
+"""
+
+
+def test_acquire_newer_consumer_sees_each_generation_once(client, daemon):
+    """A producer process writes frames; a consumer looping acquire_newer(after=last) sees
+    each generation at most once and in increasing order, and frames in order."""
+    import struct
+    frames = 200
+    client.create("frames", 4096)
+    assert client.stat("frames").generation == 0
+    p = spawn_python(PRODUCER, daemon.path, str(frames))
+    try:
+        last, seen, values = 0, [], []
+        while not values or values[-1] != frames:
+            with client.acquire_newer("frames", 0, 8, after=last, timeout=10) as v:
+                assert v.generation > last
+                last = v.generation
+                seen.append(v.generation)
+                values.append(struct.unpack("<q", bytes(v))[0])
+        # A write view carries the generation before it: its own is counted when it ends.
+        assert p.stdout.readline().split() == ["done", str(frames - 1)]
+    finally:
+        assert p.wait(30) == 0, p.stderr.read()
+        p.stdin.close()
+        p.stdout.close()
+        p.stderr.close()
+    assert seen == sorted(set(seen)) and values == sorted(set(values))
+    assert seen == values  # frame i was generation i: its write lease was the segment's i-th
+    st = client.stat("frames")
+    assert st.generation == frames
+    assert [s.generation for s in client.list_segments()] == [frames]
+    # Nothing new since: timeout 0 is BlockingIOError (EAGAIN), a timeout TimeoutError.
+    with pytest.raises(BlockingIOError) as e:
+        client.acquire_newer("frames", after=last, timeout=0)
+    assert e.value.errno == errno.EAGAIN and e.value.filename == "frames"
+    with pytest.raises(TimeoutError):
+        client.acquire_newer("frames", after=last, timeout=0.05)
+    # after=0 (or any older generation): granted at once.
+    with client.acquire_newer("frames", after=0, timeout=0) as v:
+        assert v.generation == frames and v.readonly
+    client.destroy("frames")

@@ -155,3 +155,49 @@ def test_threads_share_a_view(client):
     assert released and not errors, errors
     assert client.list_leases() == []
     client.destroy("sv")
+
+
+def test_acquire_newer_waits_without_the_gil_and_fails_on_destroy(client, daemon):
+    client.create("news", 4096)
+    with client.acquire("news", write=True):
+        pass
+    gen = client.stat("news").generation
+    assert gen == 1
+    outcome = []
+
+    def consumer():
+        try:
+            outcome.append(client.acquire_newer("news", after=gen))  # timeout None: waits
+        except Exception as e:
+            outcome.append(e)
+    t = threading.Thread(target=consumer)
+    t.start()
+    wait_for(lambda: any(l.waiting for l in client.list_leases("news")))
+    # The wait holds no GIL, and blocks no writer while there is no news.
+    n = 0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 0.1:
+        n += 1
+    assert n > 1000 and t.is_alive()
+    with client.acquire("news", 100, 10, write=True, timeout=0):
+        pass
+    t.join(10)
+    assert not t.is_alive() and len(outcome) == 1 and outcome[0].generation == gen + 1
+    outcome.pop().release()
+    # Destroyed while waiting: FileNotFoundError, naming the segment once.
+    t = threading.Thread(target=consumer)
+    gen += 1
+    t.start()
+    wait_for(lambda: any(l.waiting for l in client.list_leases("news")))
+    client.destroy("news")
+    t.join(10)
+    assert not t.is_alive() and len(outcome) == 1
+    e = outcome[0]
+    assert isinstance(e, FileNotFoundError) and e.filename == "news", repr(e)
+    assert str(e).count("'news'") == 1, str(e)
+    with pytest.raises(FileNotFoundError):
+        client.acquire_newer("news", after=0, timeout=0)
+    with pytest.raises(TypeError, match="after"):
+        client.acquire_newer("news")
+    with pytest.raises(ValueError):
+        client.acquire_newer("news", after=-1)

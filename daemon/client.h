@@ -26,6 +26,7 @@ struct client {
 	bool is_subscribed;     /* sent SUBSCRIBE: receives events */
 	bool was_announced;     /* its CLIENT_CONNECTED event went out (a refused one's never does) */
 	bool is_dead;           /* its connection failed: in server->dead_clients until reaped */
+	bool is_orphan_holder;  /* no connection: holds leases from before a restart (orphan.c) */
 	struct grant_list grants; /* held and waiting, in request order */
 	uint32_t n_grants;
 	uint32_t n_waiting;

@@ -24,6 +24,7 @@
 #include "listen.h"
 #include "log.h"
 #include "mapper.h"
+#include "orphan.h"
 #include "persist.h"
 #include "restore.h"
 #include "size.h"
@@ -227,6 +228,7 @@ static int init_state(struct server *srv, uv_loop_t *loop, const struct server_c
 	srv->cfg = *cfg;
 	srv->listen_fd = -1;
 	srv->state_fd = -1;
+	srv->leasetab.fd = -1;
 	srv->state_lock_fd = -1;
 	TAILQ_INIT(&srv->clients);
 	TAILQ_INIT(&srv->dead_clients);
@@ -322,6 +324,8 @@ int daemon_init(struct server *srv, uv_loop_t *loop, const struct server_config 
 	r = persist_init(srv);
 	if (r == 0)
 		r = restore_segments(srv);
+	if (r == 0)
+		r = orphan_init(srv);
 	if (r < 0)
 		goto fail;
 	for (struct segment *seg = TAILQ_FIRST(&srv->all_segments); seg; seg = TAILQ_NEXT(seg, order_link))
@@ -333,6 +337,7 @@ int daemon_init(struct server *srv, uv_loop_t *loop, const struct server_config 
 		   cfg->limits.max_connections, cfg->limits.max_leases);
 	return 0;
 fail:
+	orphan_deinit(srv);
 	persist_deinit(srv);
 	persist_unlock(srv);
 	fdstore_release_unclaimed(srv);
@@ -361,6 +366,7 @@ void daemon_deinit(struct server *srv)
 		end_client(srv, cl);
 		client_free(cl);
 	}
+	orphan_deinit(srv);
 	grant_settle_all(srv); /* frees the destroyed segments */
 	sizewatch_deinit(&srv->sizewatch);
 	if (srv->grant_anchor) {

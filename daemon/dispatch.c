@@ -8,6 +8,7 @@
 
 #include "handle_lease.h"
 #include "handle_owner.h"
+#include "handle_reclaim.h"
 #include "handle_segment.h"
 #include "introspect.h"
 #include "log.h"
@@ -82,6 +83,9 @@ static void dispatch_request(struct client *cl, const struct proto_msg *req)
 		return;
 	case PROTO_OP_CANCEL:
 		handle_cancel(cl, req);
+		return;
+	case PROTO_OP_RECLAIM:
+		handle_reclaim(cl, req);
 		return;
 	case PROTO_OP_STAT:
 		handle_stat(cl, req);

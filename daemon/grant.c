@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "event.h"
 #include "log.h"
+#include "leasetab.h"
 #include "mapper.h"
 
 #define grant_of(l) ((struct grant *)((char *)(l) - offsetof(struct grant, lease)))
@@ -54,7 +55,15 @@ void grant_link(struct grant *g)
 {
 	struct server *srv = g->cl->srv;
 
-	g->id = ++srv->next_lease_id;
+	grant_link_as(g, ++srv->next_lease_id);
+	leasetab_note_id(&srv->leasetab, srv->next_lease_id); /* one store: ids never repeat */
+}
+
+void grant_link_as(struct grant *g, uint64_t id)
+{
+	struct server *srv = g->cl->srv;
+
+	g->id = id;
 	g->since_ns = clock_mono_ns();
 	g->seg->refs++;
 	TAILQ_INSERT_TAIL(&g->cl->grants, g, client_link);
@@ -126,6 +135,9 @@ void grant_end_why(struct grant *g, enum proto_cancel_reason why)
 	if (held_write)
 		genmap_record(&g->seg->gens, g->lease.offset, g->lease.length, ++g->seg->generation);
 	lease_set_remove(&g->seg->leases, &g->lease);
+	/* Stopping: held leases stay recorded, for their holders to reclaim after the restart. */
+	if (g->slot && !srv->is_stopping)
+		leasetab_clear(&srv->leasetab, g->slot);
 	TAILQ_REMOVE(&cl->grants, g, client_link);
 	TAILQ_REMOVE(&srv->all_grants, g, order_link);
 	cl->n_grants--;
@@ -167,6 +179,26 @@ void grant_fd_refused(struct client *cl, struct conn_tag tag)
 	grant_settle_later(cl->srv, seg);
 }
 
+/* A held lease goes into the lease table before its holder hears of it: a restart
+ * from then on knows it. A few stores. */
+static void grant_record(struct grant *g)
+{
+	struct leasetab_rec r = {
+		.lease_id = g->id,
+		.segment_id = g->seg->id,
+		.offset = g->lease.offset,
+		.length = g->lease.length,
+		.pid = (uint32_t)g->cl->conn->cred.pid,
+		.uid = g->cl->conn->cred.uid,
+		.write = g->lease.write,
+	};
+
+	/* A sealed segment is a memfd, not recorded (persist.h): it cannot come back, and
+	 * neither can a lease on it. */
+	if (!g->slot && !g->seg->is_sealed)
+		g->slot = leasetab_put(&g->cl->srv->leasetab, &r) & 0x7fffffffu;
+}
+
 bool grant_send(struct grant *g, bool is_owed)
 {
 	struct proto_msg rep; /* 5.4 KiB: only the header and u.acquire_reply are encoded */
@@ -185,6 +217,7 @@ bool grant_send(struct grant *g, bool is_owed)
 	rep.u.acquire_reply.segment_id = seg->id;
 	rep.u.acquire_reply.flags = mode;
 	rep.u.acquire_reply.generation = genmap_newest(&seg->gens, g->lease.offset, g->lease.length);
+	grant_record(g);
 	if (g->wants_fd) {
 		/* Recorded before sending: an fd we sent and did not count would
 		 * let a destroyed segment's memory live on unaccounted. */

@@ -29,7 +29,10 @@ struct grant {
 	struct segment *seg; /* counted in seg->refs while linked */
 	struct client *cl;
 	uint32_t seq;        /* ACQUIRE request to answer while waiting */
-	bool wants_fd;       /* the ACQUIRE did not name seg's id: the grant carries seg's fd */
+	/* Held: its slot in the lease table (leasetab.c, at most 2^26), 0 when unrecorded.
+	 * A bit-field beside wants_fd, so the record stays 192 bytes. */
+	uint32_t slot : 31;
+	uint32_t wants_fd : 1; /* the ACQUIRE did not name seg's id: the grant carries seg's fd */
 	uint64_t after;      /* ACQUIRE NEWER: wait for a write generation past this */
 	uint64_t since_ns;   /* CLOCK_MONOTONIC: requested, then granted */
 	uv_timer_t *timer;   /* wait deadline, or NULL; data = grant; owned, closed by grant_free() */
@@ -49,6 +52,8 @@ void grant_free(struct grant *g);
 /* g's lease was put in its segment's set: give it an id and link it into its
  * client, the server's tables and its segment's references. */
 void grant_link(struct grant *g);
+/* grant_link() with a given id: a lease held before a restart (orphan.c). */
+void grant_link_as(struct grant *g, uint64_t id);
 /* Unlink g from everything, say so to subscribers, and free it. The caller
  * settles g's segment after (grant_settle_later()). */
 void grant_end(struct grant *g);

@@ -12,6 +12,20 @@
 #include "clock.h"
 #include "grant.h"
 #include "handle_segment.h"
+#include "orphan.h"
+
+/* STATUS's restart fields: the record's count of starts, the orphans and the grace. */
+static void status_restarts(const struct server *srv, struct proto_status_reply *st)
+{
+	struct orphan_counts o;
+
+	orphan_counts(srv, &o);
+	st->restarts = srv->starts > 0 ? (uint32_t)(srv->starts - 1) : 0;
+	st->grace_left_ms = (uint32_t)o.grace_left_ms;
+	st->orphans = o.left;
+	st->reclaimed = o.reclaimed;
+	st->lost = o.lost;
+}
 
 void handle_status(struct client *cl, const struct proto_msg *req)
 {
@@ -37,6 +51,7 @@ void handle_status(struct client *cl, const struct proto_msg *req)
 	}
 	snprintf(st->server_version, sizeof(st->server_version), "%s", SHMBUF_VERSION_STR);
 	snprintf(st->socket_path, sizeof(st->socket_path), "%s", srv->socket_path);
+	status_restarts(srv, st);
 	client_send_msg(cl, &rep);
 }
 

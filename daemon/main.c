@@ -52,6 +52,8 @@ static void usage(FILE *f)
 		"                            restarted daemon adopts them (default: the\n"
 		"                            directory 'state' beside the socket)\n"
 		"      --fresh               start empty: remove the segments a previous run left\n"
+		"      --grace S             seconds leases held before a restart wait for their\n"
+		"                            holders to reclaim them (default 10; 0.5 works)\n"
 		"      --fd-store            also hand segment fds to systemd's fd store\n"
 		"                            (FileDescriptorStoreMax=; on when $FDSTORE is set)\n"
 		"  -l, --log-level LEVEL     error, warning, notice (default), info or debug\n"
@@ -66,7 +68,7 @@ static void usage(FILE *f)
 enum { OPT_SOCKET_MODE = 256, OPT_MAX_SEGMENTS, OPT_MAX_CONNECTIONS, OPT_MAX_USER_CONNECTIONS, OPT_MAX_LEASES, OPT_MAX_SEGMENT_LEASES,
        OPT_MAX_MESSAGE,
        OPT_MAX_QUEUE, OPT_HANDSHAKE_TIMEOUT, OPT_NO_PREALLOC, OPT_USER_MAX_BYTES, OPT_USER_MAX_SEGMENTS,
-       OPT_USER_MAX_LEASES, OPT_STATE_DIR, OPT_FRESH, OPT_FD_STORE };
+       OPT_USER_MAX_LEASES, OPT_STATE_DIR, OPT_FRESH, OPT_FD_STORE, OPT_GRACE };
 
 static const struct option long_opts[] = {
 	{ "socket", required_argument, NULL, 's' },
@@ -87,6 +89,7 @@ static const struct option long_opts[] = {
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "fresh", no_argument, NULL, OPT_FRESH },
 	{ "fd-store", no_argument, NULL, OPT_FD_STORE },
+	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -102,6 +105,22 @@ static int parse_count(const char *opt, const char *arg, uint64_t min, uint64_t 
 			(unsigned long long)min, (unsigned long long)max);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* --grace: seconds, a fraction allowed, at most an hour. */
+static int parse_grace(const char *arg, uint64_t *ms)
+{
+	char *end;
+	double s;
+
+	errno = 0;
+	s = strtod(arg, &end);
+	if (errno || end == arg || *end || !(s >= 0 && s <= 3600)) {
+		fprintf(stderr, "shmbufd: --grace: '%s' is not a number of seconds in 0..3600\n", arg);
+		return -EINVAL;
+	}
+	*ms = (uint64_t)(s * 1000 + 0.5);
 	return 0;
 }
 
@@ -223,6 +242,8 @@ static int apply_option(int id, const char *name, const char *arg, struct server
 	case OPT_STATE_DIR:
 		cfg->state_dir = arg;
 		return 0;
+	case OPT_GRACE:
+		return parse_grace(arg, &cfg->grace_ms);
 	case 'l':
 		*log_level = log_level_parse(arg);
 		if (*log_level < 0) {
@@ -334,6 +355,7 @@ int main(int argc, char **argv)
 	struct server_config cfg = {
 		.socket_mode = 0660,
 		.prealloc = true,
+		.grace_ms = 10000,
 		.limits = {
 			.max_bytes = 0,
 			.max_segments = 4096,

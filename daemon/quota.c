@@ -54,6 +54,19 @@ static void user_put(struct quota *q, struct quota_user *u)
 	free(u);
 }
 
+struct quota_user *quota_user_get(struct quota *q, uid_t uid)
+{
+	return user_get(q, uid);
+}
+
+void quota_user_put(struct quota *q, uid_t uid)
+{
+	struct quota_user *u = quota_user_find(q, uid);
+
+	if (u)
+		user_put(q, u);
+}
+
 void quota_conn(struct quota *q, uid_t uid, int delta)
 {
 	q->n_conns += (uint32_t)delta;

@@ -62,6 +62,11 @@ uint32_t quota_user_conns(struct quota *q, uid_t uid, int delta);
 bool quota_user_is_over(struct quota *q, uid_t uid, bool is_exempt);
 /* uid's record, or NULL when it uses nothing. */
 struct quota_user *quota_user_find(const struct quota *q, uid_t uid);
+/* uid's record for a holder that is not a connection (orphan.c: the leases held before a
+ * restart are charged to their recorded uid), made when missing (NULL: out of memory);
+ * quota_user_put() once that holder holds nothing, so a record unused is forgotten. */
+struct quota_user *quota_user_get(struct quota *q, uid_t uid);
+void quota_user_put(struct quota *q, uid_t uid);
 
 /* The per-user quotas: whether uid may own one more segment of n bytes, grow
  * by n bytes, hold one more lease. Exempt users are not asked. */

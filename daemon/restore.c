@@ -267,8 +267,13 @@ int restore_segments(struct server *srv)
 	if (r == -ENOMEM)
 		return r;
 	if (srv->cfg.fresh) {
-		if (r == 0)
+		/* Empty, but ids go on: a client's kept mapping claims a segment by its id, and an
+		 * id given again to another segment would have it claim the wrong memory. */
+		if (r == 0) {
+			srv->starts = st.starts;
+			srv->next_segment_id = st.next_segment_id;
 			persist_state_free(&st);
+		}
 		start_fresh(srv);
 	} else if (r == 0) {
 		srv->starts = st.starts;

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "conn.h"
+#include "leasetab.h"
 #include "quota.h"
 #include "segment.h"
 #include "sizewatch.h"
@@ -24,6 +25,7 @@ struct server_config {
 	const char *state_dir;       /* NULL: "state" beside the socket (persist.c) */
 	bool fresh;                  /* start empty: remove what a previous run left */
 	bool fd_store;               /* hand segment fds to systemd's fd store */
+	uint64_t grace_ms;           /* how long leases held before a restart wait for their holders */
 	struct server_limits limits;
 };
 
@@ -32,6 +34,7 @@ struct grant;
 struct mapper;
 struct create_job;
 struct fdstore_fd;
+struct orphanage;
 
 /* Owned by main(); daemon_init() fills it and daemon_deinit() empties it. */
 struct server {
@@ -65,6 +68,8 @@ struct server {
 	bool uses_fd_store;        /* segment fds go to systemd's fd store (fdstore.c) */
 	struct fdstore_fd *stored; /* what the store passed back, until restore_segments() is done */
 	size_t n_stored;
+	struct leasetab leasetab;   /* held leases, where a restart reads them (leasetab.c) */
+	struct orphanage *orphans;  /* leases held before this start (orphan.c) */
 	struct segment *segments; /* live segments by name */
 	struct grant *grants;     /* all grants by id */
 	struct grant *grant_anchor; /* id 0, no client, never a lease: keeps grants' table allocated */

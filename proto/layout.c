@@ -88,6 +88,9 @@ FIELD_TABLE(PROTO_UNMAP_REPLY_FIELDS);
 #define FIELD_STRUCT struct proto_cancel
 FIELD_TABLE(PROTO_CANCEL_FIELDS);
 #undef FIELD_STRUCT
+#define FIELD_STRUCT struct proto_reclaim
+FIELD_TABLE(PROTO_RECLAIM_FIELDS);
+#undef FIELD_STRUCT
 #define FIELD_STRUCT struct proto_stat_reply
 FIELD_TABLE(PROTO_STAT_REPLY_FIELDS);
 #undef FIELD_STRUCT
@@ -191,6 +194,8 @@ static int check_request(const struct proto_msg *m)
 		return acquire_is_valid(&m->u.acquire) ? 0 : -EINVAL;
 	case PROTO_OP_CANCEL:
 		return m->u.cancel.acquire_seq == 0 ? -EINVAL : 0;
+	case PROTO_OP_RECLAIM:
+		return acq_flags_are_valid(m->u.reclaim.flags) ? 0 : -EINVAL;
 	case PROTO_OP_LIST_SEGMENTS:
 	case PROTO_OP_LIST_CLIENTS: /* "" lists everything; only LIST_LEASES may narrow to one segment */
 	case PROTO_OP_LIST_USERS:
@@ -232,6 +237,7 @@ static int check_reply(const struct proto_msg *m)
 	case PROTO_OP_CHOWN:
 	case PROTO_OP_LIST_USERS:
 	case PROTO_OP_CANCEL:
+	case PROTO_OP_RECLAIM:
 		break;
 	}
 	return 0;

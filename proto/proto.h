@@ -85,6 +85,8 @@
 	X(CHOWN, 16, PROTO_CHOWN_FIELDS, PROTO_EMPTY)                                \
 	/* Per-user usage against the quotas: all users for root, else the caller's. */ \
 	X(LIST_USERS, 17, PROTO_LIST_FIELDS, PROTO_LIST_USERS_REPLY_FIELDS)          \
+	/* After a daemon restart: take back a lease held before it (an orphan). */ \
+	X(RECLAIM, 20, PROTO_RECLAIM_FIELDS, PROTO_EMPTY)                            \
 	/* Sent by the daemon only, unasked, to subscribed clients: always with      \
 	 * PROTO_REPLY_BIT set, seq 0 and status PROTO_OK. */                        \
 	X(EVENT, 64, PROTO_NONE, PROTO_EVENT_FIELDS)
@@ -143,13 +145,17 @@ enum proto_op { PROTO_OPS(PROTO_OP_ENUM_) };
 	X(E_NAMETOOLONG, 17, ENAMETOOLONG, "ENAMETOOLONG",                                                    \
 	  "name too long (segment names are at most 255 bytes; or the socket path is too long)")             \
 	X(E_CANCELED, 18, ECANCELED, "ECANCELED", "canceled (a CANCEL ended the waiting acquire)")            \
-	X(E_AGAIN, 19, EAGAIN, "EAGAIN", "nothing newer yet (no write after the given generation)")
+	X(E_AGAIN, 19, EAGAIN, "EAGAIN", "nothing newer yet (no write after the given generation)")        \
+	/* 20-23: issue 11's (access control) */                                                            \
+	X(E_STALE, 24, ESTALE, "ESTALE", "the segment did not survive a restart of shmbufd")
 
 #define PROTO_STATUS_ENUM_(name, value, err, token, text) PROTO_##name = value,
 enum proto_status {
 	PROTO_STATUS_MAP(PROTO_STATUS_ENUM_)
-	PROTO_STATUS_COUNT
+	PROTO_STATUS_END_ /* one past the highest status */
 };
+/* Statuses may leave gaps (numbers another branch holds); a gap is an unknown status. */
+#define PROTO_STATUS_COUNT ((int)PROTO_STATUS_END_)
 
 /* Payload field lists. X(kind, member, class), in wire order:
  *   U16 U32 U64 I32  a little-endian integer; member of that C type
@@ -235,6 +241,16 @@ enum proto_status {
 /* CANCEL: the seq of this connection's waiting ACQUIRE. */
 #define PROTO_CANCEL_FIELDS(X) X(U32, acquire_seq, _) X(RSV32, reserved, _)
 
+/* RECLAIM: a lease this process held before the daemon restarted, as the ACQUIRE reply
+ * described it; the daemon makes it this connection's again when it matches an orphan. */
+#define PROTO_RECLAIM_FIELDS(X)                                          \
+	X(U64, lease_id, _)                                              \
+	X(U64, segment_id, _)                                            \
+	X(U64, offset, _)                                                \
+	X(U64, length, _)                                                \
+	X(U32, flags, _) /* PROTO_ACQ_READ or PROTO_ACQ_WRITE */         \
+	X(RSV32, reserved, _)
+
 #define PROTO_STAT_REPLY_FIELDS(X)                                                                  \
 	X(U64, size, _) X(U32, mode, _) X(U32, uid, _) X(U32, gid, _) X(U32, read_leases, _)      \
 	X(U32, write_leases, _) X(U32, waiters, _)                                                \
@@ -254,7 +270,13 @@ enum proto_status {
 	X(U32, write_leases, _)                                                          \
 	X(U32, waiters, _)                                                               \
 	X(STR, server_version, VERSION)                                                  \
-	X(STR, socket_path, PATH)
+	X(STR, socket_path, PATH)                                                        \
+	/* Restarts (issue 10): what the state record counts, and the lease grace. */    \
+	X(U32, restarts, _)      /* daemons started on this record before this one */   \
+	X(U32, grace_left_ms, _) /* > 0: leases held before the restart still wait */   \
+	X(U32, orphans, _)       /* such leases not yet reclaimed */                     \
+	X(U32, reclaimed, _)     /* taken back by their holders since this start */     \
+	X(U32, lost, _)          /* freed unreclaimed: segment gone, holder dead, grace over */
 
 /* LIST_SEGMENTS, LIST_LEASES, LIST_CLIENTS, LIST_USERS request. */
 #define PROTO_LIST_FIELDS(X)                                                   \
@@ -397,6 +419,7 @@ struct proto_release { PROTO_RELEASE_FIELDS(PROTO_MEMBER_) };
 struct proto_unmap { PROTO_UNMAP_FIELDS(PROTO_MEMBER_) };
 struct proto_unmap_reply { PROTO_UNMAP_REPLY_FIELDS(PROTO_MEMBER_) };
 struct proto_cancel { PROTO_CANCEL_FIELDS(PROTO_MEMBER_) };
+struct proto_reclaim { PROTO_RECLAIM_FIELDS(PROTO_MEMBER_) };
 struct proto_stat_reply { PROTO_STAT_REPLY_FIELDS(PROTO_MEMBER_) };
 struct proto_status_reply { PROTO_STATUS_REPLY_FIELDS(PROTO_MEMBER_) };
 struct proto_list_req { PROTO_LIST_FIELDS(PROTO_MEMBER_) };
@@ -433,6 +456,7 @@ struct proto_msg {
 		struct proto_unmap unmap;             /* UNMAP request */
 		struct proto_unmap_reply unmap_reply; /* UNMAP from the daemon */
 		struct proto_cancel cancel;
+		struct proto_reclaim reclaim;
 		struct proto_stat_reply stat_reply;
 		struct proto_status_reply status_reply;
 		struct proto_list_req list;          /* LIST_* requests */

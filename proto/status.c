@@ -13,14 +13,16 @@ static const struct {
 #undef STATUS_ROW
 };
 
-/* Statuses are numbered from 0 without gaps, so each one is its own row. */
-#define STATUS_IN_ORDER(name, value, errnum, token, text) +1
-_Static_assert(0 PROTO_STATUS_MAP(STATUS_IN_ORDER) == PROTO_STATUS_COUNT, "a gap in PROTO_STATUS_MAP");
-#undef STATUS_IN_ORDER
+/* Each status is its own row; a gap (a number another branch holds) is a row with no name,
+ * treated as an unknown status. */
+static bool is_known(uint16_t status)
+{
+	return status < PROTO_STATUS_COUNT && statuses[status].name;
+}
 
 int proto_status_to_errno(uint16_t status)
 {
-	return status < PROTO_STATUS_COUNT ? statuses[status].err : -EPROTO;
+	return is_known(status) ? statuses[status].err : -EPROTO;
 }
 
 enum proto_status proto_errno_to_status(int err)
@@ -29,25 +31,25 @@ enum proto_status proto_errno_to_status(int err)
 	if (err == -ENOMEM)
 		return PROTO_E_NOSPC;
 	for (int s = 0; s < PROTO_STATUS_COUNT; s++)
-		if (statuses[s].err == err)
+		if (statuses[s].name && statuses[s].err == err)
 			return (enum proto_status)s;
 	return PROTO_E_INTERNAL;
 }
 
 const char *proto_status_name(uint16_t status)
 {
-	return status < PROTO_STATUS_COUNT ? statuses[status].name : "EUNKNOWN";
+	return is_known(status) ? statuses[status].name : "EUNKNOWN";
 }
 
 const char *proto_status_text(uint16_t status)
 {
-	return status < PROTO_STATUS_COUNT ? statuses[status].text : "unknown status";
+	return is_known(status) ? statuses[status].text : "unknown status";
 }
 
 const char *proto_errno_text(int err)
 {
 	for (int s = 0; s < PROTO_STATUS_COUNT; s++)
-		if (statuses[s].err == err)
+		if (statuses[s].name && statuses[s].err == err)
 			return statuses[s].text;
 	return NULL;
 }

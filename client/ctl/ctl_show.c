@@ -42,6 +42,11 @@ static void status_json(const shmbuf_server_status *s)
 	json_u64(&j, "waiters", s->waiters);
 	json_u64(&j, "clients", s->clients);
 	json_u64(&j, "max_clients", s->max_clients);
+	json_u64(&j, "restarts", s->restarts);
+	json_u64(&j, "grace_left_ms", s->grace_left_ms);
+	json_u64(&j, "orphan_leases", s->orphans);
+	json_u64(&j, "reclaimed_leases", s->reclaimed_leases);
+	json_u64(&j, "lost_leases", s->lost_leases);
 	json_close(&j, '}');
 }
 
@@ -65,6 +70,12 @@ static void status_text(const shmbuf_server_status *s)
 	printf("waiters:   %u\n", s->waiters);
 	fmt_of(s->clients, s->max_clients, count, sizeof(count));
 	printf("clients:   %s\n", count);
+	printf("restarts:  %u", s->restarts);
+	if (s->grace_left_ms)
+		printf(", grace: %u ms left, %u leases not reclaimed yet", s->grace_left_ms, s->orphans);
+	if (s->reclaimed_leases || s->lost_leases || s->grace_left_ms)
+		printf(" (%u reclaimed, %u lost)", s->reclaimed_leases, s->lost_leases);
+	printf("\n");
 }
 
 int cmd_status(const struct args *a)

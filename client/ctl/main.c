@@ -491,6 +491,9 @@ static void close_stdout(void)
 
 int main(int argc, char **argv)
 {
+	/* hold and watch report the daemon going away (exit 3) rather than wait for it to
+	 * come back; a caller who wants the library's reconnecting sets it explicitly. */
+	setenv("SHMBUF_RECONNECT", "0", 0);
 	static const struct option lopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },

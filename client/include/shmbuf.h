@@ -275,6 +275,17 @@ SHMBUF_EXPORT int shmbuf_dispatch(shmbuf_client *c);
  * or the daemon) arrives later and is counted here. 0 for NULL. */
 SHMBUF_EXPORT uint64_t shmbuf_release_errors(shmbuf_client *c);
 
+/* How many times this client reconnected by itself (0.2). When the daemon goes away
+ * (a crash, a restart) the library connects again (backoff, at most 30 s, or
+ * $SHMBUF_RECONNECT_TIMEOUT seconds), RECLAIMs the views it holds, and sends
+ * again the acquires that were waiting: calls see latency, not an error. Views
+ * stay mapped. A view whose lease did not survive (the daemon came back without
+ * its segment, --fresh, or the grace period ended first) is released with
+ * -ESTALE, and an acquire waiting across the restart for a segment that is gone
+ * fails with -ESTALE. SHMBUF_RECONNECT=0 in the environment at connect turns
+ * this off: a broken connection then fails every call with -ECONNRESET. */
+SHMBUF_EXPORT uint64_t shmbuf_reconnects(shmbuf_client *c);
+
 /* Size, mode, owner and lease counts of a segment, into *out (size: sizeof *out).
  * Returns 0, -ENOENT no such segment, -EINVAL NULL out or size 0. */
 SHMBUF_EXPORT int shmbuf_stat(shmbuf_client *c, const char *name, shmbuf_stat_info *out, size_t size);
@@ -313,6 +324,14 @@ typedef struct shmbuf_server_status {
 	uint32_t segments, max_segments;
 	uint32_t clients, max_clients;
 	uint32_t read_leases, write_leases, waiters;
+	/* Restarts (0.2): daemons that ran on this state record before this one; while
+	 * grace_left_ms > 0, leases held before the restart (orphans) still wait for
+	 * their holders, and nothing conflicting with one is granted. reclaimed and
+	 * lost: what became of those leases since this start (lost: their segment is
+	 * gone, their holder died, or the grace ended). */
+	uint32_t restarts;
+	uint32_t grace_left_ms;
+	uint32_t orphans, reclaimed_leases, lost_leases;
 } shmbuf_server_status;
 
 /* shmbuf_segment_info.flags */

@@ -93,6 +93,18 @@ fail:
 	}
 }
 
+void async_socket_changed(shmbuf_client *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	pthread_mutex_lock(&c->lock);
+	ev.data.fd = c->sock;
+	/* The old socket's entry went with its last descriptor. */
+	if (c->async && epoll_ctl(c->async->epfd, EPOLL_CTL_ADD, c->sock, &ev) < 0 && errno == EEXIST)
+		(void)epoll_ctl(c->async->epfd, EPOLL_CTL_MOD, c->sock, &ev);
+	pthread_mutex_unlock(&c->lock);
+}
+
 int shmbuf_get_fd(shmbuf_client *c)
 {
 	struct async_state *st = NULL;

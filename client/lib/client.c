@@ -15,6 +15,7 @@
 
 #include "demux.h"
 #include "error.h"
+#include "reconnect.h"
 
 /* getpid() is a system call (glibc no longer caches it), and every call makes
  * this check, twice per acquire and release: the pid is read once and read
@@ -85,6 +86,8 @@ static void client_free(struct shmbuf_client *c)
 	/* Views point into the cache's mappings: both go at once. The daemon
 	 * forgets what we mapped when the connection closes. */
 	idtable_deinit(&c->views);
+	idtable_deinit(&c->stale);
+	free(c->relog.recs);
 	mapcache_deinit(&c->cache);
 	idtable_deinit(&c->pending);
 	free(c->events);
@@ -241,6 +244,8 @@ int shmbuf_connect(const char *socket_path, shmbuf_client **out)
 	if (!c)
 		return -ENOMEM;
 	r = client_connect_socket(c, &sa, !socket_path);
+	c->addr = sa; /* where a reconnect goes: the system socket when that is where we went */
+	reconnect_init(c);
 	if (r == 0)
 		r = client_hello(c);
 	if (r < 0) {

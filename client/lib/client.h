@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include "idtable.h"
 #include "mapcache.h"
@@ -25,6 +26,19 @@
 struct call;
 struct async_state;
 
+/* A RELEASE sent but not known to be done (reconnect.c): redone after a reconnect. */
+struct relrec {
+	uint64_t lease_id, segment_id, offset, length;
+	uint32_t mode;
+	uint64_t send_no; /* c->sent_no when it went out */
+};
+
+/* Those records, oldest first: a ring of cap slots holding count from head on. */
+struct relog {
+	struct relrec *recs;
+	size_t head, count, cap;
+};
+
 /* Owned by the application from shmbuf_connect() to shmbuf_disconnect(). */
 struct shmbuf_client {
 	int sock;
@@ -33,7 +47,15 @@ struct shmbuf_client {
 	uint32_t max_message;      /* largest request the daemon takes; 0: unknown */
 	pthread_mutex_t send_lock; /* one fdio_send at a time */
 	pthread_mutex_t lock;      /* every field below except the reader's buffers */
-	bool dead;                 /* the connection broke: every call fails with -ECONNRESET */
+	bool dead;                 /* the connection broke for good: every call fails with -ECONNRESET */
+	/* Reconnecting (reconnect.c): where we connected, whether and how long to try. */
+	struct sockaddr_un addr;
+	bool reconnect;            /* on unless SHMBUF_RECONNECT=0 */
+	uint32_t reconnect_ms;     /* a reconnect gives up after this long (SHMBUF_RECONNECT_TIMEOUT) */
+	uint64_t reconnects;       /* shmbuf_reconnects() */
+	uint64_t sent_no;          /* datagrams sent so far; under send_lock and lock */
+	struct relog relog;        /* releases sent, not yet known done */
+	struct idtable stale;      /* lease ids of views whose lease did not survive a restart */
 	bool reader_active;        /* some waiting thread is (about to be) in fdio_recv */
 	uint32_t next_seq;
 	struct idtable pending;    /* seq -> struct call */

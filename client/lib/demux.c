@@ -7,33 +7,14 @@
 #include <errno.h>
 #include <poll.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "event.h"
 #include "fdio.h"
-
-/* Largest request we encode: an ACQUIRE with a 255-byte name is 313 bytes. */
-#define REQUEST_MAX 512
-
-/* client->pending holds struct call (synchronous, len 0) and struct
- * demux_async (len PENDING_ASYNC), told apart by the entry's length. */
-#define PENDING_ASYNC 1
-
-/* One request waiting for its reply. Lives on the calling thread's stack. It is
- * in client->pending from just before its request is sent until it is done, and
- * on the client->waiters list while its thread is in the wait loop. */
-struct call {
-	struct call *prev, *next; /* client->waiters */
-	bool listed;              /* on client->waiters */
-	bool done;                /* reply (or err) is final */
-	int err;                  /* 0: *reply holds the answer; else why none will come */
-	int fd;                   /* fd of a successful ACQUIRE reply, else -1; owned */
-	uint32_t seq;
-	uint16_t reply_op;
-	struct proto_msg *reply;  /* the caller's request, which the reply replaces */
-	pthread_cond_t cond;      /* signalled when done, or when this thread should read */
-};
+#include "reconnect.h"
 
 static void waiters_push(struct shmbuf_client *c, struct call *call)
 {
@@ -237,6 +218,11 @@ static void demux_deliver(struct shmbuf_client *c, int fd)
 		return;
 	}
 	idtable_remove(&c->pending, s);
+	reconnect_confirm(c, a ? a->send_no : call->send_no);
+	/* An ACQUIRE sent again after a restart whose segment is gone: it did not survive. */
+	if ((a ? a->resent : call->resent) && c->rmsg.status == PROTO_E_NOENT &&
+	    c->rmsg.op == (PROTO_OP_ACQUIRE | PROTO_REPLY_BIT))
+		c->rmsg.status = PROTO_E_STALE;
 	if (a) {
 		reply_copy(a->reply, &c->rmsg);
 		a->fd = fd;
@@ -270,6 +256,9 @@ void demux_read_one(struct shmbuf_client *c)
 	if (n <= 0 || r < 0 || !(c->rmsg.op & PROTO_REPLY_BIT)) {
 		if (fd >= 0)
 			close(fd);
+		/* The daemon went away (not a garbled reply): a new connection takes over. */
+		if (n <= 0 && reconnect_run(c))
+			return;
 		client_break(c);
 		return;
 	}
@@ -327,6 +316,30 @@ static void call_wait(struct shmbuf_client *c, struct call *call)
 			demux_read_one(c);
 		demux_reader_release(c);
 	}
+}
+
+/* Called with c->send_lock held: the request is about to go out as the next datagram. */
+static void mark_sent(struct shmbuf_client *c, bool *sent, uint64_t *send_no, int64_t *sent_ms)
+{
+	struct timespec ts;
+
+	/* A wait sent again after a reconnect waits only what is left of its timeout. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	pthread_mutex_lock(&c->lock);
+	*sent_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	*sent = true;
+	*send_no = ++c->sent_no;
+	pthread_mutex_unlock(&c->lock);
+}
+
+uint32_t demux_take_seq(struct shmbuf_client *c)
+{
+	uint32_t seq;
+
+	pthread_mutex_lock(&c->lock);
+	seq = client_next_seq(c);
+	pthread_mutex_unlock(&c->lock);
+	return seq;
 }
 
 /* Called with c->lock held: has the cache retired anything not yet freed? */
@@ -398,7 +411,7 @@ void demux_flush(struct shmbuf_client *c)
 	pthread_mutex_unlock(&c->send_lock);
 }
 
-int demux_send_quiet(struct shmbuf_client *c, struct proto_msg *m)
+int demux_send_quiet(struct shmbuf_client *c, struct proto_msg *m, const struct relrec *rec)
 {
 	uint8_t buf[REQUEST_MAX];
 	bool flush;
@@ -420,8 +433,20 @@ int demux_send_quiet(struct shmbuf_client *c, struct proto_msg *m)
 	pthread_mutex_lock(&c->send_lock);
 	if (flush)
 		flush_garbage(c);
+	pthread_mutex_lock(&c->lock);
+	c->sent_no++;
+	if (rec) {
+		struct relrec done = *rec;
+
+		done.send_no = c->sent_no;
+		reconnect_note_release(c, &done);
+	}
+	pthread_mutex_unlock(&c->lock);
 	r = send_datagram(c, buf, (size_t)n);
 	pthread_mutex_unlock(&c->send_lock);
+	/* A release the daemon may not have read is done again after a reconnect. */
+	if ((r == -EPIPE || r == -ENOTCONN || r == -ECONNRESET) && rec && c->reconnect)
+		return 0;
 	return r == -EPIPE || r == -ENOTCONN ? -ECONNRESET : r;
 }
 
@@ -465,6 +490,8 @@ int demux_start_async(struct shmbuf_client *c, struct proto_msg *m, struct demux
 	a->fd = -1;
 	a->err = 0;
 	a->reply = m;
+	a->sent = a->resent = false;
+	a->send_no = 0;
 	r = client_check_owner(c);
 	if (r < 0)
 		return r;
@@ -485,6 +512,7 @@ int demux_start_async(struct shmbuf_client *c, struct proto_msg *m, struct demux
 	pthread_mutex_lock(&c->send_lock);
 	if (flush)
 		flush_garbage(c);
+	mark_sent(c, &a->sent, &a->send_no, &a->sent_ms);
 	r = send_datagram(c, buf, (size_t)n);
 	pthread_mutex_unlock(&c->send_lock);
 	if (r >= 0 || r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN)
@@ -527,6 +555,7 @@ int demux_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out)
 	pthread_mutex_lock(&c->send_lock);
 	if (flush)
 		flush_garbage(c);
+	mark_sent(c, &call.sent, &call.send_no, &call.sent_ms);
 	r = send_datagram(c, buf, (size_t)n);
 	pthread_mutex_unlock(&c->send_lock);
 

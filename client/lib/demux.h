@@ -10,8 +10,37 @@
 #define demux_drain shmbuf__demux_drain
 #define demux_flush shmbuf__demux_flush
 #define demux_start_async shmbuf__demux_start_async
+#define demux_take_seq shmbuf__demux_take_seq
+
+#include <pthread.h>
 
 #include "client.h"
+
+/* Largest request we encode: an ACQUIRE with a 255-byte name is 313 bytes. */
+#define REQUEST_MAX 512
+
+/* client->pending holds struct call (synchronous, len 0) and struct
+ * demux_async (len PENDING_ASYNC), told apart by the entry's length. */
+#define PENDING_ASYNC 1
+
+/* One request waiting for its reply. Lives on the calling thread's stack. It is
+ * in client->pending from just before its request is sent until it is done, and
+ * on the client->waiters list while its thread is in the wait loop. */
+struct call {
+	struct call *prev, *next; /* client->waiters */
+	bool listed;              /* on client->waiters */
+	bool done;                /* reply (or err) is final */
+	int err;                  /* 0: *reply holds the answer; else why none will come */
+	int fd;                   /* fd of a successful ACQUIRE reply, else -1; owned */
+	uint32_t seq;
+	uint16_t reply_op;
+	bool sent;                /* went out (on some connection): a reconnect sends it again */
+	bool resent;              /* sent again after a reconnect */
+	uint64_t send_no;         /* c->sent_no when it last went out */
+	int64_t sent_ms;          /* CLOCK_MONOTONIC when it first went out */
+	struct proto_msg *reply;  /* the caller's request, which the reply replaces */
+	pthread_cond_t cond;      /* signalled when done, or when this thread should read */
+};
 
 /* Sends request m and waits for its reply, which replaces *m. Returns 0 when a
  * reply arrived (its status may still be an error), or a negative errno when
@@ -26,6 +55,10 @@ struct demux_async {
 	int err;                 /* 0: *reply holds the answer; else why none will come */
 	int fd;                  /* fd of a successful reply, else -1; owned */
 	struct proto_msg *reply; /* the request, which the reply replaces */
+	bool sent;               /* went out (on some connection): a reconnect sends it again */
+	bool resent;             /* sent again after a reconnect */
+	uint64_t send_no;        /* c->sent_no when it last went out */
+	int64_t sent_ms;         /* CLOCK_MONOTONIC when it first went out */
 	/* Called with c->lock held, by whichever thread read the reply (or
 	 * broke the connection), once: the async op is no longer pending. */
 	void (*done)(struct shmbuf_client *c, struct demux_async *a);
@@ -38,8 +71,14 @@ int demux_start_async(struct shmbuf_client *c, struct proto_msg *m, struct demux
 
 /* Sends request m (RELEASE or UNMAP with their QUIET meaning) without waiting:
  * the daemon answers only a failure, which the reader counts. Returns 0, or a
- * negative errno (-ECONNRESET once the connection broke). */
-int demux_send_quiet(struct shmbuf_client *c, struct proto_msg *m);
+ * negative errno (-ECONNRESET once the connection broke for good). rec, when not NULL,
+ * describes the lease a RELEASE ends, for a reconnect to redo it. */
+int demux_send_quiet(struct shmbuf_client *c, struct proto_msg *m, const struct relrec *rec);
+
+/* A fresh seq (takes c->lock). */
+uint32_t demux_take_seq(struct shmbuf_client *c);
+
+
 
 /* Reads, without blocking, what the daemon already sent (replies to others,
  * UNMAPs, events, failed quiet requests), unless another thread is reading. */

@@ -19,6 +19,7 @@ struct idtable_slot {
 	uint64_t key;
 	void *ptr;
 	size_t len;
+	uint64_t aux; /* the owner's (views: the lease's offset); 0 at insert */
 	bool used;
 };
 

@@ -44,6 +44,11 @@ int shmbuf_server_status_get(shmbuf_client *c, shmbuf_server_status *out, size_t
 		.read_leases = s->read_leases,
 		.write_leases = s->write_leases,
 		.waiters = s->waiters,
+		.restarts = s->restarts,
+		.grace_left_ms = s->grace_left_ms,
+		.orphans = s->orphans,
+		.reclaimed_leases = s->reclaimed,
+		.lost_leases = s->lost,
 	};
 	memcpy(st.version, s->server_version, sizeof(st.version));
 	memcpy(st.socket_path, s->socket_path, sizeof(st.socket_path));

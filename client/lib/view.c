@@ -18,13 +18,13 @@ _Static_assert(SHMBUF_READ == PROTO_ACQ_READ && SHMBUF_WRITE == PROTO_ACQ_WRITE,
 /* Ends a lease, without waiting for the daemon: the caller (the application
  * through shmbuf_release(), or an acquire that cannot hand the lease out) has
  * checked that we hold it. */
-int view_release_lease(shmbuf_client *c, uint64_t lease_id)
+int view_release_lease(shmbuf_client *c, uint64_t lease_id, const struct relrec *rec)
 {
 	struct proto_msg m; /* not zeroed whole: only the header and u.release are encoded */
 
 	m.op = PROTO_OP_RELEASE;
 	m.u.release = (struct proto_release){ .lease_id = lease_id, .flags = PROTO_RELEASE_QUIET };
-	return demux_send_quiet(c, &m);
+	return demux_send_quiet(c, &m, rec);
 }
 
 /* Is grant a what was asked for, and inside the segment? */
@@ -51,6 +51,8 @@ static int view_attach(shmbuf_client *c, struct mc_entry *claim, const char *nam
 		r = idtable_insert(&c->views, a->lease_id, map, (size_t)a->length);
 		if (r < 0)
 			mapcache_view_end(&c->cache, map);
+		else
+			idtable_find(&c->views, a->lease_id)->aux = a->offset; /* for a RECLAIM */
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (r < 0)
@@ -76,7 +78,7 @@ static int acquire_undo(shmbuf_client *c, uint64_t lease_id, int err)
 	 * the wrong lease. Leave both to the disconnect. */
 	if (err == -EEXIST)
 		return -EPROTO;
-	(void)view_release_lease(c, lease_id);
+	(void)view_release_lease(c, lease_id, NULL);
 	return err;
 }
 
@@ -182,9 +184,9 @@ int shmbuf_acquire_newer(shmbuf_client *c, const char *name, uint64_t offset, ui
 
 int shmbuf_release(shmbuf_client *c, shmbuf_view *v, size_t size)
 {
-	struct idtable_slot *s;
+	struct idtable_slot *s, *stale = NULL;
 	struct mc_map *map = NULL;
-	uint64_t lease_id;
+	struct relrec rec = { 0 };
 	int r;
 
 	error_clear();
@@ -205,8 +207,12 @@ int shmbuf_release(shmbuf_client *c, shmbuf_view *v, size_t size)
 			s = NULL;
 	}
 	if (s) {
+		rec = (struct relrec){ v->lease_id, map->entry->segment_id, s->aux, s->len, map->entry->mode, 0 };
 		idtable_remove(&c->views, s);
 		mapcache_view_end(&c->cache, map);
+		stale = idtable_find(&c->stale, rec.lease_id);
+		if (stale)
+			idtable_remove(&c->stale, stale);
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (!s)
@@ -214,9 +220,11 @@ int shmbuf_release(shmbuf_client *c, shmbuf_view *v, size_t size)
 
 	/* The mapping stays (kept for the next lease); the view goes. Once the
 	 * daemon has the RELEASE it may grant the range to a writer. */
-	lease_id = v->lease_id;
 	memset(v, 0, size);
-	r = view_release_lease(c, lease_id);
+	/* Its lease did not survive a restart of the daemon (reconnect.c): nothing to end. */
+	if (stale)
+		return -ESTALE;
+	r = view_release_lease(c, rec.lease_id, &rec);
 	/* Then what the daemon sent meanwhile (an UNMAP, a failed release) is
 	 * dealt with, even by an application that only ever releases; after the
 	 * RELEASE is out, so that a waiter's grant is not held up by it. */

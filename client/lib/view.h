@@ -38,6 +38,6 @@ int view_finish(shmbuf_client *c, struct view_req *r, int err, const struct prot
 void view_abandon(shmbuf_client *c, struct view_req *r);
 
 /* Ends a lease we hold without waiting (a quiet RELEASE). */
-int view_release_lease(shmbuf_client *c, uint64_t lease_id);
+int view_release_lease(shmbuf_client *c, uint64_t lease_id, const struct relrec *rec);
 
 #endif

@@ -243,6 +243,10 @@ static void settle_after_ready(void)
 	int idle = daemon_fd_count() - 1, now;
 
 	shmbuf_disconnect(c);
+	/* After a restart, clients of the first run reconnect by themselves at any moment, so
+	 * the count is no baseline: the round trip is what matters (sd_notify's socket is gone). */
+	if (hd.n_starts > 1)
+		return;
 	now = daemon_fd_count_settles(idle, 10000);
 	cr_assert_eq(now, idle, "shmbufd still has %d fds 10 s after a client left, %d before it came", now,
 		     idle);

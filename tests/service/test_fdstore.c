@@ -91,6 +91,8 @@ static void survive_through_the_store(bool lose_record)
 	cr_assert_eq(shmbuf_acquire(c, "fd/a", 0, sizeof(msg), SHMBUF_WRITE, 5000, &v, sizeof(v)), 0);
 	memcpy(v.data, msg, sizeof(msg));
 	cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
+	/* A call that waits: the quiet RELEASE is done before the kill (else the lease is an orphan). */
+	cr_assert_eq(shmbuf_stat(c, "fd/a", &(shmbuf_stat_info){ 0 }, sizeof(shmbuf_stat_info)), 0);
 	shmbuf_disconnect(c);
 
 	/* A crash that takes the record and the object's name with it: only the store has it. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # check-exports.cmake: libshmbuf.so exports shmbuf_* only, each under a SHMBUF_x.y version node
 # (client/libshmbuf.map), and names that node's soname. For a ctest test, e.g.
 #   add_test(NAME test_exports COMMAND ${CMAKE_COMMAND} -DLIB=$<TARGET_FILE:shmbuf>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake/version.cmake: everything derived from the project's version. project(VERSION) in the
 # top-level CMakeLists.txt is the one place it is set; include this right after it:
 #   include(cmake/version.cmake)

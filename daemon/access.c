@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* access.c: permission decisions for segments, as the kernel makes them for files. */
 #define _GNU_SOURCE
 #include "access.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* access.h: who may do what to a segment. Pure decisions from a client's
  * credentials and a segment's owner, group and mode, checked the way the
  * kernel checks a file: the owner's bits for its owner, else the group's for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* client.c: a client's life (accepted, failed, freed), its lookup, and sending it messages. */
 #define _GNU_SOURCE
 #include "client.h"

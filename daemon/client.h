@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* client.h: one client's protocol state above its connection: HELLO, subscription, its
  * grants; and the helpers that encode and send it messages. */
 #ifndef SHMBUFD_CLIENT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* clock.h: the two clocks the daemon reads, in nanoseconds. */
 #ifndef SHMBUFD_CLOCK_H
 #define SHMBUFD_CLOCK_H

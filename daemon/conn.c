@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conn.c: the transport: a connection's non-blocking datagram I/O, fds, bounded outgoing queue. */
 #define _GNU_SOURCE
 #include "conn.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conn.h: the transport: one connection's non-blocking datagram I/O with fds, its bounded
  * outgoing queue, back-pressure and peer credentials. Knows no message type: received
  * datagrams go up through struct conn_ops, and what is sent is bytes. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* daemon.c: the top: accepting clients, the handshake timer, the reaper, signals,
  * wiring connections to clients, and setting up and tearing down the server. */
 #define _GNU_SOURCE

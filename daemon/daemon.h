@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* daemon.h: setting up, running and tearing down the server (struct server, server.h). */
 #ifndef SHMBUFD_DAEMON_H
 #define SHMBUFD_DAEMON_H

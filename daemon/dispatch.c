@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dispatch.c: decoding each request, HELLO first, and the one switch over opcodes. */
 #define _GNU_SOURCE
 #include "dispatch.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dispatch.h: from a received datagram to its handler: decoding, the HELLO handshake,
  * and the one switch that maps each opcode to its handle_<op>(). */
 #ifndef SHMBUFD_DISPATCH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* event.c: building events and sending them to the subscribers that may see them (listings' rules). */
 #define _GNU_SOURCE
 #include "event.h"

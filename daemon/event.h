@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* event.h: events for subscribed clients (segments, leases, clients coming and going). */
 #ifndef SHMBUFD_EVENT_H
 #define SHMBUFD_EVENT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fdstore.c: segment fds kept by systemd's fd store across restarts (FDSTORE=1). */
 #define _GNU_SOURCE
 #include "fdstore.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fdstore.h: systemd's file descriptor store: each live segment's O_RDWR fd is handed to the
  * service manager (FDSTORE=1, FDNAME=seg-<object>) and comes back at the next start through
  * LISTEN_FDS/LISTEN_FDNAMES, so a segment outlives a lost state record or object name.

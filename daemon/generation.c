@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* generation.c: the write-generation interval map of one segment. */
 #include "generation.h"
 

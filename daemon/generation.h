@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* generation.h: per-segment write generations: which generation last wrote each
  * part of a segment, as a small coalescing interval map.
  *

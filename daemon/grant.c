@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* grant.c: the life of a grant (a lease held or waited for), and settling a segment's waiters. */
 #define _GNU_SOURCE
 #include "grant.h"

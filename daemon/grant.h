@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* grant.h: grants (a client's lease, held or waited for) from request to end, and the
  * settling of a segment's waiters once leases leave it. */
 #ifndef SHMBUFD_GRANT_H

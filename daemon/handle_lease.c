@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* handle_lease.c: ACQUIRE (checks, then granted at once, waiting, parked for news, or BUSY),
  * CANCEL (of a waiting ACQUIRE), RELEASE, and UNMAP (a client let go of the fds its grants brought). */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* handle_lease.h: the lease requests: ACQUIRE, RELEASE, and UNMAP of the fds grants brought. */
 #ifndef SHMBUFD_HANDLE_LEASE_H
 #define SHMBUFD_HANDLE_LEASE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* handle_owner.c: CHMOD and CHOWN. A changed mode or owner applies to what is
  * asked from then on: leases held are not taken back, and clients that keep an
  * fd of a mode they lost are asked (UNMAP) to close it, which only a

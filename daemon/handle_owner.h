@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* handle_owner.h: CHMOD and CHOWN, the owner's requests on its segment. */
 #ifndef SHMBUFD_HANDLE_OWNER_H
 #define SHMBUFD_HANDLE_OWNER_H

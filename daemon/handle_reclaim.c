@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* handle_reclaim.c: RECLAIM (op 20): a client back after a restart names a lease it held; the
  * daemon checks it against the orphans (orphan.c) and makes it this connection's again.
  *

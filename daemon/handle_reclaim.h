@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* handle_reclaim.h: RECLAIM, taking back a lease held before a restart. */
 #ifndef SHMBUFD_HANDLE_RECLAIM_H
 #define SHMBUFD_HANDLE_RECLAIM_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* handle_segment.c: CREATE, DESTROY, RESIZE and STAT. */
 #define _GNU_SOURCE
 #include "handle_segment.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* handle_segment.h: the segment requests: CREATE, DESTROY, RESIZE, STAT; and finding a
  * segment by the name a request gives. */
 #ifndef SHMBUFD_HANDLE_SEGMENT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* introspect.c: what shmbufctl asks: STATUS, LIST_SEGMENTS, LIST_LEASES, LIST_CLIENTS, LIST_USERS,
  * SUBSCRIBE.
  * Listings are private: segments (and their leases) the caller may see, its own connections

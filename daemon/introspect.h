@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* introspect.h: the requests that look at the daemon: STATUS, LIST_*, SUBSCRIBE. */
 #ifndef SHMBUFD_INTROSPECT_H
 #define SHMBUFD_INTROSPECT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* job.c: thread-pool jobs: their bookkeeping on the loop, their work on the pool. */
 #define _GNU_SOURCE
 #include "job.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* job.h: requests whose slow part runs on libuv's thread pool: reserving the memory of a
  * large CREATE, or of what a large RESIZE adds. */
 #ifndef SHMBUFD_JOB_H

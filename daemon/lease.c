@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lease.c: range lease decisions and the FIFO wait queue of one segment. */
 #include "lease.h"
 

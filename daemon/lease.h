@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lease.h: range leases over one segment and their FIFO wait queue.
  *
  * Pure decision logic: no sockets, no libuv, no allocation. The daemon embeds

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* leasetab.c: the mapped lease table (see leasetab.h): slots, their checksum, growth. */
 #define _GNU_SOURCE
 #include "leasetab.h"

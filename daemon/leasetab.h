@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* leasetab.h: the lease table a restart can read: every held lease as a fixed-size slot of a
  * file mapped MAP_SHARED (<state base>.leases), written with plain stores on grant and release.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* listen.c: the listening socket: systemd's, or ours at the configured path (its
  * directories made and checked, a stale socket cleared). */
 #define _GNU_SOURCE

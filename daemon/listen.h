@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* listen.h: the listening socket: the one systemd passed, or one we create at srv->socket_path. */
 #ifndef SHMBUFD_LISTEN_H
 #define SHMBUFD_LISTEN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* log.c: leveled logging to stderr, with syslog priority prefixes when stderr is the journal. */
 #include "log.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* log.h: leveled logging to stderr, with syslog priority prefixes when stderr is the journal. */
 #ifndef SHMBUFD_LOG_H
 #define SHMBUFD_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main.c: shmbufd's command line, process set-up, and the run loop. */
 #define _GNU_SOURCE
 #include <ctype.h>

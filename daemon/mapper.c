@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mapper.c: the clients each segment's fds were sent to, and telling them to let go. */
 #define _GNU_SOURCE
 #include "mapper.h"

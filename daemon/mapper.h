@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mapper.h: which clients were sent an fd of which segment, per mode ("mappers"). A client
  * keeps the fd and its mapping across leases, so the memory of a destroyed segment is alive
  * until each mapper has said it let go (UNMAP) or closed: mappers keep it counted, and are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* notify.c: systemd service protocol: readiness, status line, watchdog, stopping. */
 #define _GNU_SOURCE
 #include "notify.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* notify.h: systemd service protocol: readiness, status line, watchdog, stopping.
  * Every function is a no-op when shmbufd was built without libsystemd or not
  * started by systemd (no $NOTIFY_SOCKET). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* orphan.c: leases that outlived a restart: adopted from the lease table, held by stand-in
  * clients (one per recorded pid) until reclaimed, their holder dies, or the grace ends. */
 #define _GNU_SOURCE

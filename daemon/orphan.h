@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* orphan.h: leases held before a restart ("orphans"): read back from the lease table, held
  * by nobody, conflicting like any held lease until reclaimed (RECLAIM), their holder is known
  * dead (kill(pid, 0) fails with ESRCH), or the grace period ends. */

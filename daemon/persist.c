@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* persist.c: the state record of live segments: its text format, atomic writes, total reads.
  *
  * The record is text, one line per segment, closed by a line with the count and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* persist.h: the state record: the live segments written to <state dir>/shmbufd.<tag>.state
  * so that a restarted daemon (after SIGTERM or kill -9) adopts them again. */
 #ifndef SHMBUFD_PERSIST_H

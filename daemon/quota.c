@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* quota.c: accounting of bytes, segments, connections and leases, daemon-wide and per uid, against the limits. */
 #define _GNU_SOURCE
 #include "quota.h"

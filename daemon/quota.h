@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* quota.h: accounting: the configured limits, what is in use against them daemon-wide
  * (bytes, segments, connections) and per user (connections, segments and bytes charged
  * to their owner, leases), and the budget of fds in flight. Root and the daemon's uid

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* restore.c: adopting a previous run's segments at start, and removing stale objects.
  *
  * What decides is the state record (persist.c):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* restore.h: at start, adopt the segments a previous run left (named by the state record,
  * kept by systemd's fd store) and remove only the objects nobody can account for. */
 #ifndef SHMBUFD_RESTORE_H

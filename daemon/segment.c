@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* segment.c: POSIX shm objects (or sealed memfds) behind segments: create, resize, unlink, size restore. */
 #define _GNU_SOURCE
 #include "segment.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* segment.h: one shared-memory segment: its POSIX shm object, its two fds and its leases. */
 #ifndef SHMBUFD_SEGMENT_H
 #define SHMBUFD_SEGMENT_H

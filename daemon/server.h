@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* server.h: the one server object: configuration and the daemon-wide state every layer
  * reads (segments by name, grants by id, clients, accounting). Data only; daemon.c
  * sets it up, runs it and tears it down. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sizewatch.c: inotify on segments' objects; a change of size or allocation by a client is put
  * back at once and blamed on the clients that hold a writable fd of it. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sizewatch.h: noticing at once that a client changed a segment's object through a writable
  * fd it kept (ftruncate, fallocate, write): inotify IN_MODIFY on each object, whose size is
  * then checked, put back, and the holders of writable fds named. Writes through a mapping

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # check-manpages.cmake: fail when a manual page renders with any warning, when a page in
 # docs/man3 is not in the installed list, or when a function the public header exports
 # (SHMBUF_EXPORT) has no page or link, or a page whose SYNOPSIS does not give its prototype

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # check-version.cmake: the version is set once, in project(); what cannot be generated from it
 # must agree with it. Run by ctest as test_version (docs/CMakeLists.txt).
 # Variables: VERSION (PROJECT_VERSION), SOURCE_DIR (the top of the tree).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* codec.c: one encoder and one total decoder, both walking the field tables of layout.c. */
 #include "layout.h"
 

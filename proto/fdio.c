@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fdio.c: one datagram plus at most one SCM_RIGHTS fd over a SOCK_SEQPACKET socket. */
 #include "fdio.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fdio.h: send and receive one datagram with at most one file descriptor
  * (SCM_RIGHTS) over a SOCK_SEQPACKET Unix socket. Used by both sides. */
 #ifndef SHMBUF_FDIO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* layout.c: proto.h's message lists expanded into the field tables the codec walks, and the checks beyond layout. */
 #include "layout.h"
 

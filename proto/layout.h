@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* layout.h: the field tables that proto/layout.c expands from proto.h's message lists, walked by codec.c. */
 #ifndef SHMBUF_PROTO_LAYOUT_H
 #define SHMBUF_PROTO_LAYOUT_H

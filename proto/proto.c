@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proto.c: what the wire format needs besides its codec: name validity, error replies, the default socket path. */
 #define _GNU_SOURCE /* secure_getenv */
 #include "proto.h"

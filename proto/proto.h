@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proto.h: the shmbuf wire format, shared by shmbufd and libshmbuf.
  *
  * One message is one SOCK_SEQPACKET datagram: a fixed 16-byte header and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* status.c: the wire's status codes mapped to errno, names and text, all expanded from PROTO_STATUS_MAP. */
 #include "proto.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* size.c: byte counts as people write them, shared by shmbufd and shmbufctl. */
 #include "size.h"
 

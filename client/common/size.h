@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* size.h: byte counts as people write them ("4096", "4K", "64MiB", "1G"), shared by shmbufd and shmbufctl. */
 #ifndef SHMBUF_SIZE_H
 #define SHMBUF_SIZE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ctl.h: what shmbufctl's files share: parsed arguments, the connection and error reporting,
  * and the output helpers (tables, JSON, sizes, durations, user names, hex dumps). */
 #ifndef SHMBUF_CTL_H

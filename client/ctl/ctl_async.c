@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ctl_async.c: shmbufctl's waits through libshmbuf's asynchronous API: a poll on the
  * client's descriptor together with signals and a deadline, as an event loop would. */
 #define _GNU_SOURCE

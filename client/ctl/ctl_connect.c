@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ctl_connect.c: shmbufctl's connection to shmbufd (the system socket tried after a user's
  * default, the answer deadline for a stopped daemon) and its error reports. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ctl_format.c: shmbufctl's output helpers: sizes, durations, times, user names, aligned
  * tables, a JSON writer that always emits valid UTF-8, and hex dumps. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ctl_owner.c: who owns what: the chmod, chown and users commands. */
 #define _GNU_SOURCE
 #include <errno.h>

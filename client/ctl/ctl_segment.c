@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ctl_segment.c: shmbufctl's commands that change segments or touch their bytes:
  * create, destroy, resize, read, write and hold. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ctl_show.c: shmbufctl's commands that only look: status, list, leases, clients and watch,
  * each as an aligned table (or lines) for people and as JSON for scripts. */
 #include "ctl.h"

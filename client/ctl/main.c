@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main.c: the shmbufctl command line: global options, the command table, per-command
  * option parsing and help, the socket path, connecting, and error reporting. */
 #define _GNU_SOURCE

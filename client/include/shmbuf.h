@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmbuf.h: the libshmbuf client API for shmbufd, the shared-memory buffer
  * service. Link with `pkg-config --cflags --libs shmbuf`.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* async.c: acquires that do not block, for event loops (libseat's style):
  * shmbuf_get_fd() to poll, shmbuf_acquire_async() and its NEWER form to
  * start, shmbuf_cancel() to end a wait, shmbuf_dispatch() to run callbacks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* async.h: what client.c needs of async.c. Private. */
 #ifndef SHMBUF_ASYNC_H
 #define SHMBUF_ASYNC_H

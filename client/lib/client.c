@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* client.c: a client's life: connecting (socket path, HELLO), the fork check,
  * and disconnecting. */
 #define _GNU_SOURCE /* secure_getenv */

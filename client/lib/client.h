@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* client.h: struct shmbuf_client, the one object every part of libshmbuf works on,
  * and what client.c offers the others (the fork check, request names). Private. */
 #ifndef SHMBUF_CLIENT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* demux.c: the reply reader. Requests from any thread go out on the one
  * socket; whichever waiting thread finds no reader becomes it (leader/follower),
  * reads replies for everybody until its own arrives, then passes the role on to

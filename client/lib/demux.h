@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* demux.h: requests and their replies over the one socket, shared by threads
  * (leader/follower: one waiting thread reads for all). Private. */
 #ifndef SHMBUF_DEMUX_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* error.c: error text: shmbuf_strerror(), the daemon's detail for this thread's
  * last failure, and the version string. */
 #define _GNU_SOURCE /* strerrordesc_np */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* error.h: the daemon's words for this thread's last failed call. Private. */
 #ifndef SHMBUF_ERROR_H
 #define SHMBUF_ERROR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* event.c: events: subscribing, the queue the reply reader fills, and waiting for the next one. */
 #include "event.h"
 

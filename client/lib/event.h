@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* event.h: what the reply reader calls when an event arrives. Private. */
 #ifndef SHMBUF_EVENT_H
 #define SHMBUF_EVENT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* idtable.c: the id table: linear probing with backward-shift deletion (no
  * tombstones); at most half full, so a probe always meets an empty slot. */
 #include "idtable.h"

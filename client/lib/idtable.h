@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* idtable.h: u64 key -> (pointer, length), open addressing. libshmbuf keeps its
  * pending calls (by seq) and its live views (by lease id) in one each, so that
  * neither a reply nor a release scans a list. Not thread-safe: callers lock. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* list.c: the daemon's status and the paged listings of segments, leases, clients and users. */
 #include "shmbuf.h"
 

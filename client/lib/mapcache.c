@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mapcache.c: kept mappings: the (name, mode) index, the LRU bound, retiring
  * entries (replaced, evicted, or unmapped at the daemon's word) and freeing
  * them outside the lock. */

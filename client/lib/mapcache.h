@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mapcache.h: kept mappings. Per (segment name, mode) the client keeps the
  * segment's fd and a mapping of the whole object, so a lease is a pointer into
  * memory that is already mapped (and already faulted in) and an fd crosses the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* reconnect.c: when the daemon goes away (a crash, a restart), the reader that finds the
  * socket closed connects again, with backoff and a bound on the total time, says HELLO,
  * RECLAIMs every view the application still holds (the daemon kept them as orphans, see

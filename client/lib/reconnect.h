@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* reconnect.h: libshmbuf reconnecting by itself after the daemon restarts: a new socket,
  * HELLO, RECLAIM of every view still held, releases that may have been lost done again,
  * and the requests still waiting sent again. Private. */

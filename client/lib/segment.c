@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* segment.c: creating, destroying, resizing, describing and changing the owner and mode of segments by name. */
 #include "shmbuf.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* view.c: leases as views: acquire, plain or NEWER (a pointer into a kept mapping),
  * and release (quiet: validated here, not waited for). The mappings are mapcache.c's. */
 #include "shmbuf.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* view.h: the two halves of an acquire (request, then view), shared by the
  * blocking calls in view.c and the asynchronous ones in async.c. Private. */
 #ifndef SHMBUF_VIEW_H

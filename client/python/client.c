@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* client.c: shmbuf.Client, one connection to shmbufd: segments, acquire, introspection.
  * Every call that talks to the daemon runs with the GIL released. */
 #include "pyshmbuf.h"

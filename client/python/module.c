@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* module.c: the shmbuf extension module itself: errors as Python exceptions, argument
  * converters, the info records (struct sequences) and the module's functions and types. */
 #include "pyshmbuf.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pyshmbuf.h: what the shmbuf extension module's files share: the Client and View objects
  * and the helpers that turn libshmbuf's negative errnos into Python exceptions. */
 #ifndef PYSHMBUF_H

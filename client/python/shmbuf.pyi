@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Type stub for the shmbuf extension module (client/python/)."""
 import os
 import sys

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* view.c: shmbuf.View, a leased and mapped range exported through the buffer protocol.
  * Exports pin the lease: release() refuses while any exist, as bytearray refuses to resize. */
 #include "pyshmbuf.h"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # install-units.cmake: runs at install time, so that the unit names the prefix given to
 # `cmake --install --prefix DIR`, not the one configured. The variables SHMBUF_SYSTEMD_* are set
 # just before by install(CODE) in CMakeLists.txt; directories are relative to the prefix or absolute.

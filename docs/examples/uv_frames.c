@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uv_frames.c: a frame consumer that lives in a libuv loop, fed by a producer process, with
  * shmbuf as the only channel between them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench.c: shmbuf_bench, the benchmark of issue 8. Starts its own shmbufd on a private
  * socket, measures every figure of the issue together with its reference in the same run,
  * and prints one Markdown table: figure, reference, ratio, target, met or not.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_acquire.c: what an acquire/release costs, against baselines measured in the same run:
  * a bare SOCK_SEQPACKET round trip between two processes (the floor for any request the
  * daemon answers) and copying the payload (what zero-copy avoids). Prints figures; asserts nothing. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_reclaim: leases surviving a restart (issue 10): C clients hold L leases over S segments
  * (READ, so they never conflict), the daemon is killed with SIGKILL and started again, and every
  * client makes one call in a thread of its own: libshmbuf reconnects and RECLAIMs its views.

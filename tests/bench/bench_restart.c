@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_restart: what segments surviving a restart cost (issue 10). Creates N segments (the
  * state record is rewritten at each), kills the daemon with SIGKILL, starts it again on the
  * same socket and times it until READY=1 (every segment adopted), then checks they are all

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_shmbuf.c: every libshmbuf call of the benchmark (public header only). */
 #include "bench_shmbuf.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_shmbuf.h: the only door from the benchmark to libshmbuf. Every libshmbuf call the
  * benchmark makes is in bench_shmbuf.c, so an API change is adapted there and nowhere else. */
 #ifndef BENCH_SHMBUF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uv_echo.c: the minimal libuv SOCK_SEQPACKET echo server the throughput row compares the
  * daemon with: one loop, uv_poll on the listening socket and on each connection, every
  * datagram sent straight back. Nothing else: no parsing, no state, no queues. */

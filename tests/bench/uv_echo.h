@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uv_echo.h: a minimal libuv SOCK_SEQPACKET echo server (the throughput row's reference). */
 #ifndef UV_ECHO_H
 #define UV_ECHO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_proto_decode.c: libFuzzer target for proto_decode(), the one decoder every datagram the
  * daemon receives goes through. Any input must decode or fail cleanly (ASan and UBSan watch);
  * what decodes and encodes again must decode to the same message and encode to the same bytes. */

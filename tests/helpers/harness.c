@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* harness.c: a real shmbufd per test (started, awaited through sd_notify, stopped and checked for
  * leaks), child processes and pipes between them, and /proc-based leak checks. */
 #define _GNU_SOURCE

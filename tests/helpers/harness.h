@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* harness.h: helpers shared by the integration suites: a real shmbufd per test, child processes,
  * pipes between them, and leak checks (fds, /dev/shm objects, mappings). */
 #ifndef SHMBUF_TEST_HARNESS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* harness_state.c: what a stopped shmbufd leaves for its next start: its live segments'
  * objects, named by the state records in its state directory. daemon_stop() checks that
  * nothing else is left and removes them. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* json.c: a small, strict JSON parser for the tests: it checks that a program's output is
  * valid JSON (RFC 8259, UTF-8) and reads fields out of it, failing the test otherwise. */
 #define _GNU_SOURCE

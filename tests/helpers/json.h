@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* json.h: a small, strict JSON parser for the tests (shmbufctl's --json output, or any other):
  * parse a document, then read its members; every reader fails the test on a wrong type or a
  * missing member, so a test reads as the fields it expects. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proc.c: a program as a test's child process, its stdin, stdout and stderr on pipes. */
 #define _GNU_SOURCE
 #include "proc.h"

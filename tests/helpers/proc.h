@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proc.h: running a program as a test's child process: its stdin fed from a buffer, its stdout
  * and stderr collected, its end waited for with a deadline. The child is started with
  * child_spawn() (harness.h), so a test that fails early leaves no process behind. */

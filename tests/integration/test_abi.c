@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_abi.c: the "structs that grow" rule of shmbuf.h, as a program built
  * against an older (smaller) or a newer (larger) shmbuf.h would meet it: the
  * layouts below are declared here on purpose instead of taken from shmbuf.h. */

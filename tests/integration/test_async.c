@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_async.c: libshmbuf's asynchronous API against a real shmbufd: callbacks run only from
  * shmbuf_dispatch() and in completion order, the fd wakes a poller, cancel ends a wait that a
  * later release does not grant, and threads mixing blocking and asynchronous calls lose nothing. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_client_introspect.c: libshmbuf's introspection against a real shmbufd: listings longer
  * than one page, and events read by one thread while others make calls on the same client. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_ctl.c: the shmbufctl binary against a real shmbufd: every command, its JSON output,
  * its exit statuses, and leases and events seen from other processes. */
 #define _GNU_SOURCE

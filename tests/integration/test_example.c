@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_example.c: docs/examples/uv_frames.c, the libuv frame consumer of the documentation, run
  * against a real shmbufd: it must consume its producer's frames to the last and exit 0. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_generations.c: write generations and acquire_newer against a real shmbufd: generations
  * count write leases, a consumer sees each frame once across thousands of rounds, a wait for
  * news blocks no writer, and newer waits time out, fail on destroy and shrink. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_hostile.c: a real shmbufd fed hand-built bytes on raw SOCK_SEQPACKET sockets (malformed
  * frames, stray fds, oversized datagrams, floods, connection storms); after each, a well-behaved
  * libshmbuf client must still be served. */

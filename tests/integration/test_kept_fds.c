@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_kept_fds.c: protocol 2 against a real shmbufd on raw sockets: an fd crosses once per
  * connection, segment and mode (have_segment_id, the FD flag), destroyed memory waits for its
  * mappers (the unasked UNMAP and the UNMAP request), quiet RELEASE, a release granting waiters at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_kept_mappings.c: libshmbuf keeps one fd and mapping per segment and mode across leases
  * (issue 8): bytes still cross processes, read views stay read-only, a view is a pointer into
  * the kept mapping, re-created names and grown segments get fresh mappings, the cache is bounded,

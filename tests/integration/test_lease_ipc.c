@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_lease_ipc.c: leases between processes against a real shmbufd: shared memory really is
  * shared, read views are read-only, conflicts, waiting in arrival order, and dead holders. */
 #define _GNU_SOURCE

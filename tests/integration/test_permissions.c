@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_permissions.c: segments belong to someone (issue 11): children that switch to other uids and
  * gids try every row of the permission table against a real shmbufd; invisible segments answer
  * as missing ones; listings and events are private. Tests run as root. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_reclaim.c: leases outlive the daemon (issue 10, second half), on raw sockets: a lease
  * held across a kill -9 is an orphan that conflicts until its process RECLAIMs it (then it
  * releases like any lease), its holder is found dead, or the grace period ends; waiters queue

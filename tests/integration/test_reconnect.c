@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_reconnect.c: libshmbuf reconnects by itself when shmbufd is killed and started again
  * (issue 10): views and their leases survive, a writer keeps its range, a release after the
  * restart returns 0, an acquire waiting across the restart is granted after it, a release the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_restart.c: segments outlive the daemon: a real shmbufd killed (SIGKILL, SIGTERM) and
  * started again on the same socket adopts what its state record names, bytes included; a corrupt
  * or missing record, or a change cut short, loses nothing; --fresh starts empty; objects nobody

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_segments.c: segments and ranges against a real shmbufd: ranges and offsets, resize,
  * destroy while leased, release mistakes, leaks on disconnect, and the daemon's limits. */
 #define _GNU_SOURCE

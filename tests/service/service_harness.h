@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* service_harness.h: helpers of the service suites: a temporary directory per test, child
  * processes with a systemd-like environment, shell commands, and a notify socket to listen on. */
 #ifndef SHMBUF_TEST_SERVICE_HARNESS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_fdstore.c: systemd's fd store keeps segments across a restart that lost both the state
  * record and the objects' names: FDSTORE=1 with FDNAME=seg-<object> on create, the fds back
  * through LISTEN_FDS/LISTEN_FDNAMES, FDSTOREREMOVE=1 on destroy. The test plays systemd on a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_install.c: `cmake --install` into a temporary prefix: every file in its place, units that
  * systemd accepts, the sysusers.d entry, the manual page, and programs built outside the tree. */
 #define _GNU_SOURCE

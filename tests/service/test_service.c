@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_service.c: shmbufd as systemd runs it: socket activation, the notify protocol (readiness,
  * status, watchdog, stopping), journal logging, and SHMBUFD_* settings. */
 #define _GNU_SOURCE

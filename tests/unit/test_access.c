@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_access.c: daemon/access.c's permission decisions, with no daemon around them. */
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_conn.c: the daemon's transport (daemon/conn.c) over a socketpair, with no server around it. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>

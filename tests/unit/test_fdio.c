@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_fdio.c: datagrams and SCM_RIGHTS fds over a SOCK_SEQPACKET socketpair. */
 #define _GNU_SOURCE /* memfd_create, pipe2 */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_generation.c: the write-generation interval map against a brute-force model (one stamp per byte). */
 #include <criterion/criterion.h>
 #include <stdint.h>

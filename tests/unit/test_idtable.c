@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_idtable.c: libshmbuf's id table (client/lib/idtable.c) on its own. */
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_lease.c: lease conflict rules, FIFO wait queue and a randomized model check. */
 #include <criterion/criterion.h>
 #include <stdint.h>

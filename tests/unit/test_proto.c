@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_proto.c: wire format round trips, malformed input, fuzzing, status mapping and socket path. */
 #define _GNU_SOURCE /* memmem */
 #include <criterion/criterion.h>

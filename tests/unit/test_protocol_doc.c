@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_protocol_doc.c: the hex datagrams of docs/protocol.md's worked examples, checked against the codec. */
 #include <criterion/criterion.h>
 #include <ctype.h>

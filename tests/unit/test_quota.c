@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_quota.c: daemon/quota.c's accounting: per-user charges, exemptions, root's reserve. */
 #include <criterion/criterion.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* acquire_loop.c: the C side of bench.py's acquire + release figure: the same loop as the
  * Python one, in C, against the same daemon and segment. Prints mean nanoseconds per pair. */
 #include <stdio.h>

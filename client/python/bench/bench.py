@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """bench.py: what the shmbuf Python module costs, against references measured in the same run.
 
 1. acquire + release of a 4 KiB read view (timeout 0, segment already used), from Python

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """consumer.py: the Python half of the README's two-process example: reads the frame that
 producer.c wrote, as a numpy array over the shared memory itself (no copy)."""
 import numpy as np

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* producer.c: the C half of the README's two-process example. Writes a 480x640 float32
  * frame into the segment "demo/frame" (created if need be) under a write lease, then exits:
  * the segment lives on in shmbufd for the Python consumer (consumer.py).

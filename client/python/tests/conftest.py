@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Fixtures for the shmbuf module's tests: a real shmbufd per test on a private socket.
 
 ctest passes SHMBUF_PYTHON_MODULE_DIR (the built module) and SHMBUFD_PATH (the built daemon).

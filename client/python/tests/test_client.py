@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """shmbuf.Client: every call, its results and its exceptions, against a real shmbufd."""
 import errno
 import os

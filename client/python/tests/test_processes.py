@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """shmbuf across processes: numpy arrays shared with no copy, fork(), and interpreter exit."""
 import errno
 import gc

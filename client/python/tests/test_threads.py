@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """shmbuf with threads: the GIL is released while calls wait; one client serves many threads."""
 import threading
 import time

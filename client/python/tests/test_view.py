@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """shmbuf.View: the buffer protocol's export rules, release, and views dropped unreleased."""
 import ctypes
 import gc

@@ -32,24 +32,49 @@ struct grant *grant_new(struct client *cl, struct segment *seg, uint32_t seq, ui
 	return g;
 }
 
-static void on_timer_closed(uv_handle_t *h)
+static void on_wait_closed(uv_handle_t *h)
 {
-	free(h);
+	free((struct grant_wait *)h); /* the timer is the wait's first member */
 }
 
-/* The wait is over (granted or ended): its timer goes. */
-static void drop_timer(struct grant *g)
+/* The wait is over (granted or ended): its timer and news mark go. */
+static void drop_wait(struct grant *g)
 {
-	if (!g->timer)
+	struct grant_wait *w = g->wait;
+
+	if (!w)
 		return;
-	uv_close((uv_handle_t *)g->timer, on_timer_closed); /* stops it; freed once libuv lets go */
-	g->timer = NULL;
+	g->wait = NULL;
+	if (w->has_timer)
+		uv_close((uv_handle_t *)&w->timer, on_wait_closed); /* stops it; freed once libuv lets go */
+	else
+		free(w);
+}
+
+static struct grant_wait *wait_of(struct grant *g)
+{
+	if (!g->wait)
+		g->wait = calloc(1, sizeof(*g->wait));
+	return g->wait;
 }
 
 void grant_free(struct grant *g)
 {
-	drop_timer(g);
+	drop_wait(g);
 	free(g);
+}
+
+int grant_wait_for_news(struct grant *g, uint64_t after)
+{
+	struct grant_wait *w;
+
+	if (after == 0)
+		return 0; /* any write is news: nothing to remember */
+	w = wait_of(g);
+	if (!w)
+		return -ENOMEM;
+	w->after = after;
+	return 0;
 }
 
 void grant_link(struct grant *g)
@@ -251,12 +276,14 @@ static void on_wait_timeout(uv_timer_t *t)
 
 int grant_start_timer(struct grant *g, uint64_t ms)
 {
-	g->timer = malloc(sizeof(*g->timer));
-	if (!g->timer)
+	struct grant_wait *w = wait_of(g);
+
+	if (!w)
 		return -ENOMEM;
-	uv_timer_init(g->cl->srv->loop, g->timer);
-	g->timer->data = g;
-	uv_timer_start(g->timer, on_wait_timeout, ms, 0);
+	uv_timer_init(g->cl->srv->loop, &w->timer);
+	w->timer.data = g;
+	w->has_timer = true;
+	uv_timer_start(&w->timer, on_wait_timeout, ms, 0);
 	return 0;
 }
 
@@ -306,7 +333,7 @@ static void on_promoted(struct lease *l, void *ctx)
 	struct grant *g = grant_of(l);
 	struct server *srv = ctx;
 
-	drop_timer(g);
+	drop_wait(g);
 	g->cl->n_waiting--;
 	g->since_ns = clock_mono_ns();
 	event_grant(PROTO_EV_LEASE_ACQUIRED, g);
@@ -361,7 +388,9 @@ static void unpark_news(struct segment *seg)
 	seg->news_checked = seg->generation;
 	for (l = TAILQ_FIRST(&seg->leases.parked); l; l = next) {
 		next = TAILQ_NEXT(l, link);
-		if (genmap_newest(&seg->gens, l->offset, l->length) > grant_of(l)->after)
+		const struct grant_wait *w = grant_of(l)->wait;
+
+		if (genmap_newest(&seg->gens, l->offset, l->length) > (w ? w->after : 0))
 			lease_set_unpark(&seg->leases, l);
 	}
 }

@@ -22,8 +22,17 @@
  * segment's lease_set through .lease. Freed by grant_end(), or grant_free() if
  * never linked. */
 /* Held leases are what there are many of (100k and more), so the record stays
- * small (192 bytes on x86-64): the timer of a wait is allocated apart, only
- * while a wait has a deadline. */
+ * small (184 bytes on x86-64, a 192-byte malloc chunk): what only a wait needs
+ * (its timer, the generation it waits past) is allocated apart (struct
+ * grant_wait), and only while a wait has a deadline or waits for news. */
+/* What only a waiting grant needs, apart so that a held lease stays small (issue 8:
+ * daemon memory per lease). Owned by its grant; freed when the wait is over. */
+struct grant_wait {
+	uv_timer_t timer; /* first: its close callback frees the whole; data = grant */
+	bool has_timer;   /* the timer was started (a deadline) */
+	uint64_t after;   /* ACQUIRE NEWER: wait for a write generation past this */
+};
+
 struct grant {
 	struct lease lease;
 	uint64_t id;
@@ -31,12 +40,11 @@ struct grant {
 	struct client *cl;
 	uint32_t seq;        /* ACQUIRE request to answer while waiting */
 	/* Held: its slot in the lease table (leasetab.c, at most 2^26), 0 when unrecorded.
-	 * A bit-field beside wants_fd, so the record stays 192 bytes. */
+	 * A bit-field beside wants_fd, so the record stays 184 bytes. */
 	uint32_t slot : 31;
 	uint32_t wants_fd : 1; /* the ACQUIRE did not name seg's id: the grant carries seg's fd */
-	uint64_t after;      /* ACQUIRE NEWER: wait for a write generation past this */
 	uint64_t since_ns;   /* CLOCK_MONOTONIC: requested, then granted */
-	uv_timer_t *timer;   /* wait deadline, or NULL; data = grant; owned, closed by grant_free() */
+	struct grant_wait *wait; /* while waiting with a deadline or for news, else NULL; owned */
 	TAILQ_ENTRY(grant) client_link;
 	TAILQ_ENTRY(grant) order_link;   /* server->all_grants, by id */
 	STAILQ_ENTRY(grant) revoke_link; /* server->revoked, briefly */
@@ -82,6 +90,8 @@ bool grant_send(struct grant *g, bool is_owed);
 void grant_fd_refused(struct client *cl, struct conn_tag tag);
 /* A waiting g gives up with TIMEDOUT after ms milliseconds. 0 or -ENOMEM. */
 int grant_start_timer(struct grant *g, uint64_t ms);
+/* A waiting (parked) ACQUIRE NEWER g wants a write generation past after. 0 or -ENOMEM. */
+int grant_wait_for_news(struct grant *g, uint64_t after);
 
 /* Fail seg's waiters, parked ones too: all of them (NOENT, destroyed), or
  * those that reach past size (RANGE, shrunk). */

@@ -124,7 +124,6 @@ void handle_acquire(struct client *cl, const struct proto_msg *req)
 	}
 	/* Trusted as claimed: a client that claims an fd it lacks only hurts itself. */
 	g->wants_fd = a->have_segment_id != seg->id;
-	g->after = a->after;
 	v = acquire_decide(g, a, &is_stale);
 	if (v == LEASE_VERDICT_BUSY && is_stale) {
 		grant_free(g);
@@ -147,7 +146,8 @@ void handle_acquire(struct client *cl, const struct proto_msg *req)
 		return;
 	}
 	event_lease(srv, PROTO_EV_LEASE_WAITING, g->id, &g->lease, seg, cl);
-	if (a->timeout_ms > 0 && grant_start_timer(g, (uint64_t)a->timeout_ms) < 0) {
+	if (grant_wait_for_news(g, a->after) < 0 ||
+	    (a->timeout_ms > 0 && grant_start_timer(g, (uint64_t)a->timeout_ms) < 0)) {
 		client_fail_wait(cl, g->seq, PROTO_E_INTERNAL, "out of memory");
 		grant_end(g);
 		grant_settle_later(srv, seg);

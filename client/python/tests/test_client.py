@@ -353,7 +353,10 @@ def test_close_refused_while_buffers_exported(daemon):
     assert v.released
 
 
-def test_daemon_gone_is_connection_error(daemon):
+def test_daemon_gone_is_connection_error(daemon, monkeypatch):
+    # The daemon does not come back: without this the client would first try to
+    # reconnect for its whole bound (30 s) before reporting the loss.
+    monkeypatch.setenv("SHMBUF_RECONNECT", "0")
     c = shmbuf.Client(daemon.path)
     c.create("gone", 4096)
     v = c.acquire("gone")

@@ -23,6 +23,7 @@ import multiprocessing as mp
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import statistics
@@ -63,10 +64,19 @@ def stop_daemon(proc, d):
     with open(os.path.join(d, "shmbufd.log"), errors="replace") as f:
         objects = re.findall(r"created segment '.*' \(.*\) as /(\S+)", f.read())
     left = [o for o in objects if os.path.exists("/dev/shm/" + o)]
-    for name in os.listdir(d):
-        os.unlink(os.path.join(d, name))
-    os.rmdir(d)
-    return left
+    # A stopped daemon keeps its live segments for its next start (their objects named in
+    # its state record): those are removed with the temporary directory; only objects the
+    # record does not name were left behind.
+    recorded = set()
+    for root, _dirs, files in os.walk(d):
+        for name in files:
+            if ".state" in name:
+                with open(os.path.join(root, name), errors="replace") as f:
+                    recorded.update(w.lstrip("/") for w in f.read().split())
+    for o in left:
+        os.unlink("/dev/shm/" + o)
+    shutil.rmtree(d)
+    return [o for o in left if o not in recorded]
 
 
 # ---- 1. acquire + release ----

@@ -7,163 +7,17 @@
  * leases on sealed segments are not recorded. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include "fdio.h"
 #include "harness.h"
 #include "proto.h"
+#include "wire.h"
 
 TestSuite(reclaim, .init = daemon_setup, .fini = daemon_teardown, .timeout = 40);
-
-#define REPLY_TIMEOUT_MS 5000
-
-/* ---- raw wire helpers ---- */
-
-static int raw_connect(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	cr_assert_geq(s, 0, "socket: %s", strerror(errno));
-	memcpy(sa.sun_path, daemon_socket(), strlen(daemon_socket()) + 1);
-	cr_assert_eq(connect(s, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect: %s", strerror(errno));
-	return s;
-}
-
-/* Send m, with the u32 at payload offset patch_at (if >= 0) then set to patch:
- * proto_encode() is strict, so bad flags are written by hand. */
-static void raw_request_patched(int s, struct proto_msg *m, int patch_at, uint32_t patch)
-{
-	uint8_t buf[1024];
-	int n = proto_encode(m, buf, sizeof(buf)), r;
-
-	cr_assert_gt(n, 0, "proto_encode: %s", strerror(-n));
-	if (patch_at >= 0)
-		for (int i = 0; i < 4; i++)
-			buf[PROTO_HEADER_SIZE + patch_at + i] = (uint8_t)(patch >> (8 * i));
-	r = fdio_send(s, buf, (size_t)n, -1);
-	cr_assert_eq(r, 0, "send: %s", strerror(-r));
-}
-
-static void raw_request(int s, struct proto_msg *m)
-{
-	raw_request_patched(s, m, -1, 0);
-}
-
-/* The next message within REPLY_TIMEOUT_MS, decoded; *fd gets the fd it carried (or -1). */
-static void raw_recv(int s, struct proto_msg *m, int *fd)
-{
-	static uint8_t buf[PROTO_MAX_MESSAGE];
-	struct pollfd pfd = { .fd = s, .events = POLLIN };
-	const char *why = "";
-	int got = -1, r;
-	long n;
-
-	do
-		r = poll(&pfd, 1, REPLY_TIMEOUT_MS);
-	while (r < 0 && errno == EINTR);
-	cr_assert_eq(r, 1, "nothing from the daemon within %d ms", REPLY_TIMEOUT_MS);
-	n = fdio_recv(s, buf, sizeof(buf), &got);
-	cr_assert_gt(n, 0, "reading: %s", n == 0 ? "connection closed" : strerror((int)-n));
-	r = proto_decode(buf, (size_t)n, m, &why);
-	cr_assert_eq(r, 0, "a message from the daemon does not decode: %s", why);
-	if (fd)
-		*fd = got;
-	else if (got >= 0)
-		close(got);
-}
-
-/* The next message must answer op/seq with status (and carry no fd). */
-static void expect_reply(int s, uint16_t op, uint32_t seq, uint16_t status, struct proto_msg *out)
-{
-	struct proto_msg m;
-	int fd;
-
-	raw_recv(s, &m, &fd);
-	cr_assert_eq(fd, -1, "%s reply carries an fd", proto_op_name(op));
-	cr_assert_eq(m.op, op | PROTO_REPLY_BIT, "got op %#x (seq %u), expected %#x", m.op, m.seq,
-		     op | PROTO_REPLY_BIT);
-	cr_assert_eq(m.seq, seq, "reply seq %u, expected %u", m.seq, seq);
-	cr_assert_eq(m.status, status, "status %s (\"%s\"), expected %s", proto_status_name(m.status),
-		     m.status ? m.u.error.message : "", proto_status_name(status));
-	if (out)
-		*out = m;
-}
-
-static int raw_session(void)
-{
-	struct proto_msg m = { .op = PROTO_OP_HELLO, .seq = 1 };
-	int s = raw_connect();
-
-	m.u.hello = (struct proto_hello){ .magic = PROTO_MAGIC, .min_version = PROTO_VERSION,
-					  .max_version = PROTO_VERSION };
-	raw_request(s, &m);
-	expect_reply(s, PROTO_OP_HELLO, 1, PROTO_OK, NULL);
-	return s;
-}
-
-static void send_named(int s, uint16_t op, uint32_t seq, const char *name, uint64_t size)
-{
-	struct proto_msg m = { .op = op, .seq = seq };
-
-	m.u.segment.size = size;
-	m.u.segment.mode = op == PROTO_OP_CREATE ? 0600 : 0;
-	snprintf(m.u.segment.name, sizeof(m.u.segment.name), "%s", name);
-	raw_request(s, &m);
-}
-
-static void named(int s, uint16_t op, uint32_t seq, const char *name, uint64_t size)
-{
-	send_named(s, op, seq, name, size);
-	expect_reply(s, op, seq, PROTO_OK, NULL);
-}
-
-static void send_acquire(int s, uint32_t seq, const char *name, uint32_t flags, int32_t timeout_ms, uint64_t have)
-{
-	struct proto_msg m = { .op = PROTO_OP_ACQUIRE, .seq = seq };
-
-	m.u.acquire = (struct proto_acquire){ .length = 4096, .flags = flags, .timeout_ms = timeout_ms,
-					      .have_segment_id = have };
-	snprintf(m.u.acquire.name, sizeof(m.u.acquire.name), "%s", name);
-	raw_request(s, &m);
-}
-
-/* Read a grant for seq: its reply in *a; returns its fd (or -1), closed by the caller. */
-static int expect_grant(int s, uint32_t seq, struct proto_acquire_reply *a)
-{
-	struct proto_msg m;
-	int fd;
-
-	raw_recv(s, &m, &fd);
-	cr_assert_eq(m.op, PROTO_OP_ACQUIRE | PROTO_REPLY_BIT, "got op %#x, expected an ACQUIRE reply", m.op);
-	cr_assert_eq(m.seq, seq, "grant seq %u, expected %u", m.seq, seq);
-	cr_assert_eq(m.status, PROTO_OK, "ACQUIRE failed: %s", m.u.error.message);
-	cr_assert_eq(fd >= 0, (m.u.acquire_reply.flags & PROTO_ACQ_FD) != 0,
-		     "an fd comes exactly when the FD flag is set (flags %#x, fd %d)", m.u.acquire_reply.flags, fd);
-	*a = m.u.acquire_reply;
-	return fd;
-}
-
-/* ACQUIRE, granted at once: returns the fd (or -1). */
-static int acquire(int s, uint32_t seq, const char *name, uint32_t flags, uint64_t have, struct proto_acquire_reply *a)
-{
-	send_acquire(s, seq, name, flags, 0, have);
-	return expect_grant(s, seq, a);
-}
-
-static void send_release(int s, uint32_t seq, uint64_t lease_id, uint32_t flags)
-{
-	struct proto_msg m = { .op = PROTO_OP_RELEASE, .seq = seq };
-
-	m.u.release.lease_id = lease_id;
-	raw_request_patched(s, &m, 8, flags); /* flags: u32 after the u64 lease_id */
-}
 
 static void send_reclaim(int s, uint32_t seq, const struct proto_acquire_reply *a, uint64_t length, uint32_t flags)
 {
@@ -171,29 +25,29 @@ static void send_reclaim(int s, uint32_t seq, const struct proto_acquire_reply *
 
 	m.u.reclaim = (struct proto_reclaim){ .lease_id = a->lease_id, .segment_id = a->segment_id,
 					      .offset = a->offset, .length = length, .flags = PROTO_ACQ_READ };
-	raw_request_patched(s, &m, 32, flags); /* flags: u32 after four u64s */
+	wire_request_patched(s, &m, 32, flags); /* flags: u32 after four u64s */
 }
 
 static void reclaim(int s, uint32_t seq, const struct proto_acquire_reply *a, uint16_t status)
 {
 	send_reclaim(s, seq, a, a->length, a->flags & ~PROTO_ACQ_FD);
-	expect_reply(s, PROTO_OP_RECLAIM, seq, status, NULL);
+	wire_expect_reply(s, PROTO_OP_RECLAIM, seq, status, NULL);
 }
 
 /* ACQUIRE answered with an error status. */
 static void acquire_fails(int s, uint32_t seq, const char *name, uint32_t flags, int32_t timeout_ms, uint16_t status)
 {
-	send_acquire(s, seq, name, flags, timeout_ms, 0);
-	expect_reply(s, PROTO_OP_ACQUIRE, seq, status, NULL);
+	wire_send_acquire(s, seq, name, flags, timeout_ms, 0);
+	wire_expect_reply(s, PROTO_OP_ACQUIRE, seq, status, NULL);
 }
 
 /* A session holding a WRITE lease on [0, 4096) of a new 8 KiB segment name. */
 static int hold_write(const char *name, struct proto_acquire_reply *a)
 {
-	int s = raw_session(), fd;
+	int s = wire_session(), fd;
 
-	named(s, PROTO_OP_CREATE, 2, name, 8192);
-	fd = acquire(s, 3, name, PROTO_ACQ_WRITE, 0, a);
+	wire_named(s, PROTO_OP_CREATE, 2, name, 8192);
+	fd = wire_acquire(s, 3, name, PROTO_ACQ_WRITE, 0, a);
 	if (fd >= 0)
 		close(fd);
 	return s;
@@ -220,7 +74,7 @@ Test(reclaim, a_write_lease_held_across_a_kill_is_kept_and_released_after)
 	daemon_kill(SIGKILL);
 	close(s);
 	daemon_restart(NULL);
-	other = raw_session();
+	other = wire_session();
 	/* The orphan conflicts: nothing that overlaps it is granted. */
 	acquire_fails(other, 2, name, PROTO_ACQ_WRITE, 0, PROTO_E_BUSY);
 	acquire_fails(other, 3, name, PROTO_ACQ_READ, 0, PROTO_E_BUSY);
@@ -229,7 +83,7 @@ Test(reclaim, a_write_lease_held_across_a_kill_is_kept_and_released_after)
 	cr_expect_gt(st.grace_left_ms, 5000, "in grace: %u ms left", st.grace_left_ms);
 	cr_expect_eq(st.orphans, 1);
 	cr_expect_eq(st.write_leases, 1, "an orphan counts as held");
-	back = raw_session();
+	back = wire_session();
 	reclaim(back, 2, &a, PROTO_OK);
 	reclaim(back, 3, &a, PROTO_E_NOENT); /* once */
 	/* Every lease is back: the grace ends at once, not after 10 s. */
@@ -239,9 +93,9 @@ Test(reclaim, a_write_lease_held_across_a_kill_is_kept_and_released_after)
 	cr_expect_eq(st.reclaimed_leases, 1);
 	cr_expect_eq(st.lost_leases, 0);
 	acquire_fails(other, 4, name, PROTO_ACQ_WRITE, 0, PROTO_E_BUSY);
-	send_release(back, 4, a.lease_id, 0);
-	expect_reply(back, PROTO_OP_RELEASE, 4, PROTO_OK, NULL);
-	fd = acquire(other, 5, name, PROTO_ACQ_WRITE, 0, &b);
+	wire_send_release(back, 4, a.lease_id, 0);
+	wire_expect_reply(back, PROTO_OP_RELEASE, 4, PROTO_OK, NULL);
+	fd = wire_acquire(other, 5, name, PROTO_ACQ_WRITE, 0, &b);
 	cr_expect_gt(b.lease_id, a.lease_id, "lease ids never repeat across restarts");
 	if (fd >= 0)
 		close(fd);
@@ -259,13 +113,13 @@ Test(reclaim, a_reclaim_that_does_not_match_is_refused)
 	daemon_kill(SIGKILL);
 	close(s);
 	daemon_restart(NULL);
-	back = raw_session();
+	back = wire_session();
 	send_reclaim(back, 2, &a, a.length / 2, PROTO_ACQ_WRITE);
-	expect_reply(back, PROTO_OP_RECLAIM, 2, PROTO_E_NOENT, NULL);
+	wire_expect_reply(back, PROTO_OP_RECLAIM, 2, PROTO_E_NOENT, NULL);
 	send_reclaim(back, 3, &a, a.length, PROTO_ACQ_READ);
-	expect_reply(back, PROTO_OP_RECLAIM, 3, PROTO_E_NOENT, NULL);
+	wire_expect_reply(back, PROTO_OP_RECLAIM, 3, PROTO_E_NOENT, NULL);
 	send_reclaim(back, 4, &a, a.length, 3);
-	expect_reply(back, PROTO_OP_RECLAIM, 4, PROTO_E_INVAL, NULL);
+	wire_expect_reply(back, PROTO_OP_RECLAIM, 4, PROTO_E_INVAL, NULL);
 	wrong = a;
 	wrong.segment_id++;
 	reclaim(back, 5, &wrong, PROTO_E_NOENT);
@@ -332,10 +186,10 @@ Test(reclaim, a_waiter_queues_behind_an_orphan_until_the_grace_ends)
 	close(s);
 	daemon_restart((const char *const[]){ "--grace", "0.6", NULL });
 	t0 = now_ms();
-	other = raw_session();
+	other = wire_session();
 	acquire_fails(other, 2, name, PROTO_ACQ_WRITE, 0, PROTO_E_BUSY);
-	send_acquire(other, 3, name, PROTO_ACQ_WRITE, 4000, 0);
-	fd = expect_grant(other, 3, &b); /* this process is alive but never reclaims: the grace ends */
+	wire_send_acquire(other, 3, name, PROTO_ACQ_WRITE, 4000, 0);
+	fd = wire_expect_grant(other, 3, &b); /* this process is alive but never reclaims: the grace ends */
 	cr_expect_geq(now_ms() - t0, 300, "granted after %lld ms, before the grace ended",
 		      (long long)(now_ms() - t0));
 	cr_expect_eq(server_status().lost_leases, 1);
@@ -355,7 +209,7 @@ Test(reclaim, a_lease_whose_segment_did_not_come_back_is_stale)
 	daemon_kill(SIGKILL);
 	close(s);
 	daemon_restart((const char *const[]){ "--fresh", NULL });
-	back = raw_session();
+	back = wire_session();
 	reclaim(back, 2, &a, PROTO_E_STALE);
 	close(back);
 	expect_clean_shutdown();
@@ -372,7 +226,7 @@ Test(reclaim, orphans_survive_a_second_restart_during_the_grace)
 	daemon_restart(NULL);
 	daemon_kill(SIGTERM);
 	daemon_restart(NULL);
-	back = raw_session();
+	back = wire_session();
 	reclaim(back, 2, &a, PROTO_OK);
 	close(back);
 	expect_clean_shutdown();
@@ -409,11 +263,11 @@ Test(reclaim, orphans_count_against_their_uid_and_reclaimed_ones_against_the_con
 	close(s);
 	daemon_restart(NULL);
 	cr_expect_eq(user_leases(getuid()), 1, "the orphan is charged to its recorded uid");
-	back = raw_session();
+	back = wire_session();
 	reclaim(back, 2, &a, PROTO_OK);
 	cr_expect_eq(user_leases(getuid()), 1, "charged once, to the reclaiming connection's user");
-	send_release(back, 3, a.lease_id, 0);
-	expect_reply(back, PROTO_OP_RELEASE, 3, PROTO_OK, NULL);
+	wire_send_release(back, 3, a.lease_id, 0);
+	wire_expect_reply(back, PROTO_OP_RELEASE, 3, PROTO_OK, NULL);
 	cr_expect_eq(user_leases(getuid()), 0);
 	close(back);
 	expect_clean_shutdown();
@@ -437,9 +291,9 @@ Test(reclaim, leases_on_sealed_segments_do_not_become_orphans)
 	m.u.segment.mode = 0600;
 	m.u.segment.flags = PROTO_CREATE_SEALED;
 	snprintf(m.u.segment.name, sizeof(m.u.segment.name), "%s", sealed_name);
-	raw_request(s, &m);
-	expect_reply(s, PROTO_OP_CREATE, 4, PROTO_OK, NULL);
-	fd = acquire(s, 5, sealed_name, PROTO_ACQ_WRITE, 0, &b);
+	wire_request(s, &m);
+	wire_expect_reply(s, PROTO_OP_CREATE, 4, PROTO_OK, NULL);
+	fd = wire_acquire(s, 5, sealed_name, PROTO_ACQ_WRITE, 0, &b);
 	if (fd >= 0)
 		close(fd);
 	st = server_status();
@@ -451,14 +305,14 @@ Test(reclaim, leases_on_sealed_segments_do_not_become_orphans)
 	cr_expect_eq(st.orphans, 1, "only the recorded segment's lease is an orphan");
 	cr_expect_eq(st.lost_leases, 0, "the sealed segment's lease was never recorded");
 	cr_expect_eq(user_leases(getuid()), 1);
-	back = raw_session();
+	back = wire_session();
 	reclaim(back, 2, &b, PROTO_E_NOENT);
 	reclaim(back, 3, &a, PROTO_OK);
 	st = server_status();
 	cr_expect_eq(st.grace_left_ms, 0, "no orphan left: the grace is over");
 	/* The sealed name is free again, and nothing of the old lease is in the way. */
-	named(back, PROTO_OP_CREATE, 4, sealed_name, 8192);
-	fd = acquire(back, 5, sealed_name, PROTO_ACQ_WRITE, 0, &b);
+	wire_named(back, PROTO_OP_CREATE, 4, sealed_name, 8192);
+	fd = wire_acquire(back, 5, sealed_name, PROTO_ACQ_WRITE, 0, &b);
 	if (fd >= 0)
 		close(fd);
 	close(back);

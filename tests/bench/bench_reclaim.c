@@ -7,74 +7,24 @@
  * 10k leases. Run: build/tests/bench/bench_reclaim [SHMBUFD [SEGMENTS LEASES CLIENTS]]. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_daemon.h"
 #include "shmbuf.h"
 
-static char dir[] = "/tmp/shmbuf-bench-reclaim.XXXXXX";
-static char sock_path[96], notify_path[96];
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static const char *const daemon_args[] = { "--log-level", "warning", "--max-segments", "8192", "--max-leases", "65536", NULL };
+static struct bench_daemon bd;
 
 static void die(const char *what)
 {
-	fprintf(stderr, "bench_restart: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-/* Start the daemon and wait for READY=1; its pid. */
-static pid_t start(const char *daemon)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	char msg[512];
-	pid_t pid;
-
-	unlink(notify_path);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", notify_path);
-	if (nfd < 0 || bind(nfd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		die("notify socket");
-	pid = fork();
-	if (pid < 0)
-		die("fork");
-	if (pid == 0) {
-		setenv("NOTIFY_SOCKET", notify_path, 1);
-		execl(daemon, daemon, "--socket", sock_path, "--log-level", "warning", "--max-segments", "8192", "--max-leases", "65536",
-		      (char *)NULL);
-		_exit(127);
-	}
-	for (;;) {
-		struct pollfd p = { .fd = nfd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&p, 1, 60000) <= 0)
-			die("no READY=1 within 60 s");
-		n = recv(nfd, msg, sizeof(msg) - 1, 0);
-		if (n > 0) {
-			msg[n] = '\0';
-			if (strstr(msg, "READY=1"))
-				break;
-		}
-	}
-	close(nfd);
-	return pid;
+	bench_die("bench_reclaim", what);
 }
 
 struct holder {
@@ -91,7 +41,7 @@ static void *come_back(void *arg)
 	shmbuf_stat_info st;
 
 	h->err = shmbuf_stat(h->c, "bench/0", &st, sizeof(st)); /* reconnects, reclaims */
-	h->done_s = now_s();
+	h->done_s = bench_now_s();
 	return NULL;
 }
 
@@ -101,7 +51,7 @@ static void hold(struct holder *h, int first, int per, int segs)
 	char name[64];
 
 	h->views = calloc((size_t)per, sizeof(shmbuf_view));
-	if (!h->views || shmbuf_connect(sock_path, &h->c) < 0)
+	if (!h->views || shmbuf_connect(bd.sock_path, &h->c) < 0)
 		die("connect a holder");
 	for (int i = 0; i < per; i++, h->n++) {
 		snprintf(name, sizeof(name), "bench/%d", (first + i) % segs);
@@ -110,7 +60,7 @@ static void hold(struct holder *h, int first, int per, int segs)
 	}
 }
 
-static void run(const char *daemon, int segs, int leases, int clients)
+static void run(int segs, int leases, int clients)
 {
 	struct holder *h = calloc((size_t)clients, sizeof(*h));
 	pthread_t *th = calloc((size_t)clients, sizeof(*th));
@@ -118,10 +68,10 @@ static void run(const char *daemon, int segs, int leases, int clients)
 	shmbuf_client *c;
 	char name[64];
 	double t0, t_ready, last = 0;
-	pid_t pid = start(daemon);
+	pid_t pid = bench_daemon_start(&bd);
 	int per = leases / clients;
 
-	if (!h || !th || shmbuf_connect(sock_path, &c) < 0)
+	if (!h || !th || shmbuf_connect(bd.sock_path, &c) < 0)
 		die("connect");
 	for (int i = 0; i < segs; i++) {
 		snprintf(name, sizeof(name), "bench/%d", i);
@@ -132,9 +82,9 @@ static void run(const char *daemon, int segs, int leases, int clients)
 		hold(&h[k], k * per, per, segs);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	t0 = now_s();
-	pid = start(daemon);
-	t_ready = now_s();
+	t0 = bench_now_s();
+	pid = bench_daemon_start(&bd);
+	t_ready = bench_now_s();
 	for (int k = 0; k < clients; k++)
 		pthread_create(&th[k], NULL, come_back, &h[k]);
 	for (int k = 0; k < clients; k++) {
@@ -146,7 +96,7 @@ static void run(const char *daemon, int segs, int leases, int clients)
 			last = h[k].done_s;
 	}
 	shmbuf_disconnect(c);
-	if (shmbuf_connect(sock_path, &c) < 0 || shmbuf_server_status_get(c, &st, sizeof(st)) < 0)
+	if (shmbuf_connect(bd.sock_path, &c) < 0 || shmbuf_server_status_get(c, &st, sizeof(st)) < 0)
 		die("status");
 	printf("%5d segments, %6d leases, %3d clients: kill -9, restart, READY in %6.1f ms; every lease "
 	       "reclaimed %6.1f ms after READY (%u reclaimed, %u orphans left, grace %s)\n",
@@ -173,21 +123,16 @@ int main(int argc, char **argv)
 {
 	const char *daemon = argc > 1 ? argv[1] : SHMBUFD_PATH;
 	struct rlimit rl;
-	char cmd[160];
 
 	/* Every view pins its segment's fd in its client: 10k leases, 10k fds. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (!mkdtemp(dir))
-		die("mkdtemp");
-	snprintf(sock_path, sizeof(sock_path), "%s/s.sock", dir);
-	snprintf(notify_path, sizeof(notify_path), "%s/notify", dir);
+	bench_daemon_init(&bd, "bench_reclaim", daemon, daemon_args);
 	if (argc > 4)
-		run(daemon, atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+		run(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
 	else
-		run(daemon, 1000, 10000, 10);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : 1;
+		run(1000, 10000, 10);
+	return bench_daemon_cleanup(&bd);
 }

@@ -754,3 +754,23 @@ bool all_zero(const void *p, size_t len)
 			return false;
 	return true;
 }
+
+shmbuf_server_status daemon_status(void)
+{
+	shmbuf_client *c = client_new();
+	shmbuf_server_status st;
+
+	cr_assert_eq(shmbuf_server_status_get(c, &st, sizeof(st)), 0);
+	shmbuf_disconnect(c);
+	return st;
+}
+
+off_t fd_size_settles(int fd, off_t want, int timeout_ms)
+{
+	struct stat st = { 0 };
+
+	for (int64_t end = now_ms() + timeout_ms; now_ms() < end; usleep(5000))
+		if (fstat(fd, &st) == 0 && st.st_size == want)
+			break;
+	return st.st_size;
+}

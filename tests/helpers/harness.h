@@ -73,6 +73,12 @@ int daemon_fd_count(void);
 /* Poll daemon_fd_count() until it equals want or timeout_ms passes; returns the last count. */
 int daemon_fd_count_settles(int want, int timeout_ms);
 
+/* The daemon's STATUS, through a client of its own. */
+shmbuf_server_status daemon_status(void);
+
+/* Poll fd's size (fstat) until it is want or timeout_ms passes; returns the last size seen. */
+off_t fd_size_settles(int fd, off_t want, int timeout_ms);
+
 /* A libshmbuf client connected to this test's daemon; fails the test otherwise. */
 shmbuf_client *client_new(void);
 

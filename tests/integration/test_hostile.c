@@ -715,17 +715,6 @@ Test(hostile, a_writer_that_truncates_the_segment_through_its_fd_has_the_size_re
 	expect_clean_shutdown();
 }
 
-/* Poll fd's size until it is want, for up to 5 s; returns the last size seen. */
-static off_t size_settles(int fd, off_t want)
-{
-	struct stat st = { 0 };
-
-	for (int64_t end = now_ms() + 5000; now_ms() < end; usleep(5000))
-		if (fstat(fd, &st) == 0 && st.st_size == want)
-			break;
-	return st.st_size;
-}
-
 Test(hostile, a_kept_writable_fd_that_changes_the_size_is_restored_at_once_and_named)
 {
 	const char *name = seg_name("kept-rw");
@@ -744,9 +733,9 @@ Test(hostile, a_kept_writable_fd_that_changes_the_size_is_restored_at_once_and_n
 	expect_reply(s, PROTO_OP_RELEASE, 3, PROTO_OK, NULL);
 	/* No lease is held and none will end: the change is noticed by itself. */
 	cr_assert_eq(ftruncate(fd, 4096), 0);
-	cr_expect_eq(size_settles(fd, 65536), 65536, "a shrink through a kept fd was not put back");
+	cr_expect_eq(fd_size_settles(fd, 65536, 5000), 65536, "a shrink through a kept fd was not put back");
 	cr_assert_eq(ftruncate(fd, 1 << 30), 0);
-	cr_expect_eq(size_settles(fd, 65536), 65536, "a growth through a kept fd was not put back");
+	cr_expect_eq(fd_size_settles(fd, 65536, 5000), 65536, "a growth through a kept fd was not put back");
 	cr_assert_eq(fallocate(fd, FALLOC_FL_KEEP_SIZE, 65536, 1 << 20), 0);
 	for (int64_t end = now_ms() + 5000; now_ms() < end; usleep(5000))
 		if (fstat(fd, &st) == 0 && st.st_blocks * 512 <= 65536)

@@ -53,17 +53,6 @@ static int hold_write(const char *name, struct proto_acquire_reply *a)
 	return s;
 }
 
-/* The daemon's STATUS, through libshmbuf. */
-static shmbuf_server_status server_status(void)
-{
-	shmbuf_client *c = client_new();
-	shmbuf_server_status st;
-
-	cr_assert_eq(shmbuf_server_status_get(c, &st, sizeof(st)), 0);
-	shmbuf_disconnect(c);
-	return st;
-}
-
 Test(reclaim, a_write_lease_held_across_a_kill_is_kept_and_released_after)
 {
 	const char *name = seg_name("held");
@@ -78,7 +67,7 @@ Test(reclaim, a_write_lease_held_across_a_kill_is_kept_and_released_after)
 	/* The orphan conflicts: nothing that overlaps it is granted. */
 	acquire_fails(other, 2, name, PROTO_ACQ_WRITE, 0, PROTO_E_BUSY);
 	acquire_fails(other, 3, name, PROTO_ACQ_READ, 0, PROTO_E_BUSY);
-	st = server_status();
+	st = daemon_status();
 	cr_expect_eq(st.restarts, 1);
 	cr_expect_gt(st.grace_left_ms, 5000, "in grace: %u ms left", st.grace_left_ms);
 	cr_expect_eq(st.orphans, 1);
@@ -87,7 +76,7 @@ Test(reclaim, a_write_lease_held_across_a_kill_is_kept_and_released_after)
 	reclaim(back, 2, &a, PROTO_OK);
 	reclaim(back, 3, &a, PROTO_E_NOENT); /* once */
 	/* Every lease is back: the grace ends at once, not after 10 s. */
-	st = server_status();
+	st = daemon_status();
 	cr_expect_eq(st.grace_left_ms, 0, "still in grace: %u ms left", st.grace_left_ms);
 	cr_expect_eq(st.orphans, 0);
 	cr_expect_eq(st.reclaimed_leases, 1);
@@ -168,8 +157,8 @@ Test(reclaim, a_holder_that_died_during_the_downtime_loses_its_leases_at_once)
 	daemon_restart(NULL); /* grace 10 s: only the pid check can free the lease now */
 	c = client_new();
 	cr_assert_eq(shmbuf_acquire(c, dead_name, 0, 4096, SHMBUF_WRITE, 0, &v, sizeof(v)), 0);
-	cr_expect_eq(server_status().lost_leases, 1);
-	cr_expect_eq(server_status().grace_left_ms, 0, "no orphan left: no grace");
+	cr_expect_eq(daemon_status().lost_leases, 1);
+	cr_expect_eq(daemon_status().grace_left_ms, 0, "no orphan left: no grace");
 	cr_assert_eq(shmbuf_release(c, &v, sizeof(v)), 0);
 	shmbuf_disconnect(c);
 	expect_clean_shutdown();
@@ -192,8 +181,8 @@ Test(reclaim, a_waiter_queues_behind_an_orphan_until_the_grace_ends)
 	fd = wire_expect_grant(other, 3, &b); /* this process is alive but never reclaims: the grace ends */
 	cr_expect_geq(now_ms() - t0, 300, "granted after %lld ms, before the grace ended",
 		      (long long)(now_ms() - t0));
-	cr_expect_eq(server_status().lost_leases, 1);
-	cr_expect_eq(server_status().grace_left_ms, 0);
+	cr_expect_eq(daemon_status().lost_leases, 1);
+	cr_expect_eq(daemon_status().grace_left_ms, 0);
 	if (fd >= 0)
 		close(fd);
 	close(other);
@@ -296,19 +285,19 @@ Test(reclaim, leases_on_sealed_segments_do_not_become_orphans)
 	fd = wire_acquire(s, 5, sealed_name, PROTO_ACQ_WRITE, 0, &b);
 	if (fd >= 0)
 		close(fd);
-	st = server_status();
+	st = daemon_status();
 	cr_expect_eq(st.write_leases, 2);
 	daemon_kill(SIGKILL);
 	close(s);
 	daemon_restart(NULL);
-	st = server_status();
+	st = daemon_status();
 	cr_expect_eq(st.orphans, 1, "only the recorded segment's lease is an orphan");
 	cr_expect_eq(st.lost_leases, 0, "the sealed segment's lease was never recorded");
 	cr_expect_eq(user_leases(getuid()), 1);
 	back = wire_session();
 	reclaim(back, 2, &b, PROTO_E_NOENT);
 	reclaim(back, 3, &a, PROTO_OK);
-	st = server_status();
+	st = daemon_status();
 	cr_expect_eq(st.grace_left_ms, 0, "no orphan left: the grace is over");
 	/* The sealed name is free again, and nothing of the old lease is in the way. */
 	wire_named(back, PROTO_OP_CREATE, 4, sealed_name, 8192);

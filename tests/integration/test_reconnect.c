@@ -15,16 +15,6 @@
 
 TestSuite(reconnect, .init = daemon_setup, .fini = daemon_teardown, .timeout = 60);
 
-static shmbuf_server_status server_status(void)
-{
-	shmbuf_client *c = client_new();
-	shmbuf_server_status st;
-
-	cr_assert_eq(shmbuf_server_status_get(c, &st, sizeof(st)), 0);
-	shmbuf_disconnect(c);
-	return st;
-}
-
 Test(reconnect, a_writer_keeps_its_lease_and_bytes_across_a_kill)
 {
 	const char *name = seg_name("writer");
@@ -42,7 +32,7 @@ Test(reconnect, a_writer_keeps_its_lease_and_bytes_across_a_kill)
 	cr_assert_eq(shmbuf_stat(w, name, &st, sizeof(st)), 0);
 	cr_expect_eq(shmbuf_reconnects(w), 1);
 	cr_expect_eq(pattern_mismatch(v.data, v.len, 0, 3), -1, "the bytes are there");
-	s = server_status();
+	s = daemon_status();
 	cr_expect_eq(s.reclaimed_leases, 1);
 	cr_expect_eq(s.grace_left_ms, 0, "every lease is back: no grace left");
 	other = client_new();

@@ -517,17 +517,6 @@ Test(restart, a_second_daemon_cannot_take_over_a_running_ones_record)
 	expect_clean_shutdown();
 }
 
-/* Wait up to 5 s for fd's size to be want again; returns the size seen last. */
-static off_t size_settles(int fd, off_t want)
-{
-	struct stat st = { 0 };
-
-	for (int64_t end = now_ms() + 5000; now_ms() < end; usleep(5000))
-		if (fstat(fd, &st) == 0 && st.st_size == want)
-			break;
-	return st.st_size;
-}
-
 /* CHMOD and CHOWN are recorded like a resize; an adopted segment is charged to its recorded
  * owner's quotas again and its size is watched like a new one's. */
 Test(restart, mode_and_owner_survive_quotas_are_charged_and_sizes_watched)
@@ -570,7 +559,7 @@ Test(restart, mode_and_owner_survive_quotas_are_charged_and_sizes_watched)
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	cr_assert_geq(fd, 0, "open %s: %s", path, strerror(errno));
 	cr_assert_eq(ftruncate(fd, 4096), 0);
-	cr_expect_eq(size_settles(fd, 65536), 65536, "an adopted segment's size is not watched");
+	cr_expect_eq(fd_size_settles(fd, 65536, 5000), 65536, "an adopted segment's size is not watched");
 	close(fd);
 	expect_filled(c, name, 4096, 12);
 	cr_assert_eq(shmbuf_destroy(c, name), 0);

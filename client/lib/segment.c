@@ -10,20 +10,27 @@
 #include "demux.h"
 #include "error.h"
 
-/* CREATE, DESTROY, RESIZE and STAT: a name and maybe a size and mode. m->op is set. */
-static int segment_call(shmbuf_client *c, struct proto_msg *m, const char *name)
+/* One request on a segment name: m's op and other fields are set, and the name goes
+ * to dst, its place in m. Returns 0 or the failure as a negative errno. */
+static int named_call(shmbuf_client *c, struct proto_msg *m, char *dst, const char *name)
 {
 	int r;
 
 	if (!c)
 		return -EINVAL;
-	r = client_copy_name(m->u.segment.name, name);
+	r = client_copy_name(dst, name);
 	if (r < 0)
 		return r;
 	r = demux_call(c, m, NULL);
 	if (r < 0)
 		return r;
 	return error_from_reply(m);
+}
+
+/* CREATE, DESTROY, RESIZE and STAT: a name and maybe a size and mode. */
+static int segment_call(shmbuf_client *c, struct proto_msg *m, const char *name)
+{
+	return named_call(c, m, m->u.segment.name, name);
 }
 
 int shmbuf_create(shmbuf_client *c, const char *name, uint64_t size, unsigned mode)
@@ -93,22 +100,6 @@ int shmbuf_stat(shmbuf_client *c, const char *name, shmbuf_stat_info *out, size_
 	return 0;
 }
 
-/* CHMOD and CHOWN: m's op and ids are set; the name sits after them. */
-static int owner_call(shmbuf_client *c, struct proto_msg *m, char *dst, const char *name)
-{
-	int r;
-
-	if (!c)
-		return -EINVAL;
-	r = client_copy_name(dst, name);
-	if (r < 0)
-		return r;
-	r = demux_call(c, m, NULL);
-	if (r < 0)
-		return r;
-	return error_from_reply(m);
-}
-
 int shmbuf_chmod(shmbuf_client *c, const char *name, unsigned mode)
 {
 	struct proto_msg m = { .op = PROTO_OP_CHMOD };
@@ -117,7 +108,7 @@ int shmbuf_chmod(shmbuf_client *c, const char *name, unsigned mode)
 	if (mode > 0777)
 		return error_local(-EINVAL, "mode %#o is above 0777", mode);
 	m.u.chmod.mode = mode;
-	return owner_call(c, &m, m.u.chmod.name, name);
+	return named_call(c, &m, m.u.chmod.name, name);
 }
 
 int shmbuf_chown(shmbuf_client *c, const char *name, uid_t uid, gid_t gid)
@@ -127,5 +118,5 @@ int shmbuf_chown(shmbuf_client *c, const char *name, uid_t uid, gid_t gid)
 	error_clear();
 	m.u.chown.uid = (uint32_t)uid;
 	m.u.chown.gid = (uint32_t)gid;
-	return owner_call(c, &m, m.u.chown.name, name);
+	return named_call(c, &m, m.u.chown.name, name);
 }

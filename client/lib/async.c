@@ -233,9 +233,7 @@ int shmbuf_cancel(shmbuf_client *c, uint64_t ticket)
 	 * its grant or failure is on the way already: dispatch gives a grant back. */
 	m.op = PROTO_OP_CANCEL;
 	m.u.cancel = (struct proto_cancel){ .acquire_seq = seq };
-	r = demux_call(c, &m, NULL);
-	if (r == 0)
-		r = error_from_reply(&m);
+	r = demux_request(c, &m);
 	error_clear();
 	return r == -ENOENT ? 0 : r;
 }

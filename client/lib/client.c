@@ -140,10 +140,7 @@ static int client_hello(struct shmbuf_client *c)
 	m.u.hello.magic = PROTO_MAGIC;
 	m.u.hello.min_version = PROTO_VERSION;
 	m.u.hello.max_version = PROTO_VERSION;
-	r = demux_call(c, &m, NULL);
-	if (r < 0)
-		return r;
-	r = error_from_reply(&m);
+	r = demux_request(c, &m);
 	if (r < 0)
 		return r;
 	if (m.u.hello_reply.version != PROTO_VERSION)

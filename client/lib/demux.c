@@ -4,6 +4,7 @@
  * reads replies for everybody until its own arrives, then passes the role on to
  * the oldest other waiter. So a long-blocked ACQUIRE never holds up other calls. */
 #include "demux.h"
+#include "error.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -589,4 +590,11 @@ out_locked:
 	pthread_mutex_unlock(&c->lock);
 	pthread_cond_destroy(&call.cond);
 	return r;
+}
+
+int demux_request(struct shmbuf_client *c, struct proto_msg *m)
+{
+	int r = demux_call(c, m, NULL);
+
+	return r < 0 ? r : error_from_reply(m);
 }

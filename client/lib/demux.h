@@ -49,6 +49,10 @@ struct call {
  * fd_out, when not NULL, receives the fd of a successful ACQUIRE reply (or -1). */
 int demux_call(struct shmbuf_client *c, struct proto_msg *m, int *fd_out);
 
+/* demux_call() for a request that carries no fd back, with an error reply turned into its
+ * negative errno (and the daemon's words kept for shmbuf_last_error_detail()). */
+int demux_request(struct shmbuf_client *c, struct proto_msg *m);
+
 /* An ACQUIRE in flight that nobody waits for (client/lib/async.c). Owned by
  * async.c; while pending it is in client->pending under its seq. */
 struct demux_async {

@@ -75,10 +75,7 @@ int shmbuf_subscribe(shmbuf_client *c)
 	error_clear();
 	if (!c)
 		return -EINVAL;
-	r = demux_call(c, &m, NULL);
-	if (r < 0)
-		return r;
-	r = error_from_reply(&m);
+	r = demux_request(c, &m);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&c->lock);

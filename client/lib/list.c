@@ -26,10 +26,7 @@ int shmbuf_server_status_get(shmbuf_client *c, shmbuf_server_status *out, size_t
 	error_clear();
 	if (!c || !out || size == 0)
 		return -EINVAL;
-	r = demux_call(c, &m, NULL);
-	if (r < 0)
-		return r;
-	r = error_from_reply(&m);
+	r = demux_request(c, &m);
 	if (r < 0)
 		return r;
 	st = (shmbuf_server_status){
@@ -209,10 +206,7 @@ static int listing_fetch(shmbuf_client *c, struct listing *l, const char *filter
 		m = (struct proto_msg){ .op = l->op };
 		m.u.list.cursor = cursor;
 		memcpy(m.u.list.name, filter, PROTO_NAME_MAX + 1);
-		r = demux_call(c, &m, NULL);
-		if (r < 0)
-			return r;
-		r = error_from_reply(&m);
+		r = demux_request(c, &m);
 		if (r < 0)
 			return r;
 		r = listing_add_page(l, page);

@@ -21,10 +21,7 @@ static int named_call(shmbuf_client *c, struct proto_msg *m, char *dst, const ch
 	r = client_copy_name(dst, name);
 	if (r < 0)
 		return r;
-	r = demux_call(c, m, NULL);
-	if (r < 0)
-		return r;
-	return error_from_reply(m);
+	return demux_request(c, m);
 }
 
 /* CREATE, DESTROY, RESIZE and STAT: a name and maybe a size and mode. */
